@@ -1,0 +1,9 @@
+// Package notifiers defines the contract between the router and the
+// channels that send notifications: the Delivery a notifier receives, the
+// Notifier interface, and the error classification that tells the delivery
+// workers whether to retry.
+//
+// Each channel lives in its own package (notifiers/slack, notifiers/email,
+// notifiers/http). Notifiers never see rules, expressions or raw payloads:
+// everything they send was rendered once, by the router, into Parts.
+package notifiers
