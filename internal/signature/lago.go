@@ -1,0 +1,70 @@
+package signature
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"net/http"
+
+	"github.com/switchboard-dev/switchboard/internal/secret"
+)
+
+// Lago's signature headers.
+const (
+	// HeaderLagoSignature carries the base64 HMAC digest or the JWT.
+	HeaderLagoSignature = "X-Lago-Signature"
+	// HeaderLagoAlgorithm is "hmac" or "jwt"; a missing value means "jwt",
+	// Lago's default.
+	HeaderLagoAlgorithm = "X-Lago-Signature-Algorithm"
+	// HeaderLagoUniqueKey identifies a delivery across Lago's retries.
+	HeaderLagoUniqueKey = "X-Lago-Unique-Key"
+)
+
+// LagoHMAC returns a Verifier for a Lago source configured with the
+// organization's HMAC key ("HMAC Signature Token" in Lago's UI). It requires
+// X-Lago-Signature-Algorithm: hmac and an X-Lago-Signature equal to the
+// standard, padded base64 of HMAC-SHA256(key, raw body). An empty key
+// rejects every request.
+func LagoHMAC(key secret.String) Verifier {
+	return &lagoHMAC{key: []byte(key.Reveal())}
+}
+
+type lagoHMAC struct {
+	key []byte
+}
+
+var (
+	errNoHMACKey   = errors.New("no HMAC secret configured")
+	errWantHMACAlg = errors.New("expected " + HeaderLagoAlgorithm + ": hmac")
+)
+
+// Verify implements Verifier.
+func (v *lagoHMAC) Verify(_ context.Context, h http.Header, body []byte) error {
+	if len(v.key) == 0 {
+		return errNoHMACKey
+	}
+	sig, err := requireHeader(h, HeaderLagoSignature)
+	if err != nil {
+		return err
+	}
+	// Verify as configured: a missing algorithm header means jwt, so only an
+	// explicit "hmac" is acceptable here.
+	algo, err := oneHeader(h, HeaderLagoAlgorithm)
+	if err != nil {
+		return err
+	}
+	if algo != "hmac" {
+		return errWantHMACAlg
+	}
+	mac := hmac.New(sha256.New, v.key)
+	mac.Write(body)
+	want := base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	// Comparing the encoded text, not decoded bytes, rejects every other
+	// spelling (hex, base64url, unpadded) without a separate check.
+	if !hmac.Equal([]byte(sig), []byte(want)) {
+		return errSignatureMismatch
+	}
+	return nil
+}
