@@ -1,0 +1,321 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Rows per multi-row INSERT, well under both databases' limits on bound
+// parameters (SQLite 32766, PostgreSQL 65535).
+const (
+	messagesPerInsert   = 500
+	deliveriesPerInsert = 500
+)
+
+type enqueueReq struct {
+	ctx      context.Context
+	m        Message
+	owner    string
+	ds       []NewDelivery
+	queuedAt time.Time
+	done     chan enqueueResult // capacity 1: the writer never blocks
+}
+
+type enqueueResult struct {
+	duplicate bool
+	err       error
+}
+
+// Enqueue stores m and its deliveries in one transaction shared with other
+// concurrent calls (group commit) and returns once it is durable.
+//
+// duplicate is true when a message with the same Source and Key was already
+// stored (or is in the same batch ahead of this one): then nothing is
+// inserted. Deliveries with LeaseUntil set are inserted in_flight and leased
+// to owner. An error means nothing was stored; the caller should answer so
+// that the sender tries again.
+func (s *Store) Enqueue(ctx context.Context, m Message, owner string, ds []NewDelivery) (duplicate bool, err error) {
+	if m.ID == "" || m.Source == "" {
+		return false, errors.New("enqueue: message needs an ID and a source")
+	}
+	for _, d := range ds {
+		if d.ID == "" || d.Channel == "" {
+			return false, fmt.Errorf("enqueue: message %s: delivery needs an ID and a channel", m.ID)
+		}
+		if !d.LeaseUntil.IsZero() && d.DeadError == "" && owner == "" {
+			return false, fmt.Errorf("enqueue: message %s: leased delivery needs an owner", m.ID)
+		}
+	}
+	req := &enqueueReq{ctx: ctx, m: m, owner: owner, ds: ds, queuedAt: time.Now(), done: make(chan enqueueResult, 1)}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false, ErrClosed
+	}
+	s.queue = append(s.queue, req)
+	n := len(s.queue)
+	s.mu.Unlock()
+	if n == 1 {
+		s.signal(s.wake)
+	}
+	if n >= s.o.BatchSize {
+		s.signal(s.full)
+	}
+	select {
+	case r := <-req.done:
+		return r.duplicate, r.err
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// writeLoop is the group-commit writer: it runs from Open to Close.
+func (s *Store) writeLoop() {
+	defer close(s.stopped)
+	for {
+		<-s.wake
+		for {
+			batch, closed := s.collect()
+			if len(batch) > 0 {
+				s.commit(batch)
+				continue
+			}
+			if closed {
+				return
+			}
+			break
+		}
+	}
+}
+
+// collect waits until the oldest queued request has waited BatchWait or a
+// batch is full, then takes up to BatchSize requests. After Close it takes
+// what is queued without waiting.
+func (s *Store) collect() (batch []*enqueueReq, closed bool) {
+	for {
+		s.mu.Lock()
+		closed = s.closed
+		if len(s.queue) == 0 {
+			s.mu.Unlock()
+			return nil, closed
+		}
+		wait := s.o.BatchWait - time.Since(s.queue[0].queuedAt)
+		if closed || wait <= 0 || len(s.queue) >= s.o.BatchSize {
+			n := min(len(s.queue), s.o.BatchSize)
+			batch = make([]*enqueueReq, n)
+			copy(batch, s.queue)
+			rest := copy(s.queue, s.queue[n:])
+			clear(s.queue[rest:])
+			s.queue = s.queue[:rest]
+			s.mu.Unlock()
+			return batch, closed
+		}
+		s.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-s.full:
+		case <-s.wake: // Close
+		}
+		t.Stop()
+	}
+}
+
+// commit writes one batch in one transaction and answers every request.
+func (s *Store) commit(batch []*enqueueReq) {
+	// Callers that gave up are answered by their own context; leave their
+	// messages out so that nobody is told "stored" wrongly.
+	live := batch[:0:0]
+	for _, r := range batch {
+		if r.ctx.Err() == nil {
+			live = append(live, r)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	// Within the batch, the first request with a key wins; later ones are
+	// duplicates of it and share its fate.
+	firstOf := make(map[[2]string]int)
+	dupOf := make([]int, len(live))
+	var unique []*enqueueReq
+	for i, r := range live {
+		dupOf[i] = -1
+		if key := clean(r.m.Key); key != "" {
+			k := [2]string{clean(r.m.Source), key}
+			if j, ok := firstOf[k]; ok {
+				dupOf[i] = j
+				continue
+			}
+			firstOf[k] = i
+		}
+		unique = append(unique, r)
+	}
+
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	inserted, err := s.insertBatch(ctx, unique)
+	cancel()
+	if m := s.o.Metrics; m != nil {
+		m.IngestBatchSize.Observe(float64(len(live)))
+		m.CommitDuration.Observe(time.Since(start).Seconds())
+	}
+	if err != nil {
+		err = fmt.Errorf("commit ingest batch: %w", err)
+	}
+	for i, r := range live {
+		switch {
+		case err != nil:
+			r.done <- enqueueResult{err: err}
+		case dupOf[i] >= 0:
+			r.done <- enqueueResult{duplicate: true}
+		default:
+			r.done <- enqueueResult{duplicate: !inserted[r.m.ID]}
+		}
+	}
+}
+
+// insertBatch inserts the messages, skipping those whose (source, key) is
+// already stored, then the deliveries of the inserted ones, and commits. It
+// returns the IDs of the inserted messages.
+func (s *Store) insertBatch(ctx context.Context, reqs []*enqueueReq) (map[string]bool, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	now := s.now()
+	inserted := make(map[string]bool, len(reqs))
+	for start := 0; start < len(reqs); start += messagesPerInsert {
+		chunk := reqs[start:min(start+messagesPerInsert, len(reqs))]
+		if err := insertMessages(ctx, tx, s.dialect, chunk, now, inserted); err != nil {
+			return nil, err
+		}
+	}
+	var rows []deliveryRow
+	for _, r := range reqs {
+		if !inserted[r.m.ID] {
+			continue
+		}
+		for _, d := range r.ds {
+			row, err := newDeliveryRow(r.m, r.owner, d, now)
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, row)
+		}
+	}
+	for start := 0; start < len(rows); start += deliveriesPerInsert {
+		if err := insertDeliveries(ctx, tx, s.dialect, rows[start:min(start+deliveriesPerInsert, len(rows))]); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return inserted, nil
+}
+
+const messageColumns = 7
+
+func insertMessages(ctx context.Context, tx *sql.Tx, d dialect, reqs []*enqueueReq, now time.Time, inserted map[string]bool) error {
+	var q strings.Builder
+	q.WriteString("INSERT INTO messages (id, source, idem_key, received_at, webhook_type, rules_version, body) VALUES ")
+	args := make([]any, 0, len(reqs)*messageColumns)
+	for i, r := range reqs {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(" + d.params(len(args)+1, messageColumns) + ")")
+		var key any
+		if k := clean(r.m.Key); k != "" {
+			key = k
+		}
+		received := r.m.ReceivedAt
+		if received.IsZero() {
+			received = now
+		}
+		body := r.m.Body
+		if body == nil {
+			body = []byte{}
+		}
+		args = append(args, r.m.ID, clean(r.m.Source), key, micros(received),
+			clean(r.m.WebhookType), clean(r.m.RulesVersion), body)
+	}
+	q.WriteString(" ON CONFLICT (source, idem_key) DO NOTHING RETURNING id")
+	rows, err := tx.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return fmt.Errorf("insert messages: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("insert messages: %w", err)
+		}
+		inserted[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("insert messages: %w", err)
+	}
+	return nil
+}
+
+// deliveryRow is a delivery's columns as inserted.
+type deliveryRow struct {
+	id, messageID, rule, channel string
+	test                         int64
+	parts                        string
+	state                        string
+	now                          int64
+	leaseOwner                   any // string or nil
+	leaseUntil                   any // int64 or nil
+	lastError                    string
+}
+
+func newDeliveryRow(m Message, owner string, d NewDelivery, now time.Time) (deliveryRow, error) {
+	parts, err := json.Marshal(d.Parts)
+	if err != nil {
+		return deliveryRow{}, fmt.Errorf("encode parts of delivery %s: %w", d.ID, err)
+	}
+	row := deliveryRow{
+		id: d.ID, messageID: m.ID, rule: clean(d.Rule), channel: clean(d.Channel),
+		parts: string(parts), state: StatePending, now: micros(now),
+	}
+	if d.Test {
+		row.test = 1
+	}
+	switch {
+	case d.DeadError != "":
+		row.state, row.lastError = StateDead, clean(d.DeadError)
+	case !d.LeaseUntil.IsZero():
+		row.state, row.leaseOwner, row.leaseUntil = StateInFlight, clean(owner), micros(d.LeaseUntil)
+	}
+	return row, nil
+}
+
+const deliveryColumns = 16
+
+func insertDeliveries(ctx context.Context, tx *sql.Tx, d dialect, rows []deliveryRow) error {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO deliveries (id, message_id, rule, channel, test, parts, state, attempts,
+		queued_attempts, queued_at, next_attempt_at, lease_owner, lease_until, last_error, created_at, updated_at) VALUES `)
+	args := make([]any, 0, len(rows)*deliveryColumns)
+	for i, r := range rows {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(" + d.params(len(args)+1, deliveryColumns) + ")")
+		args = append(args, r.id, r.messageID, r.rule, r.channel, r.test, r.parts, r.state, int64(0),
+			int64(0), r.now, r.now, r.leaseOwner, r.leaseUntil, r.lastError, r.now, r.now)
+	}
+	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		return fmt.Errorf("insert deliveries: %w", err)
+	}
+	return nil
+}

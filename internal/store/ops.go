@@ -1,0 +1,278 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// List limits.
+const (
+	// DefaultListLimit is List's limit when Filter.Limit is zero.
+	DefaultListLimit = 100
+	// MaxListLimit is the most deliveries List returns.
+	MaxListLimit = 1000
+)
+
+// sweepChunk bounds the rows one Sweep transaction deletes, so that the
+// SQLite writer is never held for long.
+const sweepChunk = 1000
+
+// List returns deliveries matching f, newest first.
+func (s *Store) List(ctx context.Context, f Filter) ([]Delivery, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	limit = min(limit, MaxListLimit)
+	var where []string
+	var args []any
+	if f.Status != "" {
+		args = append(args, f.Status)
+		where = append(where, "d.state = $"+strconv.Itoa(len(args)))
+	}
+	if f.Rule != "" {
+		args = append(args, f.Rule)
+		where = append(where, "d.rule = $"+strconv.Itoa(len(args)))
+	}
+	q := selectDelivery
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, int64(limit))
+	q += " ORDER BY d.created_at DESC, d.id DESC LIMIT $" + strconv.Itoa(len(args))
+	ds, err := queryDeliveries(ctx, s.r, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	return ds, nil
+}
+
+// Get returns one delivery and its attempts, oldest first, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (Delivery, []Attempt, error) {
+	d, err := scanDelivery(s.r.QueryRowContext(ctx, selectDelivery+" WHERE d.id = $1", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Delivery{}, nil, ErrNotFound
+	}
+	if err != nil {
+		return Delivery{}, nil, fmt.Errorf("get delivery: %w", err)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT attempt, owner, started_at, duration_us, outcome, error
+		FROM attempts WHERE delivery_id = $1 ORDER BY attempt`, id)
+	if err != nil {
+		return Delivery{}, nil, fmt.Errorf("get attempts: %w", err)
+	}
+	defer rows.Close()
+	attempts := []Attempt{}
+	for rows.Next() {
+		var a Attempt
+		var started, dur int64
+		if err := rows.Scan(&a.No, &a.Owner, &started, &dur, &a.Outcome, &a.Error); err != nil {
+			return Delivery{}, nil, fmt.Errorf("get attempts: %w", err)
+		}
+		a.StartedAt, a.Duration = fromMicros(started), time.Duration(dur)*time.Microsecond
+		attempts = append(attempts, a)
+	}
+	if err := rows.Err(); err != nil {
+		return Delivery{}, nil, fmt.Errorf("get attempts: %w", err)
+	}
+	return d, attempts, nil
+}
+
+// replaySet is what a replay changes: the delivery is due now, with a
+// fresh retry budget (QueuedAt and QueuedAttempts restart), and keeps its
+// attempt history and its last error until the next attempt.
+const replaySet = `UPDATE deliveries SET state = 'pending', queued_attempts = attempts, queued_at = $1,
+	next_attempt_at = $1, lease_owner = NULL, lease_until = NULL, delivered_at = NULL, updated_at = $1`
+
+// Replay requeues the given dead or delivered deliveries and returns how
+// many it requeued; IDs that are unknown, pending or in flight are left
+// alone.
+func (s *Store) Replay(ctx context.Context, ids []string) (int, error) {
+	now := micros(s.now())
+	ids = sortedIDs(ids)
+	total := 0
+	for start := 0; start < len(ids); start += idsPerStatement {
+		chunk := ids[start:min(start+idsPerStatement, len(ids))]
+		args := append([]any{now}, stringArgs(chunk)...)
+		res, err := s.w.ExecContext(ctx, replaySet+" WHERE state IN ('dead', 'delivered') AND id IN ("+
+			s.dialect.params(2, len(chunk))+")", args...)
+		if err != nil {
+			return total, fmt.Errorf("replay: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("replay: %w", err)
+		}
+		total += int(n)
+	}
+	return total, nil
+}
+
+// ReplayDead requeues every dead delivery and returns how many.
+func (s *Store) ReplayDead(ctx context.Context) (int, error) {
+	res, err := s.w.ExecContext(ctx, replaySet+" WHERE state = 'dead'", micros(s.now()))
+	if err != nil {
+		return 0, fmt.Errorf("replay dead: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("replay dead: %w", err)
+	}
+	return int(n), nil
+}
+
+// Stats counts deliveries by state and finds the oldest one not yet
+// finished, in one statement (one consistent snapshot). The live states are
+// counted from their small partial indexes.
+func (s *Store) Stats(ctx context.Context) (Stats, error) {
+	var total, pending, inFlight, dead int64
+	var oldestPending, oldestInFlight sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM deliveries),
+		(SELECT count(*) FROM deliveries WHERE state = 'pending'),
+		(SELECT count(*) FROM deliveries WHERE state = 'in_flight'),
+		(SELECT count(*) FROM deliveries WHERE state = 'dead'),
+		(SELECT min(queued_at) FROM deliveries WHERE state = 'pending'),
+		(SELECT min(queued_at) FROM deliveries WHERE state = 'in_flight')`).
+		Scan(&total, &pending, &inFlight, &dead, &oldestPending, &oldestInFlight)
+	if err != nil {
+		return Stats{}, fmt.Errorf("delivery stats: %w", err)
+	}
+	st := Stats{ByState: map[string]int64{
+		StatePending: pending, StateInFlight: inFlight, StateDead: dead,
+		StateDelivered: total - pending - inFlight - dead,
+	}}
+	var oldest int64
+	for _, v := range []sql.NullInt64{oldestPending, oldestInFlight} {
+		if v.Valid && (oldest == 0 || v.Int64 < oldest) {
+			oldest = v.Int64
+		}
+	}
+	if oldest != 0 {
+		st.OldestPending = max(0, s.now().Sub(fromMicros(oldest)))
+	}
+	return st, nil
+}
+
+// RecentMessages returns the last n messages received, newest first, with
+// their bodies.
+func (s *Store) RecentMessages(ctx context.Context, n int) ([]Message, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT id, source, idem_key, received_at, webhook_type, rules_version, body
+		FROM messages ORDER BY received_at DESC, id DESC LIMIT $1`, int64(n))
+	if err != nil {
+		return nil, fmt.Errorf("recent messages: %w", err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		var m Message
+		var key sql.NullString
+		var rx int64
+		if err := rows.Scan(&m.ID, &m.Source, &key, &rx, &m.WebhookType, &m.RulesVersion, &m.Body); err != nil {
+			return nil, fmt.Errorf("recent messages: %w", err)
+		}
+		m.Key, m.ReceivedAt = key.String, fromMicros(rx)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("recent messages: %w", err)
+	}
+	return out, nil
+}
+
+// Sweep deletes what retention no longer keeps: delivered deliveries older
+// than Retention.Delivered (since delivery), dead ones older than
+// Retention.Dead (since they died), their attempts, and messages older than
+// Retention.Messages that no delivery refers to. It deletes in small
+// transactions and returns how many deliveries and messages it deleted.
+func (s *Store) Sweep(ctx context.Context) (int, error) {
+	now := s.now()
+	total := 0
+	// created_at <= delivered_at and <= updated_at, so the created_at range
+	// narrows the scan through the created_at index.
+	n, err := s.sweep(ctx, `SELECT id FROM deliveries
+		WHERE created_at < $1 AND state = 'delivered' AND delivered_at < $1 LIMIT $2`,
+		micros(now.Add(-s.o.Retention.Delivered)), true)
+	total += n
+	if err != nil {
+		return total, fmt.Errorf("sweep delivered: %w", err)
+	}
+	n, err = s.sweep(ctx, `SELECT id FROM deliveries
+		WHERE created_at < $1 AND state = 'dead' AND updated_at < $1 LIMIT $2`,
+		micros(now.Add(-s.o.Retention.Dead)), true)
+	total += n
+	if err != nil {
+		return total, fmt.Errorf("sweep dead: %w", err)
+	}
+	n, err = s.sweep(ctx, `SELECT id FROM messages m WHERE received_at < $1
+		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id) LIMIT $2`,
+		micros(now.Add(-s.o.Retention.Messages)), false)
+	total += n
+	if err != nil {
+		return total, fmt.Errorf("sweep messages: %w", err)
+	}
+	return total, nil
+}
+
+// sweep deletes, chunk by chunk, the deliveries (with their attempts) or
+// messages that selectIDs finds.
+func (s *Store) sweep(ctx context.Context, selectIDs string, cutoff int64, deliveries bool) (int, error) {
+	total := 0
+	for {
+		n, err := s.sweepOnce(ctx, selectIDs, cutoff, deliveries)
+		total += n
+		if err != nil || n < sweepChunk {
+			return total, err
+		}
+	}
+}
+
+func (s *Store) sweepOnce(ctx context.Context, selectIDs string, cutoff int64, deliveries bool) (int, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, selectIDs, cutoff, int64(sweepChunk))
+	if err != nil {
+		return 0, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids = append(ids, id)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	args := stringArgs(ids)
+	in := " IN (" + s.dialect.params(1, len(ids)) + ")"
+	if deliveries {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM attempts WHERE delivery_id"+in, args...); err != nil {
+			return 0, err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM deliveries WHERE id"+in, args...); err != nil {
+			return 0, err
+		}
+	} else if _, err := tx.ExecContext(ctx, "DELETE FROM messages WHERE id"+in, args...); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	return len(ids), nil
+}

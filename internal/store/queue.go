@@ -1,0 +1,314 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// idsPerStatement bounds the IDs bound into one "id IN (…)" list.
+const idsPerStatement = 500
+
+// selectDelivery reads a delivery with its message's fields; scanDelivery
+// reads its columns in this order.
+const selectDelivery = `SELECT d.id, d.message_id, d.rule, d.channel, d.test, d.parts, d.state, d.attempts,
+	d.queued_attempts, d.queued_at, d.next_attempt_at, d.lease_owner, d.lease_until, d.last_error,
+	d.created_at, d.updated_at, d.delivered_at, m.source, m.webhook_type, m.received_at
+	FROM deliveries d JOIN messages m ON m.id = d.message_id`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanDelivery(sc scanner) (Delivery, error) {
+	var (
+		d                                          Delivery
+		test, queuedAt, next, created, updated, rx int64
+		parts                                      string
+		owner                                      sql.NullString
+		until, delivered                           sql.NullInt64
+	)
+	if err := sc.Scan(&d.ID, &d.MessageID, &d.Rule, &d.Channel, &test, &parts, &d.State, &d.Attempts,
+		&d.QueuedAttempts, &queuedAt, &next, &owner, &until, &d.LastError,
+		&created, &updated, &delivered, &d.Source, &d.WebhookType, &rx); err != nil {
+		return Delivery{}, err
+	}
+	if err := json.Unmarshal([]byte(parts), &d.Parts); err != nil {
+		return Delivery{}, fmt.Errorf("delivery %s: decode parts: %w", d.ID, err)
+	}
+	d.Test = test != 0
+	d.QueuedAt, d.NextAttemptAt = fromMicros(queuedAt), fromMicros(next)
+	d.CreatedAt, d.UpdatedAt, d.ReceivedAt = fromMicros(created), fromMicros(updated), fromMicros(rx)
+	d.LeaseOwner = owner.String
+	if until.Valid {
+		d.LeaseUntil = fromMicros(until.Int64)
+	}
+	if delivered.Valid {
+		t := fromMicros(delivered.Int64)
+		d.DeliveredAt = &t
+	}
+	return d, nil
+}
+
+func queryDeliveries(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args ...any) ([]Delivery, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// skipLocked makes a claim's row selection skip rows another replica is
+// claiming. SQLite has one writer, so its claims are exclusive anyway.
+func (s *Store) skipLocked() string {
+	if s.dialect == postgresDialect {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
+
+// Claim leases up to limit deliveries to owner until now+lease: pending
+// ones that are due (oldest first), then in_flight ones whose lease has
+// expired (their owner is gone or too slow). Concurrent claimers, in this
+// process or other replicas, never receive the same delivery.
+func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Delivery, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	if owner == "" {
+		return nil, errors.New("claim: no owner")
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	defer tx.Rollback()
+	owner = clean(owner)
+	nowUS, untilUS := micros(now), micros(now.Add(lease))
+	// The selection is a MATERIALIZED CTE: as a plain IN (subquery) the
+	// PostgreSQL planner may rescan it per row, and a LIMIT then no longer
+	// limits.
+	due, err := claimIDs(ctx, tx, `WITH picked AS MATERIALIZED (
+			SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= $3
+			ORDER BY next_attempt_at LIMIT $4`+s.skipLocked()+`)
+		UPDATE deliveries SET state = 'in_flight', lease_owner = $1, lease_until = $2, updated_at = $3
+		WHERE state = 'pending' AND id IN (SELECT id FROM picked)
+		RETURNING id`, owner, untilUS, nowUS, limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	expired, err := claimIDs(ctx, tx, `WITH picked AS MATERIALIZED (
+			SELECT id FROM deliveries WHERE state = 'in_flight' AND lease_until <= $3
+			ORDER BY lease_until LIMIT $4`+s.skipLocked()+`)
+		UPDATE deliveries SET lease_owner = $1, lease_until = $2, updated_at = $3
+		WHERE state = 'in_flight' AND lease_until <= $3 AND id IN (SELECT id FROM picked)
+		RETURNING id`, owner, untilUS, nowUS, limit-len(due))
+	if err != nil {
+		return nil, fmt.Errorf("claim expired leases: %w", err)
+	}
+	ids := append(due, expired...)
+	var out []Delivery
+	for start := 0; start < len(ids); start += idsPerStatement {
+		chunk := ids[start:min(start+idsPerStatement, len(ids))]
+		ds, err := queryDeliveries(ctx, tx, selectDelivery+" WHERE d.id IN ("+s.dialect.params(1, len(chunk))+")",
+			stringArgs(chunk)...)
+		if err != nil {
+			return nil, fmt.Errorf("claim deliveries: %w", err)
+		}
+		out = append(out, ds...)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	return out, nil
+}
+
+func claimIDs(ctx context.Context, tx *sql.Tx, query string, owner string, until, now int64, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := tx.QueryContext(ctx, query, owner, until, now, int64(limit))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// Finish records the outcomes of leased deliveries in one transaction. An
+// outcome whose Owner no longer holds the delivery's lease (it expired and
+// another replica claimed it, or it was released) changes nothing; its ID
+// is returned in lost.
+func (s *Store) Finish(ctx context.Context, outs []Outcome) (lost []string, err error) {
+	if len(outs) == 0 {
+		return nil, nil
+	}
+	for _, o := range outs {
+		switch o.Result {
+		case ResultDelivered, ResultRetry, ResultDead:
+		default:
+			return nil, fmt.Errorf("finish delivery %s: unknown result %q", o.ID, o.Result)
+		}
+	}
+	// Rows are locked in ID order (see sortedIDs).
+	outs = slices.Clone(outs)
+	slices.SortFunc(outs, func(a, b Outcome) int { return strings.Compare(a.ID, b.ID) })
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("record outcomes: %w", err)
+	}
+	defer tx.Rollback()
+	now := micros(s.now())
+	for _, o := range outs {
+		applied, err := finishOne(ctx, tx, o, now)
+		if err != nil {
+			return nil, fmt.Errorf("record outcome of %s: %w", o.ID, err)
+		}
+		if !applied {
+			lost = append(lost, o.ID)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("record outcomes: %w", err)
+	}
+	return lost, nil
+}
+
+func finishOne(ctx context.Context, tx *sql.Tx, o Outcome, now int64) (bool, error) {
+	var (
+		state     = o.Result // retry is the only result that is not a state
+		next      = now
+		delivered any
+		lastError = clean(o.Error)
+		attempted int64
+	)
+	switch o.Result {
+	case ResultRetry:
+		state, next = StatePending, microsCeil(o.RetryAt)
+	case ResultDelivered:
+		delivered, lastError = now, ""
+	}
+	if o.Attempt != nil {
+		attempted = 1
+	}
+	var attempts int64
+	err := tx.QueryRowContext(ctx, `UPDATE deliveries
+		SET state = $1, attempts = attempts + $2, next_attempt_at = $3, lease_owner = NULL, lease_until = NULL,
+			last_error = $4, updated_at = $5, delivered_at = $6
+		WHERE id = $7 AND state = 'in_flight' AND lease_owner = $8
+		RETURNING attempts`,
+		state, attempted, next, lastError, now, delivered, o.ID, clean(o.Owner)).Scan(&attempts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if a := o.Attempt; a != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
+			(delivery_id, attempt, owner, started_at, duration_us, outcome, error) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			o.ID, attempts, clean(o.Owner), micros(a.StartedAt), a.Duration.Microseconds(), clean(a.Outcome),
+			clean(a.Error)); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// Renew extends owner's leases on ids to until and returns the IDs it
+// renewed; the others are no longer owner's (taken over, released or
+// finished).
+func (s *Store) Renew(ctx context.Context, owner string, until time.Time, ids []string) (renewed []string, err error) {
+	owner = clean(owner)
+	ids = sortedIDs(ids)
+	for start := 0; start < len(ids); start += idsPerStatement {
+		chunk := ids[start:min(start+idsPerStatement, len(ids))]
+		args := append([]any{micros(until), owner}, stringArgs(chunk)...)
+		rows, err := s.w.QueryContext(ctx, `UPDATE deliveries SET lease_until = $1
+			WHERE state = 'in_flight' AND lease_owner = $2 AND id IN (`+s.dialect.params(3, len(chunk))+`)
+			RETURNING id`, args...)
+		if err != nil {
+			return renewed, fmt.Errorf("renew leases: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return renewed, fmt.Errorf("renew leases: %w", err)
+			}
+			renewed = append(renewed, id)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return renewed, fmt.Errorf("renew leases: %w", err)
+		}
+	}
+	return renewed, nil
+}
+
+// Release hands owner's leases on ids back to the queue, due now, for any
+// replica to claim: state pending, attempts unchanged. Without ids it
+// releases every lease owner holds. It returns how many it released.
+func (s *Store) Release(ctx context.Context, owner string, ids ...string) (int, error) {
+	owner = clean(owner)
+	now := micros(s.now())
+	const release = `UPDATE deliveries SET state = 'pending', lease_owner = NULL, lease_until = NULL,
+		next_attempt_at = $1, updated_at = $1 WHERE state = 'in_flight' AND lease_owner = $2`
+	if len(ids) == 0 {
+		res, err := s.w.ExecContext(ctx, release, now, owner)
+		if err != nil {
+			return 0, fmt.Errorf("release leases: %w", err)
+		}
+		n, err := res.RowsAffected()
+		return int(n), err
+	}
+	ids = sortedIDs(ids)
+	total := 0
+	for start := 0; start < len(ids); start += idsPerStatement {
+		chunk := ids[start:min(start+idsPerStatement, len(ids))]
+		args := append([]any{now, owner}, stringArgs(chunk)...)
+		res, err := s.w.ExecContext(ctx, release+" AND id IN ("+s.dialect.params(3, len(chunk))+")", args...)
+		if err != nil {
+			return total, fmt.Errorf("release leases: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("release leases: %w", err)
+		}
+		total += int(n)
+	}
+	return total, nil
+}
+
+// sortedIDs returns ids sorted. Statements that update several deliveries
+// take them in ID order, so that concurrent transactions (a replica's
+// outcome writer and its lease renewer, an operator's replay) lock rows in
+// the same order and cannot deadlock on PostgreSQL.
+func sortedIDs(ids []string) []string {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	return ids
+}
