@@ -1,0 +1,273 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml/ast"
+	"github.com/switchboard-dev/switchboard/internal/secret"
+	"github.com/switchboard-dev/switchboard/notifiers"
+	"github.com/switchboard-dev/switchboard/notifiers/email"
+	httpnotifier "github.com/switchboard-dev/switchboard/notifiers/http"
+	"github.com/switchboard-dev/switchboard/notifiers/slack"
+)
+
+// Channel kinds.
+const (
+	KindSlack = "slack"
+	KindEmail = "email"
+	KindHTTP  = "http"
+)
+
+// Channel defaults.
+const (
+	DefaultTimeout     = 10 * time.Second
+	DefaultConcurrency = 4
+	DefaultMaxAttempts = 12
+	DefaultMaxAge      = 24 * time.Hour
+)
+
+// Channel is a compiled entry of `channels:`: its notifier and its delivery
+// policy.
+type Channel struct {
+	Name string
+	// Kind is slack, email or http.
+	Kind     string
+	Notifier notifiers.Notifier
+	// Timeout bounds one send attempt.
+	Timeout time.Duration
+	// Concurrency bounds sends in flight.
+	Concurrency int
+	// RatePerSecond and Burst limit sends; zero rate means unlimited.
+	RatePerSecond float64
+	Burst         int
+	// MaxAttempts and MaxAge bound retries.
+	MaxAttempts int
+	MaxAge      time.Duration
+	// Backoff and MaxBackoff shape the retry delays (zero: the defaults,
+	// 1m doubling up to 8h).
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+
+	email *email.Config
+	http  *httpnotifier.Config
+}
+
+// This file is the one place that knows every channel kind: it validates
+// each kind's block and builds its notifier.
+
+func (c *compiler) compileChannel(cd channelDoc) {
+	if !cd.ok {
+		return
+	}
+	cfg := cd.cfg
+	ch := &Channel{
+		Name:        cd.name,
+		Timeout:     DefaultTimeout,
+		Concurrency: DefaultConcurrency,
+		MaxAttempts: DefaultMaxAttempts,
+		MaxAge:      DefaultMaxAge,
+	}
+	where := "channels." + cd.name
+	if !validName(cd.name) {
+		c.ds.add(SeverityError, c.file, cd.key, "", where, "channel name %q: use letters, digits, '-', '_' and '.'", cd.name)
+	}
+	var kinds []string
+	var block any
+	for _, k := range []struct {
+		name string
+		set  bool
+		cfg  any
+	}{
+		{KindSlack, cfg.Slack != nil || lookup(cd.node, KindSlack) != nil, cfg.Slack},
+		{KindEmail, cfg.Email != nil || lookup(cd.node, KindEmail) != nil, cfg.Email},
+		{KindHTTP, cfg.HTTP != nil || lookup(cd.node, KindHTTP) != nil, cfg.HTTP},
+	} {
+		if k.set {
+			kinds = append(kinds, k.name)
+			ch.Kind, block = k.name, k.cfg
+		}
+	}
+	switch len(kinds) {
+	case 0:
+		c.ds.add(SeverityError, c.file, cd.key, "", where, "channel %q needs one of slack, email, http", cd.name)
+		return
+	case 1:
+	default:
+		c.ds.add(SeverityError, c.file, cd.key, "", where, "channel %q sets %s: use exactly one", cd.name, strings.Join(kinds, " and "))
+		return
+	}
+	if reflect.ValueOf(block).IsNil() {
+		c.ds.add(SeverityError, c.file, posIn(cd.node, ch.Kind), "", where, "channel %q: the %s block is empty", cd.name, ch.Kind)
+		return
+	}
+	kindNode := lookup(cd.node, ch.Kind)
+	missingBefore := c.x.missing
+	c.x.expandStruct(reflect.ValueOf(block), kindNode, where+"."+ch.Kind, "")
+	c.rs.secrets = append(c.rs.secrets, secretValues(reflect.ValueOf(block))...)
+	// A channel whose variables are unset cannot be valid (an empty
+	// token): that is already reported (or, under --dry-run, the channel
+	// only logs), so skip its validation rather than say it twice.
+	hadUnset := c.x.missing > missingBefore
+
+	if cfg.Timeout < 0 || cfg.Concurrency < 0 {
+		c.ds.add(SeverityError, c.file, cd.key, "", where, "channel %q: timeout and concurrency must be positive", cd.name)
+	}
+	if cfg.Timeout > 0 {
+		ch.Timeout = cfg.Timeout
+	}
+	if cfg.Concurrency > 0 {
+		ch.Concurrency = cfg.Concurrency
+	}
+	if ch.Kind == KindSlack {
+		ch.RatePerSecond, ch.Burst = 1, 3
+	}
+	if r := cfg.Rate; r != nil {
+		if r.PerSecond < 0 || r.Burst < 0 {
+			c.ds.add(SeverityError, c.file, posIn(cd.node, "rate"), "", where+".rate", "channel %q: rate must be positive (per_second: 0 means unlimited)", cd.name)
+		}
+		ch.RatePerSecond, ch.Burst = r.PerSecond, r.Burst
+		if ch.Burst == 0 && ch.RatePerSecond > 0 {
+			ch.Burst = max(1, int(ch.RatePerSecond))
+		}
+	}
+	if r := cfg.Retry; r != nil {
+		if r.MaxAttempts < 0 || r.MaxAge < 0 || r.Backoff < 0 || r.MaxBackoff < 0 {
+			c.ds.add(SeverityError, c.file, posIn(cd.node, "retry"), "", where+".retry", "channel %q: retry limits must be positive", cd.name)
+		}
+		if r.MaxAttempts > 0 {
+			ch.MaxAttempts = r.MaxAttempts
+		}
+		if r.MaxAge > 0 {
+			ch.MaxAge = r.MaxAge
+		}
+		ch.Backoff, ch.MaxBackoff = r.Backoff, r.MaxBackoff
+		if ch.Backoff > 0 && ch.MaxBackoff == 0 {
+			ch.MaxBackoff = 8 * time.Hour
+		}
+	}
+
+	var validate func() error
+	switch ch.Kind {
+	case KindSlack:
+		validate = cfg.Slack.Validate
+	case KindEmail:
+		validate = cfg.Email.Validate
+		ch.email = cfg.Email
+	case KindHTTP:
+		validate = cfg.HTTP.Validate
+		ch.http = cfg.HTTP
+	}
+	if err := validate(); err != nil && !hadUnset {
+		c.fieldErrors(err, kindNode, cd.name, where+"."+ch.Kind)
+		c.rs.Channels[cd.name] = ch // known, so rules don't also say "unknown channel"
+		return
+	}
+	if c.ds.hasErrors() {
+		c.rs.Channels[cd.name] = ch
+		return
+	}
+	if c.o.DryRun {
+		ch.Notifier = &dryRunNotifier{logger: c.o.Logger, channel: cd.name, kind: ch.Kind, rs: c.rs}
+	} else {
+		n, err := newNotifier(ch.Kind, cfg, notifiers.Options{Timeout: ch.Timeout})
+		if err != nil {
+			c.ds.add(SeverityError, c.file, posIn(cd.node, ch.Kind), "", where, "channel %q: %s", cd.name, secret.Scrub(err.Error(), c.rs.secrets...))
+		}
+		ch.Notifier = n
+	}
+	c.rs.Channels[cd.name] = ch
+	c.rs.channelOrder = append(c.rs.channelOrder, cd.name)
+}
+
+// newNotifier builds the notifier of a channel kind.
+func newNotifier(kind string, cfg ChannelConfig, o notifiers.Options) (notifiers.Notifier, error) {
+	switch kind {
+	case KindSlack:
+		return slack.New(*cfg.Slack, o)
+	case KindEmail:
+		return email.New(*cfg.Email, o)
+	case KindHTTP:
+		return httpnotifier.New(*cfg.HTTP, o)
+	}
+	return nil, fmt.Errorf("unknown channel kind %q", kind)
+}
+
+// fieldErrors reports a Validate error, pointing at each field it names.
+func (c *compiler) fieldErrors(err error, kn ast.Node, channel, where string) {
+	var list []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	} else {
+		list = []error{err}
+	}
+	for _, e := range list {
+		var fe *notifiers.FieldError
+		if errors.As(e, &fe) {
+			at := posIn(kn, fieldPath(fe.Field)...)
+			c.ds.add(SeverityError, c.file, at, "", where+"."+fe.Field, "channel %q: %s: %s", channel, fe.Field, secret.Scrub(fe.Message, c.rs.secrets...))
+			continue
+		}
+		c.ds.add(SeverityError, c.file, nodePos(kn), "", where, "channel %q: %s", channel, secret.Scrub(e.Error(), c.rs.secrets...))
+	}
+}
+
+// fieldPath splits "to[1]" or "headers.Authorization" into lookup steps.
+func fieldPath(f string) []any {
+	var out []any
+	for _, part := range strings.Split(f, ".") {
+		name, idx, hasIdx := strings.Cut(part, "[")
+		if name != "" {
+			out = append(out, name)
+		}
+		if hasIdx {
+			if i, err := strconv.Atoi(strings.TrimSuffix(idx, "]")); err == nil {
+				out = append(out, i)
+			}
+		}
+	}
+	return out
+}
+
+// dryRunNotifier logs a fully rendered notification instead of sending it.
+type dryRunNotifier struct {
+	logger  *slog.Logger
+	channel string
+	kind    string
+	rs      *Ruleset
+}
+
+func (d *dryRunNotifier) Notify(ctx context.Context, dl notifiers.Delivery) error {
+	p := dl.Parts
+	attrs := []any{
+		"delivery", dl.ID, "message", dl.MessageID, "rule", dl.Rule,
+		"channel", d.channel, "kind", d.kind,
+	}
+	scrub := func(s string) string { return secret.Scrub(s, d.rs.secrets...) }
+	add := func(k, v string) {
+		if v != "" {
+			attrs = append(attrs, k, scrub(v))
+		}
+	}
+	add("text", p.Text)
+	add("blocks", p.Blocks)
+	add("subject", p.Subject)
+	if len(p.To) > 0 {
+		add("to", strings.Join(p.To, ", "))
+	}
+	if len(p.Cc) > 0 {
+		add("cc", strings.Join(p.Cc, ", "))
+	}
+	add("html", p.HTML)
+	add("path", secret.RedactURL("http://x" + p.Path)[len("http://x"):])
+	add("content_type", p.ContentType)
+	add("body", p.Body)
+	d.logger.InfoContext(ctx, "dry-run notification", attrs...)
+	return nil
+}

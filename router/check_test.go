@@ -1,0 +1,102 @@
+package router
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/switchboard-dev/switchboard/internal/lago"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// testEnv is the environment every golden test sees: fixed, so outputs
+// do not depend on the machine.
+func testEnv(vars map[string]string) Env {
+	return func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
+	}
+}
+
+func mustCatalog(t testing.TB) *lago.Catalog {
+	t.Helper()
+	c, err := lago.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestCheckGolden loads every file in testdata/rules and compares all the
+// diagnostics it produces with testdata/rules/<name>.golden. Run with
+// -update to rewrite them, then read the diff.
+func TestCheckGolden(t *testing.T) {
+	files, err := filepath.Glob("testdata/rules/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no rules files: %v", err)
+	}
+	catalog := mustCatalog(t)
+	env := testEnv(map[string]string{"SLACK_BOT_TOKEN": "xoxb-secret-token", "LAGO_SECRET": "lago-hmac-secret", "HOME": "/home/someone"})
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			_, diags, _ := Load(LoadOptions{RulesPath: f, TemplatesDir: "testdata/templates", Env: env, Catalog: catalog})
+			var b strings.Builder
+			for _, d := range diags {
+				b.WriteString(d.String())
+				b.WriteByte('\n')
+			}
+			got := b.String()
+			for _, s := range []string{"xoxb-secret-token", "lago-hmac-secret"} {
+				if strings.Contains(got, s) {
+					t.Errorf("a secret leaked into the diagnostics:\n%s", got)
+				}
+			}
+			golden := strings.TrimSuffix(f, ".yaml") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./router -run TestCheckGolden -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("diagnostics differ from %s\n--- got\n%s--- want\n%s", golden, got, want)
+			}
+		})
+	}
+}
+
+// TestCheckReportsEveryProblem pins the essentials independently of the
+// golden files: every mistake is reported, with its position and rule.
+func TestCheckReportsEveryProblem(t *testing.T) {
+	_, diags, err := Load(LoadOptions{
+		RulesPath: "testdata/rules/three_mistakes.yaml", TemplatesDir: "testdata/templates",
+		Env: testEnv(map[string]string{"SLACK_BOT_TOKEN": "x"}), Catalog: mustCatalog(t),
+	})
+	if err == nil {
+		t.Fatal("a broken file loaded")
+	}
+	want := []string{
+		`three_mistakes.yaml:9:`,    // the expression
+		`rule "big-invoice": when:`, // named
+		`three_mistakes.yaml:15:13: rule "wallet": unknown channel "slak"`, // exact position
+		`duplicate rule name`,
+		`template "missing.tmpl" not found`,
+	}
+	var all strings.Builder
+	for _, d := range diags {
+		all.WriteString(d.String() + "\n")
+	}
+	for _, w := range want {
+		if !strings.Contains(all.String(), w) {
+			t.Errorf("missing %q in:\n%s", w, all.String())
+		}
+	}
+}

@@ -1,0 +1,160 @@
+package router
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/secret"
+	"github.com/switchboard-dev/switchboard/notifiers/email"
+	httpnotifier "github.com/switchboard-dev/switchboard/notifiers/http"
+	"github.com/switchboard-dev/switchboard/notifiers/slack"
+)
+
+// The types below mirror the rules file key by key (DESIGN.md §2). Fields
+// tagged sb:"env" are connection or secret fields in which ${VAR} and
+// ${VAR:-default} are expanded after parsing; nowhere else is.
+
+// SourceConfig is one entry of `sources:`; it is served at
+// POST /webhooks/<name>.
+type SourceConfig struct {
+	// MaxBody is the largest accepted request body (default 1MiB); larger
+	// requests are answered 413.
+	MaxBody ByteSize `yaml:"max_body,omitempty"`
+	// Lago verifies Lago's signatures and deduplicates on X-Lago-Unique-Key.
+	Lago *LagoSourceConfig `yaml:"lago,omitempty"`
+	// Generic accepts any JSON sender.
+	Generic *GenericSourceConfig `yaml:"generic,omitempty"`
+}
+
+// LagoSourceConfig configures Lago signature verification. Set one of
+// HMACSecret, JWTPublicKey or JWTPublicKeyURL; none means unsigned.
+type LagoSourceConfig struct {
+	HMACSecret      secret.String `yaml:"hmac_secret,omitempty" sb:"env"`
+	JWTPublicKey    secret.String `yaml:"jwt_public_key,omitempty" sb:"env"`
+	JWTPublicKeyURL secret.URL    `yaml:"jwt_public_key_url,omitempty" sb:"env"`
+	APIKey          secret.String `yaml:"api_key,omitempty" sb:"env"`
+	JWTIssuer       string        `yaml:"jwt_issuer,omitempty"`
+}
+
+// GenericSourceConfig configures a source for any JSON sender.
+type GenericSourceConfig struct {
+	// IdempotencyHeader names the header whose value deduplicates
+	// messages; without it (and without Standard Webhooks) nothing is
+	// deduplicated.
+	IdempotencyHeader string                  `yaml:"idempotency_header,omitempty"`
+	HMAC              *HMACSourceConfig       `yaml:"hmac,omitempty"`
+	StandardWebhooks  *StandardWebhooksConfig `yaml:"standard_webhooks,omitempty"`
+	Bearer            *BearerConfig           `yaml:"bearer,omitempty"`
+}
+
+// HMACSourceConfig verifies an HMAC of the raw body carried in a header.
+type HMACSourceConfig struct {
+	Secret   secret.String `yaml:"secret" sb:"env"`
+	Header   string        `yaml:"header,omitempty"`
+	Hash     string        `yaml:"hash,omitempty"`
+	Encoding string        `yaml:"encoding,omitempty"`
+	Prefix   string        `yaml:"prefix,omitempty"`
+}
+
+// StandardWebhooksConfig verifies Standard Webhooks signatures.
+type StandardWebhooksConfig struct {
+	Secret secret.String `yaml:"secret" sb:"env"`
+}
+
+// BearerConfig requires Authorization: Bearer <token>.
+type BearerConfig struct {
+	Token secret.String `yaml:"token" sb:"env"`
+}
+
+// ChannelConfig is one entry of `channels:`. Exactly one of Slack, Email
+// and HTTP is set.
+type ChannelConfig struct {
+	// Timeout bounds one send attempt (default 10s).
+	Timeout time.Duration `yaml:"timeout,omitempty"`
+	// Concurrency is the number of sends in flight at once (default 4).
+	Concurrency int `yaml:"concurrency,omitempty"`
+	// Rate limits sends per second (default: Slack 1/s burst 3; others
+	// unlimited).
+	Rate *RateConfig `yaml:"rate,omitempty"`
+	// Retry bounds retries of transient failures.
+	Retry *RetryConfig `yaml:"retry,omitempty"`
+
+	Slack *slack.Config        `yaml:"slack,omitempty"`
+	Email *email.Config        `yaml:"email,omitempty"`
+	HTTP  *httpnotifier.Config `yaml:"http,omitempty"`
+}
+
+// RateConfig is a token bucket.
+type RateConfig struct {
+	PerSecond float64 `yaml:"per_second"`
+	Burst     int     `yaml:"burst,omitempty"`
+}
+
+// RetryConfig bounds retries: whichever limit comes first ends them.
+// Backoff is the first delay (default 1m), doubled after each failure up
+// to MaxBackoff (default 8h), with jitter.
+type RetryConfig struct {
+	MaxAttempts int           `yaml:"max_attempts,omitempty"`
+	MaxAge      time.Duration `yaml:"max_age,omitempty"`
+	Backoff     time.Duration `yaml:"backoff,omitempty"`
+	MaxBackoff  time.Duration `yaml:"max_backoff,omitempty"`
+}
+
+// RuleConfig is one entry of `rules:`.
+type RuleConfig struct {
+	Name        string       `yaml:"name"`
+	Description string       `yaml:"description,omitempty"`
+	Enabled     *bool        `yaml:"enabled,omitempty"`
+	When        string       `yaml:"when"`
+	Send        []SendConfig `yaml:"send"`
+}
+
+// IsEnabled reports whether the rule is enabled (the default).
+func (r RuleConfig) IsEnabled() bool { return r.Enabled == nil || *r.Enabled }
+
+// SendConfig is one target of a rule: a channel and what to send it.
+type SendConfig struct {
+	To       string `yaml:"to"`
+	Template string `yaml:"template,omitempty"`
+	Message  string `yaml:"message,omitempty"`
+}
+
+// ByteSize is a size in bytes written as 1048576, "512KiB", "1MiB" or "2MB".
+type ByteSize int64
+
+// UnmarshalYAML implements goccy/go-yaml's BytesUnmarshaler.
+func (b *ByteSize) UnmarshalYAML(data []byte) error {
+	s := strings.Trim(strings.TrimSpace(string(data)), `"'`)
+	n, err := ParseByteSize(s)
+	if err != nil {
+		return err
+	}
+	*b = ByteSize(n)
+	return nil
+}
+
+// ParseByteSize parses "1048576", "64KiB", "1MiB", "1MB", "1 GiB".
+func ParseByteSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	i := 0
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+		i++
+	}
+	num, unit := s[:i], strings.ToLower(strings.TrimSpace(s[i:]))
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || f < 0 {
+		return 0, fmt.Errorf("invalid size %q (use e.g. 1MiB or 512KiB)", s)
+	}
+	mult := map[string]float64{
+		"": 1, "b": 1,
+		"k": 1 << 10, "kb": 1e3, "kib": 1 << 10,
+		"m": 1 << 20, "mb": 1e6, "mib": 1 << 20,
+		"g": 1 << 30, "gb": 1e9, "gib": 1 << 30,
+	}[unit]
+	if mult == 0 {
+		return 0, fmt.Errorf("invalid size unit in %q (use B, KiB, MiB, GiB, KB, MB, GB)", s)
+	}
+	return int64(f * mult), nil
+}

@@ -1,0 +1,174 @@
+package router
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/goccy/go-yaml/ast"
+)
+
+// Env looks up an environment variable. Load uses os.LookupEnv unless a
+// test gives another.
+type Env func(name string) (string, bool)
+
+// expandString replaces ${NAME} and ${NAME:-default} in s. "$${" is a
+// literal "${". It returns the names that were unset and had no default.
+func expandString(s string, env Env) (out string, missing []string, err error) {
+	if !strings.Contains(s, "${") {
+		return s, nil, nil
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		if i > 0 && s[i-1] == '$' { // "$${" escapes
+			b.WriteString(s[:i-1])
+			b.WriteString("${")
+			s = s[i+2:]
+			continue
+		}
+		b.WriteString(s[:i])
+		end := strings.IndexByte(s[i:], '}')
+		if end < 0 {
+			return "", nil, fmt.Errorf("unclosed ${ (write $${ for a literal ${)")
+		}
+		ref := s[i+2 : i+end]
+		name, def, hasDef := strings.Cut(ref, ":-")
+		if !validEnvName(name) {
+			return "", nil, fmt.Errorf("invalid variable name %q in ${…}", name)
+		}
+		if v, ok := env(name); ok && v != "" {
+			b.WriteString(v)
+		} else if hasDef {
+			b.WriteString(def)
+		} else if ok {
+			// Set but empty: an empty secret is almost always a mistake.
+			missing = append(missing, name)
+		} else {
+			missing = append(missing, name)
+		}
+		s = s[i+end+1:]
+	}
+	return b.String(), missing, nil
+}
+
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
+		case r >= '0' && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// expander expands the sb:"env" fields of one configuration block and
+// reports problems at the fields' positions.
+type expander struct {
+	file   string
+	env    Env
+	dryRun bool
+	ds     *diags
+	// unset collects the variables that were missing, for the dry-run
+	// warnings that disable verification.
+	unset map[string]bool
+	// missing counts unset references, so a caller can tell whether the
+	// block it just expanded had any.
+	missing int
+}
+
+// expandStruct walks the struct v points to. node is the YAML node the
+// struct was decoded from; path is the field path for messages.
+func (x *expander) expandStruct(v reflect.Value, node ast.Node, path string, rule string) {
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return
+	}
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		fv := v.Field(i)
+		fnode := lookup(node, key)
+		fpath := key
+		if path != "" {
+			fpath = path + "." + key
+		}
+		if f.Tag.Get("sb") != "env" {
+			if fv.Kind() == reflect.Pointer || fv.Kind() == reflect.Struct {
+				x.expandStruct(fv, fnode, fpath, rule)
+			}
+			continue
+		}
+		switch fv.Kind() {
+		case reflect.String:
+			fv.SetString(x.expand(fv.String(), fnode, fpath, rule))
+		case reflect.Slice:
+			if fv.Type().Elem().Kind() == reflect.String {
+				for j := range fv.Len() {
+					el := fv.Index(j)
+					el.SetString(x.expand(el.String(), lookup(fnode, j), fmt.Sprintf("%s[%d]", fpath, j), rule))
+				}
+			}
+		case reflect.Map:
+			if fv.Type().Elem().Kind() == reflect.String {
+				for _, k := range fv.MapKeys() {
+					ev := fv.MapIndex(k)
+					nv := reflect.New(fv.Type().Elem()).Elem()
+					nv.SetString(x.expand(ev.String(), lookup(fnode, k.String()), fpath+"."+k.String(), rule))
+					fv.SetMapIndex(k, nv)
+				}
+			}
+		case reflect.Struct, reflect.Pointer:
+			// A custom scalar type (e.g. a port) stored as a struct is
+			// expanded through its string form if it has one.
+			if s, ok := fv.Addr().Interface().(interface {
+				ExpandEnv(func(string) string) error
+			}); ok {
+				err := s.ExpandEnv(func(raw string) string { return x.expand(raw, fnode, fpath, rule) })
+				if err != nil {
+					x.ds.add(SeverityError, x.file, nodePos(fnode), rule, fpath, "%s: %v", fpath, err)
+				}
+			}
+		}
+	}
+}
+
+func (x *expander) expand(s string, node ast.Node, field, rule string) string {
+	out, missing, err := expandString(s, x.env)
+	p := nodePos(node)
+	if err != nil {
+		x.ds.add(SeverityError, x.file, p, rule, field, "%s: %v", field, err)
+		return s
+	}
+	for _, name := range missing {
+		x.missing++
+		if x.unset == nil {
+			x.unset = map[string]bool{}
+		}
+		x.unset[name] = true
+		if x.dryRun {
+			x.ds.add(SeverityWarning, x.file, p, rule, field, "%s: environment variable %s is not set (treated as empty under --dry-run)", field, name)
+		} else {
+			x.ds.add(SeverityError, x.file, p, rule, field, "%s: environment variable %s is not set (set it, or give a default with ${%s:-value})", field, name, name)
+		}
+	}
+	return out
+}

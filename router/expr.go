@@ -1,0 +1,310 @@
+package router
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr"
+	exprast "github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/vm"
+)
+
+// condition is a compiled `when` expression. The Program is shared; VMs
+// are pooled because a vm.VM is not safe for concurrent use.
+type condition struct {
+	source  string
+	program *vm.Program
+	vms     *sync.Pool
+}
+
+// exprEnv declares the variables every message has, so that obvious type
+// errors (webhook_type > 5) fail at load. Other top-level fields are
+// unknown until a message arrives and evaluate to nil when absent.
+func exprEnv() map[string]any {
+	return map[string]any{
+		"webhook_type":    "",
+		"object_type":     "",
+		"organization_id": "",
+		"meta":            map[string]any{},
+	}
+}
+
+// exprOptions are the compile options shared by every condition.
+func exprOptions(now func() time.Time) []expr.Option {
+	ts := func(name string, f func(t time.Time) float64) expr.Option {
+		return expr.Function(name, func(params ...any) (any, error) {
+			t, err := parseTimestamp(params[0])
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			return f(t), nil
+		}, new(func(any) float64))
+	}
+	return []expr.Option{
+		expr.Env(exprEnv()),
+		expr.AllowUndefinedVariables(),
+		expr.AsBool(),
+		ts("hours_since", func(t time.Time) float64 { return now().Sub(t).Hours() }),
+		ts("hours_until", func(t time.Time) float64 { return t.Sub(now()).Hours() }),
+		ts("days_since", func(t time.Time) float64 { return now().Sub(t).Hours() / 24 }),
+		ts("days_until", func(t time.Time) float64 { return t.Sub(now()).Hours() / 24 }),
+	}
+}
+
+// parseTimestamp reads Lago's ISO-8601 timestamps ("2024-03-05T12:34:56Z",
+// with fractional seconds or an offset) and plain dates ("2024-03-05").
+func parseTimestamp(v any) (time.Time, error) {
+	s, ok := v.(string)
+	if !ok {
+		if v == nil {
+			return time.Time{}, errors.New("timestamp is null")
+		}
+		return time.Time{}, fmt.Errorf("timestamp is a %T, not a string", v)
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("cannot parse %q as an ISO-8601 timestamp", s)
+}
+
+// functionNames are the functions conditions may call beside expr's
+// builtins (which parse as builtin nodes, not calls).
+var functionNames = map[string]bool{"hours_since": true, "hours_until": true, "days_since": true, "days_until": true}
+
+// compileCondition compiles one `when`. On error it returns the expr
+// error, whose Line and Column are relative to the expression.
+func compileCondition(src string, opts []expr.Option) (*condition, error) {
+	program, err := expr.Compile(src, opts...)
+	if err != nil {
+		return nil, err
+	}
+	// Undefined variables are allowed (they are the message's fields), so
+	// expr would accept a call to an unknown function and fail on every
+	// message; reject it at load instead.
+	if tree, perr := parser.Parse(src); perr == nil {
+		v := &callCollector{}
+		exprast.Walk(&tree.Node, v)
+		for _, c := range v.calls {
+			if id, ok := c.Callee.(*exprast.IdentifierNode); ok && !functionNames[id.Value] {
+				fe := &file.Error{Location: c.Location(), Message: fmt.Sprintf("unknown function %s", id.Value)}
+				return nil, fe.Bind(file.NewSource(src))
+			}
+		}
+	}
+	return &condition{
+		source:  src,
+		program: program,
+		vms:     &sync.Pool{New: func() any { return new(vm.VM) }},
+	}, nil
+}
+
+// eval runs the condition against a message's variables.
+func (c *condition) eval(env map[string]any) (matched bool, err error) {
+	m := c.vms.Get().(*vm.VM)
+	defer c.vms.Put(m)
+	defer func() {
+		// expr turns most problems into errors, but a panic in a helper
+		// must never take the process (or other rules) down.
+		if r := recover(); r != nil {
+			matched, err = false, fmt.Errorf("evaluation panicked: %v", r)
+		}
+	}()
+	out, err := m.Run(c.program, env)
+	if err != nil {
+		return false, err
+	}
+	b, ok := out.(bool)
+	if !ok {
+		return false, fmt.Errorf("condition returned %T, not a boolean", out)
+	}
+	return b, nil
+}
+
+// exprErrorPos extracts the position inside the expression from an expr
+// compile error (1-based line, 1-based column) and its message.
+func exprErrorPos(err error) (line, col int, msg string) {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		return fe.Line, fe.Column + 1, fe.Message
+	}
+	msg = err.Error()
+	if i := strings.IndexByte(msg, '\n'); i > 0 {
+		msg = msg[:i]
+	}
+	return 0, 0, msg
+}
+
+// fieldRef is a field path read by an expression, with its offset (in
+// runes) inside the expression.
+type fieldRef struct {
+	path   []string
+	offset int
+}
+
+// analyze parses src (already known to compile) and returns the Lago event
+// types its top-level conjuncts pin webhook_type to (nil: not pinned) and
+// the field paths it reads.
+func analyze(src string, allTypes []string) (pinned []string, refs []fieldRef) {
+	tree, err := parser.Parse(src)
+	if err != nil {
+		return nil, nil
+	}
+	set := pinnedTypes(tree.Node, allTypes)
+	for t := range set {
+		pinned = append(pinned, t)
+	}
+	sort.Strings(pinned)
+	v := &refCollector{}
+	exprast.Walk(&tree.Node, v)
+	for _, m := range v.members {
+		if v.inner[m] {
+			continue
+		}
+		if path, ok := memberPath(m); ok {
+			refs = append(refs, fieldRef{path: path, offset: m.Location().From})
+		}
+	}
+	return pinned, refs
+}
+
+// pinnedTypes returns the set of webhook types n requires, or nil when n
+// does not pin webhook_type.
+func pinnedTypes(n exprast.Node, allTypes []string) map[string]bool {
+	switch b := n.(type) {
+	case *exprast.BinaryNode:
+		switch b.Operator {
+		case "&&", "and":
+			l, r := pinnedTypes(b.Left, allTypes), pinnedTypes(b.Right, allTypes)
+			switch {
+			case l == nil:
+				return r
+			case r == nil:
+				return l
+			}
+			out := map[string]bool{}
+			for t := range l {
+				if r[t] {
+					out[t] = true
+				}
+			}
+			return out
+		case "||", "or":
+			l, r := pinnedTypes(b.Left, allTypes), pinnedTypes(b.Right, allTypes)
+			if l == nil || r == nil {
+				return nil
+			}
+			for t := range r {
+				l[t] = true
+			}
+			return l
+		case "==":
+			if isWebhookType(b.Left) {
+				if s, ok := b.Right.(*exprast.StringNode); ok {
+					return map[string]bool{s.Value: true}
+				}
+			}
+			if isWebhookType(b.Right) {
+				if s, ok := b.Left.(*exprast.StringNode); ok {
+					return map[string]bool{s.Value: true}
+				}
+			}
+		case "in":
+			if arr, ok := b.Right.(*exprast.ArrayNode); ok && isWebhookType(b.Left) {
+				out := map[string]bool{}
+				for _, el := range arr.Nodes {
+					s, ok := el.(*exprast.StringNode)
+					if !ok {
+						return nil
+					}
+					out[s.Value] = true
+				}
+				return out
+			}
+		case "startsWith":
+			if s, ok := b.Right.(*exprast.StringNode); ok && isWebhookType(b.Left) {
+				out := map[string]bool{}
+				for _, t := range allTypes {
+					if strings.HasPrefix(t, s.Value) {
+						out[t] = true
+					}
+				}
+				return out
+			}
+		}
+	}
+	return nil
+}
+
+func isWebhookType(n exprast.Node) bool {
+	id, ok := n.(*exprast.IdentifierNode)
+	return ok && id.Value == "webhook_type"
+}
+
+type callCollector struct{ calls []*exprast.CallNode }
+
+func (v *callCollector) Visit(n *exprast.Node) {
+	if c, ok := (*n).(*exprast.CallNode); ok {
+		v.calls = append(v.calls, c)
+	}
+}
+
+type refCollector struct {
+	members []*exprast.MemberNode
+	inner   map[*exprast.MemberNode]bool
+}
+
+func (v *refCollector) Visit(n *exprast.Node) {
+	m, ok := (*n).(*exprast.MemberNode)
+	if !ok {
+		return
+	}
+	v.members = append(v.members, m)
+	if v.inner == nil {
+		v.inner = map[*exprast.MemberNode]bool{}
+	}
+	if child, ok := m.Node.(*exprast.MemberNode); ok {
+		v.inner[child] = true
+	}
+	if ch, ok := m.Node.(*exprast.ChainNode); ok {
+		if child, ok := ch.Node.(*exprast.MemberNode); ok {
+			v.inner[child] = true
+		}
+	}
+}
+
+// memberPath turns a.b.c (or a?.b?.c) into ["a","b","c"]; false when the
+// chain has computed parts (a[0], a[x]).
+func memberPath(m *exprast.MemberNode) ([]string, bool) {
+	var rev []string
+	var n exprast.Node = m
+	for {
+		switch x := n.(type) {
+		case *exprast.MemberNode:
+			s, ok := x.Property.(*exprast.StringNode)
+			if !ok || x.Method {
+				return nil, false
+			}
+			rev = append(rev, s.Value)
+			n = x.Node
+		case *exprast.ChainNode:
+			n = x.Node
+		case *exprast.IdentifierNode:
+			rev = append(rev, x.Value)
+			path := make([]string, len(rev))
+			for i := range rev {
+				path[i] = rev[len(rev)-1-i]
+			}
+			return path, true
+		default:
+			return nil, false
+		}
+	}
+}

@@ -1,0 +1,286 @@
+package router
+
+import (
+	"slices"
+	"strings"
+
+	exprast "github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
+)
+
+// ruleIndex narrows the rules worth evaluating on a message. At load, each
+// condition's top-level conjuncts are analysed: a rule that requires
+// webhook_type == T (or `in [...]`, or startsWith P) is filed under T (or
+// P), and within a type, a rule that also requires field == literal is
+// filed under that field's value, so thousands of per-customer rules cost a
+// hash lookup. Rules that cannot be indexed are always evaluated. The index
+// only selects candidates: each candidate's whole condition is still
+// evaluated, so the matched set is exactly the naive loop's.
+type ruleIndex struct {
+	byType   map[string]*typeBucket
+	prefixes []prefixBucket
+	// always holds rules evaluated on every message, by position.
+	always []int
+	// all holds every enabled rule, for messages whose webhook_type is not
+	// a string (evaluated naively, as the index assumes a string).
+	all []int
+}
+
+type typeBucket struct {
+	plain  []int
+	fields []*fieldGroup
+}
+
+type fieldGroup struct {
+	path   []string
+	values map[any][]int
+}
+
+type prefixBucket struct {
+	prefix string
+	rules  []int
+}
+
+// pin is what a condition requires of webhook_type: one of a set of exact
+// values or one of a set of prefixes.
+type pin struct {
+	exact    map[string]bool
+	prefixes []string
+}
+
+func (p *pin) empty() bool { return p == nil || (len(p.exact) == 0 && len(p.prefixes) == 0) }
+
+// fieldKey is a `path == literal` conjunct.
+type fieldKey struct {
+	path  []string
+	value any // string or float64
+}
+
+func buildIndex(rules []*Rule) *ruleIndex {
+	ix := &ruleIndex{byType: map[string]*typeBucket{}}
+	prefixes := map[string]int{} // prefix → position in ix.prefixes
+	for i, r := range rules {
+		if !r.Enabled || r.cond == nil {
+			continue
+		}
+		ix.all = append(ix.all, i)
+		p, key := analyzeIndex(r.When)
+		if p == nil {
+			ix.always = append(ix.always, i)
+			continue
+		}
+		for t := range p.exact {
+			b := ix.byType[t]
+			if b == nil {
+				b = &typeBucket{}
+				ix.byType[t] = b
+			}
+			b.add(i, key)
+		}
+		for _, pre := range p.prefixes {
+			j, ok := prefixes[pre]
+			if !ok {
+				j = len(ix.prefixes)
+				prefixes[pre] = j
+				ix.prefixes = append(ix.prefixes, prefixBucket{prefix: pre})
+			}
+			ix.prefixes[j].rules = append(ix.prefixes[j].rules, i)
+		}
+	}
+	return ix
+}
+
+func (b *typeBucket) add(rule int, key *fieldKey) {
+	if key == nil {
+		b.plain = append(b.plain, rule)
+		return
+	}
+	for _, g := range b.fields {
+		if slices.Equal(g.path, key.path) {
+			g.values[key.value] = append(g.values[key.value], rule)
+			return
+		}
+	}
+	b.fields = append(b.fields, &fieldGroup{path: key.path, values: map[any][]int{key.value: {rule}}})
+}
+
+// candidates returns the positions of the rules to evaluate, in file
+// order, appended to buf.
+func (ix *ruleIndex) candidates(data map[string]any, buf []int) []int {
+	wt, ok := data["webhook_type"].(string)
+	if !ok {
+		if _, present := data["webhook_type"]; present {
+			return append(buf, ix.all...)
+		}
+	}
+	out := append(buf, ix.always...)
+	if b := ix.byType[wt]; b != nil && ok {
+		out = append(out, b.plain...)
+		for _, g := range b.fields {
+			if v, found := lookupPath(data, g.path); found {
+				out = append(out, g.values[v]...)
+			}
+		}
+	}
+	if ok {
+		for _, p := range ix.prefixes {
+			if strings.HasPrefix(wt, p.prefix) {
+				out = append(out, p.rules...)
+			}
+		}
+	}
+	if len(out) > len(buf)+1 {
+		slices.Sort(out[len(buf):])
+		out = append(out[:len(buf)], slices.Compact(out[len(buf):])...)
+	}
+	return out
+}
+
+// lookupPath returns the value at path as an index key (strings and
+// float64 numbers only).
+func lookupPath(data map[string]any, path []string) (any, bool) {
+	var cur any = data
+	for _, p := range path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		cur, ok = m[p]
+		if !ok {
+			return nil, false
+		}
+	}
+	switch v := cur.(type) {
+	case string, float64:
+		return v, true
+	}
+	return nil, false
+}
+
+// analyzeIndex returns what a condition requires of webhook_type (nil:
+// nothing it can be indexed on) and one `field == literal` conjunct.
+func analyzeIndex(src string) (*pin, *fieldKey) {
+	tree, err := parser.Parse(src)
+	if err != nil {
+		return nil, nil
+	}
+	var conj []exprast.Node
+	var split func(n exprast.Node)
+	split = func(n exprast.Node) {
+		if b, ok := n.(*exprast.BinaryNode); ok && (b.Operator == "&&" || b.Operator == "and") {
+			split(b.Left)
+			split(b.Right)
+			return
+		}
+		conj = append(conj, n)
+	}
+	split(tree.Node)
+	var p *pin
+	var key *fieldKey
+	for _, c := range conj {
+		if p.empty() {
+			if cp := pinOf(c); !cp.empty() {
+				p = cp
+				continue
+			}
+		}
+		if key == nil {
+			key = fieldEquality(c)
+		}
+	}
+	if p.empty() {
+		return nil, nil
+	}
+	return p, key
+}
+
+// pinOf returns the webhook_type requirement of one conjunct.
+func pinOf(n exprast.Node) *pin {
+	b, ok := n.(*exprast.BinaryNode)
+	if !ok {
+		return nil
+	}
+	switch b.Operator {
+	case "||", "or":
+		l, r := pinOf(b.Left), pinOf(b.Right)
+		if l.empty() || r.empty() {
+			return nil
+		}
+		out := &pin{exact: map[string]bool{}}
+		for _, x := range []*pin{l, r} {
+			for t := range x.exact {
+				out.exact[t] = true
+			}
+			out.prefixes = append(out.prefixes, x.prefixes...)
+		}
+		return out
+	case "==":
+		for _, side := range [][2]exprast.Node{{b.Left, b.Right}, {b.Right, b.Left}} {
+			if s, ok := side[1].(*exprast.StringNode); ok && isWebhookType(side[0]) {
+				return &pin{exact: map[string]bool{s.Value: true}}
+			}
+		}
+	case "in":
+		arr, ok := b.Right.(*exprast.ArrayNode)
+		if !ok || !isWebhookType(b.Left) {
+			return nil
+		}
+		out := &pin{exact: map[string]bool{}}
+		for _, el := range arr.Nodes {
+			s, ok := el.(*exprast.StringNode)
+			if !ok {
+				return nil
+			}
+			out.exact[s.Value] = true
+		}
+		return out
+	case "startsWith":
+		if s, ok := b.Right.(*exprast.StringNode); ok && isWebhookType(b.Left) {
+			return &pin{prefixes: []string{s.Value}}
+		}
+	}
+	return nil
+}
+
+// fieldEquality recognises `a.b.c == "literal"` (or a number, either side).
+func fieldEquality(n exprast.Node) *fieldKey {
+	b, ok := n.(*exprast.BinaryNode)
+	if !ok || b.Operator != "==" {
+		return nil
+	}
+	for _, side := range [][2]exprast.Node{{b.Left, b.Right}, {b.Right, b.Left}} {
+		var path []string
+		switch m := side[0].(type) {
+		case *exprast.MemberNode:
+			p, ok := memberPath(m)
+			if !ok {
+				continue
+			}
+			path = p
+		case *exprast.ChainNode:
+			mm, ok := m.Node.(*exprast.MemberNode)
+			if !ok {
+				continue
+			}
+			p, ok := memberPath(mm)
+			if !ok {
+				continue
+			}
+			path = p
+		default:
+			continue
+		}
+		if path[0] == "meta" || path[0] == "webhook_type" {
+			continue
+		}
+		switch lit := side[1].(type) {
+		case *exprast.StringNode:
+			return &fieldKey{path: path, value: lit.Value}
+		case *exprast.IntegerNode:
+			return &fieldKey{path: path, value: float64(lit.Value)}
+		case *exprast.FloatNode:
+			return &fieldKey{path: path, value: lit.Value}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,344 @@
+package router
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/goccy/go-yaml/ast"
+
+	"github.com/switchboard-dev/switchboard/internal/lago"
+	"github.com/switchboard-dev/switchboard/router/render"
+)
+
+// LoadOptions say where the configuration is and how to compile it.
+type LoadOptions struct {
+	// RulesPath is the rules file (default rules.yaml).
+	RulesPath string
+	// TemplatesDir holds the template files rules refer to (default
+	// templates/). A missing directory is fine when no rule uses a file.
+	TemplatesDir string
+	// Env resolves ${VAR}; nil means os.LookupEnv.
+	Env Env
+	// DryRun makes unset variables warnings, disables the verification of
+	// sources whose secret is unset, and replaces every notifier with one
+	// that logs the rendered notification instead of sending it.
+	DryRun bool
+	// Logger receives dry-run notifications.
+	Logger *slog.Logger
+	// Catalog is Lago's catalog, used to warn about field paths that do
+	// not exist in the event types a rule is pinned to. Nil skips that.
+	Catalog *lago.Catalog
+	// Now is the clock of the expression helpers (hours_since…).
+	Now func() time.Time
+	// MaxRenderBytes caps each rendered part (default 64 KiB).
+	MaxRenderBytes int
+}
+
+func (o *LoadOptions) defaults() {
+	if o.RulesPath == "" {
+		o.RulesPath = "rules.yaml"
+	}
+	if o.TemplatesDir == "" {
+		o.TemplatesDir = "templates"
+	}
+	if o.Env == nil {
+		o.Env = os.LookupEnv
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Load reads, validates and compiles the configuration. It returns the
+// Ruleset and its warnings, or a *LoadError holding every problem found
+// (warnings included). It never returns a partially valid Ruleset.
+func Load(o LoadOptions) (*Ruleset, []Diagnostic, error) {
+	o.defaults()
+	ds := &diags{}
+	src, err := os.ReadFile(o.RulesPath)
+	if err != nil {
+		ds.add(SeverityError, o.RulesPath, pos{}, "", "", "read rules file: %v", errors.Unwrap(err))
+		return nil, nil, &LoadError{Diagnostics: ds.sorted()}
+	}
+	tmpls, err := readTemplates(o.TemplatesDir)
+	if err != nil {
+		ds.add(SeverityError, o.TemplatesDir, pos{}, "", "", "read templates: %v", err)
+		return nil, nil, &LoadError{Diagnostics: ds.sorted()}
+	}
+	rs := compile(o, src, tmpls, ds)
+	all := ds.sorted()
+	if ds.hasErrors() {
+		rs.close()
+		return nil, all, &LoadError{Diagnostics: all}
+	}
+	rs.Warnings = all
+	return rs, all, nil
+}
+
+// templateFile is one file of the templates directory.
+type templateFile struct {
+	name string // relative to the templates directory, with "/"
+	path string // as given, for messages
+	src  []byte
+}
+
+func readTemplates(dir string) (map[string]templateFile, error) {
+	out := map[string]templateFile{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == dir && errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipAll
+			}
+			return err
+		}
+		if d.IsDir() {
+			// Skip hidden directories, such as Kubernetes' ..data and
+			// ..2024_… links to the real content.
+			if p != dir && strings.HasPrefix(d.Name(), ".") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), ".") || strings.HasSuffix(d.Name(), "~") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		name := filepath.ToSlash(rel)
+		out[name] = templateFile{name: name, path: p, src: b}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// version is a content hash of the rules file and every template: the
+// Ruleset's identity, recorded with each message it routes.
+func version(src []byte, tmpls map[string]templateFile) string {
+	h := sha256.New()
+	h.Write(src)
+	names := make([]string, 0, len(tmpls))
+	for n := range tmpls {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(h, "\x00%s\x00%d\x00", n, len(tmpls[n].src))
+		h.Write(tmpls[n].src)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// compiler holds what compiling one configuration needs.
+type compiler struct {
+	o       LoadOptions
+	ds      *diags
+	file    string
+	lines   []string
+	tmpls   map[string]templateFile
+	files   map[string]*render.File // parsed template files
+	badFile map[string]bool         // files that failed to parse (reported once)
+	// channelNodes are the YAML nodes of channels, for positions.
+	channelNodes map[string]ast.Node
+	rs           *Ruleset
+	x            *expander
+	ropts        render.Options
+}
+
+func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags) *Ruleset {
+	c := &compiler{
+		o: o, ds: ds, file: o.RulesPath,
+		lines:        strings.Split(string(src), "\n"),
+		tmpls:        tmpls,
+		files:        map[string]*render.File{},
+		badFile:      map[string]bool{},
+		channelNodes: map[string]ast.Node{},
+		ropts:        render.Options{MaxBytes: o.MaxRenderBytes, Now: o.Now},
+	}
+	c.x = &expander{file: o.RulesPath, env: o.Env, dryRun: o.DryRun, ds: ds}
+	c.rs = &Ruleset{
+		Version:  version(src, tmpls),
+		Sources:  map[string]*Source{},
+		Channels: map[string]*Channel{},
+		LoadedAt: o.Now(),
+		now:      o.Now,
+	}
+	doc := parseDocument(o.RulesPath, src, ds)
+	for _, sd := range doc.sources {
+		c.compileSource(sd)
+	}
+	for _, cd := range doc.channels {
+		c.channelNodes[cd.name] = cd.node
+		c.compileChannel(cd)
+	}
+	names := map[string]pos{}
+	exprOpts := exprOptions(o.Now)
+	for i, rd := range doc.rules {
+		c.compileRule(i, rd, names, exprOpts)
+	}
+	c.rs.index = buildIndex(c.rs.Rules)
+	if len(doc.rules) == 0 && !ds.hasErrors() {
+		ds.add(SeverityWarning, c.file, pos{1, 1}, "", "rules", "no rules: every message will be accepted and nothing sent")
+	}
+	return c.rs
+}
+
+// secretValues returns the revealed values of every secret field in v, so
+// that output produced with them can be scrubbed.
+func secretValues(v reflect.Value) []string {
+	var out []string
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	for i := range v.NumField() {
+		f := v.Field(i)
+		if !v.Type().Field(i).IsExported() {
+			continue
+		}
+		switch x := f.Interface().(type) {
+		case interface{ Reveal() string }:
+			if s := x.Reveal(); s != "" {
+				out = append(out, s)
+			}
+			continue
+		}
+		switch f.Kind() {
+		case reflect.Pointer, reflect.Struct:
+			out = append(out, secretValues(f)...)
+		case reflect.Map:
+			for _, k := range f.MapKeys() {
+				if r, ok := f.MapIndex(k).Interface().(interface{ Reveal() string }); ok && r.Reveal() != "" {
+					out = append(out, r.Reveal())
+				}
+			}
+		}
+	}
+	return out
+}
+
+func (c *compiler) compileRule(i int, rd ruleDoc, names map[string]pos, exprOpts []expr.Option) {
+	r := rd.cfg
+	node := rd.node
+	p := nodePos(node)
+	if !rd.ok {
+		return
+	}
+	if r.Name == "" {
+		c.ds.add(SeverityError, c.file, p, "", fmt.Sprintf("rules[%d].name", i), "rules[%d]: name is required", i)
+	} else if prev, dup := names[r.Name]; dup {
+		c.ds.add(SeverityError, c.file, posIn(node, "name"), r.Name, "name", "duplicate rule name (first defined at line %d)", prev.line)
+	} else {
+		names[r.Name] = posIn(node, "name")
+	}
+	rule := &Rule{Name: r.Name, Description: r.Description, Enabled: r.IsEnabled(), When: r.When, Index: i, sends: r.Send}
+	when := strings.TrimSpace(r.When)
+	whenNode := lookup(node, "when")
+	switch {
+	case whenNode == nil:
+		c.ds.add(SeverityError, c.file, p, r.Name, "when", "when is required (use `when: \"true\"` to match every message)")
+	case when == "":
+		c.ds.add(SeverityError, c.file, nodePos(whenNode), r.Name, "when", "when is empty (use `when: \"true\"` to match every message)")
+	default:
+		cond, err := compileCondition(r.When, exprOpts)
+		if err != nil {
+			line, col, msg := exprErrorPos(err)
+			at := c.exprPos(whenNode, r.When, line, col)
+			c.ds.add(SeverityError, c.file, at, r.Name, "when", "when: %s", msg)
+		} else {
+			rule.cond = cond
+			c.checkPaths(rule, whenNode)
+		}
+	}
+	if len(r.Send) == 0 {
+		c.ds.add(SeverityError, c.file, posIn(node, "send"), r.Name, "send", "send needs at least one target (- to: <channel>)")
+	}
+	for j, s := range r.Send {
+		t := c.compileTarget(r.Name, node, j, s)
+		if t != nil {
+			rule.targets = append(rule.targets, t)
+		}
+	}
+	c.rs.Rules = append(c.rs.Rules, rule)
+}
+
+// exprPos converts a (line, column) inside the expression to the file.
+func (c *compiler) exprPos(wn ast.Node, src string, line, col int) pos {
+	if wn == nil {
+		return pos{}
+	}
+	if line <= 0 {
+		return nodePos(wn)
+	}
+	// Convert line/column to a rune offset in src.
+	offset := 0
+	srcLines := strings.Split(src, "\n")
+	for l := 0; l < line-1 && l < len(srcLines); l++ {
+		offset += len([]rune(srcLines[l])) + 1
+	}
+	offset += col - 1
+	return scalarOffsetPos(c.lines, wn, offset)
+}
+
+// checkPaths warns about field paths that cannot exist in the Lago event
+// types a rule is pinned to — a typo that would otherwise never match.
+func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
+	if c.o.Catalog == nil {
+		return
+	}
+	types := c.o.Catalog.Types()
+	all := make([]string, len(types))
+	for i, t := range types {
+		all[i] = t.WebhookType
+	}
+	pinned, refs := analyze(rule.When, all)
+	rule.pinned = pinned
+	if len(pinned) == 0 {
+		return
+	}
+	for _, t := range pinned {
+		if _, ok := c.o.Catalog.Type(t); !ok {
+			c.ds.add(SeverityWarning, c.file, nodePos(whenNode), rule.Name, "when", "when: %q is not a Lago webhook type", t)
+		}
+	}
+	for _, ref := range refs {
+		if ref.path[0] == "meta" {
+			continue
+		}
+		missing := true
+		for _, t := range pinned {
+			if c.o.Catalog.Lookup(t, ref.path) != lago.Missing {
+				missing = false
+				break
+			}
+		}
+		if missing {
+			c.ds.add(SeverityWarning, c.file, scalarOffsetPos(c.lines, whenNode, ref.offset), rule.Name, "when",
+				"when: %s does not exist in %s payloads (a typo never matches)", strings.Join(ref.path, "."), strings.Join(pinned, ", "))
+		}
+	}
+}

@@ -1,0 +1,399 @@
+package router
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// document is a parsed rules file: the typed configuration plus the YAML
+// nodes each part came from, so that later checks can point at positions.
+type document struct {
+	file     string
+	sources  []sourceDoc
+	channels []channelDoc
+	rules    []ruleDoc
+}
+
+type sourceDoc struct {
+	name string
+	key  pos
+	node ast.Node
+	cfg  SourceConfig
+	ok   bool // decoded without type errors
+}
+
+type channelDoc struct {
+	name string
+	key  pos
+	node ast.Node
+	cfg  ChannelConfig
+	ok   bool
+}
+
+type ruleDoc struct {
+	node ast.Node
+	cfg  RuleConfig
+	ok   bool
+}
+
+var topLevelKeys = []string{"sources", "channels", "rules"}
+
+// parseDocument parses src, reporting syntax errors, unknown keys and type
+// errors. Each source, channel and rule is decoded on its own, so one bad
+// entry does not hide problems in the others.
+func parseDocument(file string, src []byte, ds *diags) *document {
+	doc := &document{file: file}
+	f, err := parser.ParseBytes(src, 0)
+	if err != nil {
+		ds.add(SeverityError, file, yamlErrPos(err), "", "", "%s", yamlErrMsg(err))
+		return doc
+	}
+	if len(f.Docs) == 0 || f.Docs[0].Body == nil {
+		ds.add(SeverityError, file, pos{1, 1}, "", "", "the rules file is empty (it needs at least `rules:`)")
+		return doc
+	}
+	if len(f.Docs) > 1 {
+		ds.add(SeverityError, file, nodePos(f.Docs[1].Body), "", "", "the rules file must hold one YAML document, not several")
+	}
+	root := f.Docs[0].Body
+	entries, ok := mapEntries(root)
+	if !ok {
+		ds.add(SeverityError, file, nodePos(root), "", "", "the rules file must be a mapping with sources, channels and rules")
+		return doc
+	}
+	for _, e := range entries {
+		key := keyName(e)
+		switch key {
+		case "sources":
+			doc.sources = parseSources(file, e.Value, ds)
+		case "channels":
+			doc.channels = parseChannels(file, e.Value, ds)
+		case "rules":
+			doc.rules = parseRulesList(file, e.Value, ds)
+		default:
+			ds.add(SeverityError, file, nodePos(e.Key), "", "", "unknown key %q (expected one of: %s)", key, strings.Join(topLevelKeys, ", "))
+		}
+	}
+	return doc
+}
+
+func parseSources(file string, n ast.Node, ds *diags) []sourceDoc {
+	if isNull(n) {
+		return nil
+	}
+	entries, ok := mapEntries(n)
+	if !ok {
+		ds.add(SeverityError, file, nodePos(n), "", "sources", "sources must be a mapping of source names to settings")
+		return nil
+	}
+	var out []sourceDoc
+	for _, e := range entries {
+		sd := sourceDoc{name: keyName(e), key: nodePos(e.Key), node: e.Value}
+		sd.ok = decodeNode(file, e.Value, &sd.cfg, "sources."+sd.name, "", ds)
+		out = append(out, sd)
+	}
+	return out
+}
+
+func parseChannels(file string, n ast.Node, ds *diags) []channelDoc {
+	if isNull(n) {
+		return nil
+	}
+	entries, ok := mapEntries(n)
+	if !ok {
+		ds.add(SeverityError, file, nodePos(n), "", "channels", "channels must be a mapping of channel names to settings")
+		return nil
+	}
+	var out []channelDoc
+	for _, e := range entries {
+		cd := channelDoc{name: keyName(e), key: nodePos(e.Key), node: e.Value}
+		cd.ok = decodeNode(file, e.Value, &cd.cfg, "channels."+cd.name, "", ds)
+		out = append(out, cd)
+	}
+	return out
+}
+
+func parseRulesList(file string, n ast.Node, ds *diags) []ruleDoc {
+	if isNull(n) {
+		return nil
+	}
+	seq, ok := n.(*ast.SequenceNode)
+	if !ok {
+		ds.add(SeverityError, file, nodePos(n), "", "rules", "rules must be a list (each entry starting with \"- name: …\")")
+		return nil
+	}
+	var out []ruleDoc
+	for i, item := range seq.Values {
+		rd := ruleDoc{node: item}
+		name := ""
+		if v := lookup(item, "name"); v != nil {
+			name = scalarString(v)
+		}
+		// `when: !x` is a YAML tag, not an expression: say so plainly
+		// instead of a confusing type error.
+		if w := lookup(item, "when"); w != nil {
+			if tag, isTag := w.(*ast.TagNode); isTag {
+				ds.add(SeverityError, file, nodePos(w), name, "when",
+					"when starts with %q, which YAML reads as a tag: quote the expression or write it as a block (when: >-)", tag.Start.Value)
+				rd.ok = false
+				out = append(out, rd)
+				continue
+			}
+		}
+		rd.ok = decodeNode(file, item, &rd.cfg, fmt.Sprintf("rules[%d]", i), name, ds)
+		out = append(out, rd)
+	}
+	return out
+}
+
+// decodeNode reports unknown keys anywhere under n and decodes n into v.
+// It returns false when the node could not be decoded.
+func decodeNode(file string, n ast.Node, v any, where, rule string, ds *diags) bool {
+	before := len(ds.list)
+	checkKeys(file, n, reflect.TypeOf(v).Elem(), rule, ds)
+	if isNull(n) {
+		return len(ds.list) == before
+	}
+	if err := yaml.NodeToValue(n, v); err != nil {
+		p := yamlErrPos(err)
+		if p.line == 0 {
+			p = nodePos(n)
+		}
+		ds.add(SeverityError, file, p, rule, "", "%s: %s", where, yamlErrMsg(err))
+		return false
+	}
+	return len(ds.list) == before
+}
+
+// checkKeys walks n alongside the Go type t and reports every mapping key
+// that t has no field for, with the list of keys it does have.
+func checkKeys(file string, n ast.Node, t reflect.Type, rule string, ds *diags) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n == nil || isNull(n) {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		entries, ok := mapEntries(n)
+		if !ok {
+			return // the decoder reports the type mismatch
+		}
+		fields := yamlFields(t)
+		for _, e := range entries {
+			key := keyName(e)
+			ft, known := fields[key]
+			if !known {
+				names := make([]string, 0, len(fields))
+				for k := range fields {
+					names = append(names, k)
+				}
+				sort.Strings(names)
+				ds.add(SeverityError, file, nodePos(e.Key), rule, key, "unknown key %q (expected one of: %s)", key, strings.Join(names, ", "))
+				continue
+			}
+			checkKeys(file, e.Value, ft, rule, ds)
+		}
+	case reflect.Slice:
+		if seq, ok := n.(*ast.SequenceNode); ok {
+			for _, item := range seq.Values {
+				checkKeys(file, item, t.Elem(), rule, ds)
+			}
+		}
+	case reflect.Map:
+		if entries, ok := mapEntries(n); ok {
+			for _, e := range entries {
+				checkKeys(file, e.Value, t.Elem(), rule, ds)
+			}
+		}
+	}
+}
+
+// yamlFields maps a struct's YAML keys to their field types.
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	out := make(map[string]reflect.Type, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+// mapEntries returns the key/value pairs of a mapping node.
+func mapEntries(n ast.Node) ([]*ast.MappingValueNode, bool) {
+	switch m := n.(type) {
+	case *ast.MappingNode:
+		return m.Values, true
+	case *ast.MappingValueNode:
+		return []*ast.MappingValueNode{m}, true
+	case *ast.TagNode:
+		return mapEntries(m.Value)
+	case *ast.AnchorNode:
+		return mapEntries(m.Value)
+	}
+	return nil, false
+}
+
+func keyName(e *ast.MappingValueNode) string {
+	if e.Key == nil {
+		return ""
+	}
+	if tk := e.Key.GetToken(); tk != nil {
+		return tk.Value
+	}
+	return e.Key.String()
+}
+
+func isNull(n ast.Node) bool {
+	if n == nil {
+		return true
+	}
+	_, ok := n.(*ast.NullNode)
+	return ok
+}
+
+// lookup follows a path of mapping keys (string) and sequence indexes (int)
+// from n; it returns nil when the path does not exist.
+func lookup(n ast.Node, path ...any) ast.Node {
+	for _, p := range path {
+		if n == nil {
+			return nil
+		}
+		switch k := p.(type) {
+		case string:
+			entries, ok := mapEntries(n)
+			if !ok {
+				return nil
+			}
+			var next ast.Node
+			for _, e := range entries {
+				if keyName(e) == k {
+					next = e.Value
+					if next == nil {
+						next = e
+					}
+					break
+				}
+			}
+			n = next
+		case int:
+			seq, ok := n.(*ast.SequenceNode)
+			if !ok || k < 0 || k >= len(seq.Values) {
+				return nil
+			}
+			n = seq.Values[k]
+		}
+	}
+	return n
+}
+
+// lookupKey returns the key node of the last path element, for problems
+// with a key itself.
+func lookupKey(n ast.Node, path ...any) ast.Node {
+	if len(path) == 0 {
+		return n
+	}
+	parent := lookup(n, path[:len(path)-1]...)
+	k, ok := path[len(path)-1].(string)
+	if !ok {
+		return lookup(n, path...)
+	}
+	entries, _ := mapEntries(parent)
+	for _, e := range entries {
+		if keyName(e) == k {
+			return e.Key
+		}
+	}
+	return nil
+}
+
+// posIn returns the position of the node at path under n, falling back to
+// the closest existing ancestor.
+func posIn(n ast.Node, path ...any) pos {
+	for i := len(path); i >= 0; i-- {
+		if v := lookup(n, path[:i]...); v != nil {
+			return nodePos(v)
+		}
+	}
+	return pos{}
+}
+
+func nodePos(n ast.Node) pos {
+	if n == nil {
+		return pos{}
+	}
+	if m, ok := n.(*ast.MappingNode); ok && len(m.Values) > 0 && !m.IsFlowStyle {
+		return nodePos(m.Values[0].Key)
+	}
+	if mv, ok := n.(*ast.MappingValueNode); ok && mv.Key != nil {
+		return nodePos(mv.Key)
+	}
+	tk := n.GetToken()
+	if tk == nil || tk.Position == nil {
+		return pos{}
+	}
+	return pos{tk.Position.Line, tk.Position.Column}
+}
+
+// scalarString returns a scalar node's value as written.
+func scalarString(n ast.Node) string {
+	switch s := n.(type) {
+	case *ast.StringNode:
+		return s.Value
+	case *ast.LiteralNode:
+		return s.Value.Value
+	case nil:
+		return ""
+	}
+	if tk := n.GetToken(); tk != nil {
+		return tk.Value
+	}
+	return ""
+}
+
+func yamlErrPos(err error) pos {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+			return pos{tk.Position.Line, tk.Position.Column}
+		}
+	}
+	return pos{}
+}
+
+func yamlErrMsg(err error) string {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		return ye.GetMessage()
+	}
+	msg := err.Error()
+	// goccy prefixes some messages with "[line:col] "; positions are
+	// reported separately.
+	if strings.HasPrefix(msg, "[") {
+		if i := strings.Index(msg, "] "); i > 0 {
+			msg = msg[i+2:]
+		}
+	}
+	if i := strings.IndexByte(msg, '\n'); i > 0 {
+		msg = msg[:i]
+	}
+	return msg
+}

@@ -1,0 +1,87 @@
+package render
+
+import (
+	"fmt"
+	"slices"
+	"text/template/parse"
+)
+
+// knownBlocks are the block names channels read; see File.
+func knownBlocks() []string {
+	return []string{"blocks", "body", "content_type", "html", "subject", "text"}
+}
+
+// File is a template file: it defines named blocks with
+// {{ define "text" }}…{{ end }}. The known block names are text, blocks,
+// subject, html, body and content_type; any other define is a helper that
+// blocks may call with {{ template "x" . }}. Text outside the defines is
+// ignored. A File is immutable and safe for concurrent use.
+type File struct {
+	name  string
+	src   string
+	trees map[string]*parse.Tree // pristine: Block rewrites copies
+}
+
+// ParseFile checks the syntax of a whole template file (unknown functions
+// included). Errors are *Error values with the line and column in the
+// file. A file that defines none of text, blocks, subject, html and body
+// is an error.
+func ParseFile(name, src string) (*File, error) {
+	f, err := parseFile(name, src)
+	if err != nil {
+		return nil, err
+	}
+	if !f.Has("text") && !f.Has("blocks") && !f.Has("subject") && !f.Has("html") && !f.Has("body") {
+		return nil, &Error{Name: name, Msg: "defines none of text, blocks, subject, html, body (write {{ define \"text\" }}…{{ end }})"}
+	}
+	return f, nil
+}
+
+func parseFile(name, src string) (*File, error) {
+	funcs := publicFuncs(funcMap(Plain, Options{}.normalized()))
+	trees, err := parse.Parse(name, src, "", "", funcs, builtinNames())
+	if err != nil {
+		return nil, parseError(name, src, err)
+	}
+	return &File{name: name, src: src, trees: trees}, nil
+}
+
+// Has reports whether the file defines block.
+func (f *File) Has(block string) bool {
+	if f == nil || block == f.name {
+		return false
+	}
+	_, ok := f.trees[block]
+	return ok
+}
+
+// Blocks returns the known block names the file defines, sorted.
+func (f *File) Blocks() []string {
+	var out []string
+	for _, b := range knownBlocks() {
+		if f.Has(b) {
+			out = append(out, b)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Block compiles one block, with the helper templates it may call, for
+// the escaping esc: html/template for HTML (errors of contextual escaping
+// are reported here, with their position), text/template otherwise.
+func (f *File) Block(block string, esc Escape, opts Options) (*Template, error) {
+	if !f.Has(block) {
+		name := "template"
+		if f != nil {
+			name = f.name
+		}
+		return nil, &Error{Name: name, Msg: fmt.Sprintf("no %q block", block)}
+	}
+	trees := make(map[string]*parse.Tree, len(f.trees))
+	for n, t := range f.trees {
+		trees[n] = t.Copy()
+	}
+	o := opts.normalized()
+	return compile(f.name, f.src, trees, block, esc, funcMap(esc, o), o)
+}

@@ -1,0 +1,164 @@
+package router
+
+import (
+	"reflect"
+
+	"github.com/switchboard-dev/switchboard/internal/signature"
+	"github.com/switchboard-dev/switchboard/internal/standardwebhooks"
+)
+
+// DefaultMaxBody is a source's default body limit.
+const DefaultMaxBody = 1 << 20
+
+// Source is a compiled entry of `sources:`.
+type Source struct {
+	Name string
+	// Kind is "lago" or "generic".
+	Kind string
+	// MaxBody is the largest accepted body, in bytes.
+	MaxBody int64
+	// Verifier authenticates requests; nil means unsigned.
+	Verifier signature.Verifier
+	// Verification names the method for status output ("hmac", "jwt",
+	// "standard_webhooks", "bearer", "none").
+	Verification string
+	// KeyHeader names the header holding the idempotency key; empty means
+	// messages from this source are never deduplicated.
+	KeyHeader string
+}
+
+func (c *compiler) compileSource(sd sourceDoc) {
+	if !sd.ok {
+		return
+	}
+	cfg := sd.cfg
+	s := &Source{Name: sd.name, MaxBody: DefaultMaxBody, Verification: "none"}
+	if cfg.MaxBody > 0 {
+		s.MaxBody = int64(cfg.MaxBody)
+	}
+	if !validName(sd.name) {
+		c.ds.add(SeverityError, c.file, sd.key, "", "sources", "source name %q: use letters, digits, '-' and '_' (it is a URL path segment)", sd.name)
+	}
+	hasLago, hasGeneric := lookup(sd.node, "lago") != nil || cfg.Lago != nil, lookup(sd.node, "generic") != nil || cfg.Generic != nil
+	x := c.x
+	before := x.missing
+	unset := func() bool { return x.missing > before }
+	switch {
+	case hasLago && hasGeneric:
+		c.ds.add(SeverityError, c.file, sd.key, "", "sources."+sd.name, "source %q: set either lago or generic, not both", sd.name)
+		return
+	case hasLago:
+		s.Kind = "lago"
+		s.KeyHeader = "X-Lago-Unique-Key"
+		l := cfg.Lago
+		if l == nil {
+			l = &LagoSourceConfig{}
+		}
+		x.expandStruct(reflect.ValueOf(l), lookup(sd.node, "lago"), "sources."+sd.name+".lago", "")
+		c.rs.secrets = append(c.rs.secrets, secretValues(reflect.ValueOf(l))...)
+		n := 0
+		for _, set := range []bool{l.HMACSecret != "", l.JWTPublicKey != "", l.JWTPublicKeyURL != ""} {
+			if set {
+				n++
+			}
+		}
+		at := posIn(sd.node, "lago")
+		switch {
+		case unset() && c.o.DryRun:
+			c.ds.add(SeverityWarning, c.file, at, "", "sources."+sd.name, "source %q: signature verification disabled under --dry-run because its secret is not set", sd.name)
+		case unset():
+			// The unset variable is already an error.
+		case n > 1:
+			c.ds.add(SeverityError, c.file, at, "", "sources."+sd.name, "source %q: set only one of hmac_secret, jwt_public_key, jwt_public_key_url", sd.name)
+		case l.HMACSecret != "":
+			s.Verifier, s.Verification = signature.LagoHMAC(l.HMACSecret), "hmac"
+		case l.JWTPublicKey != "" || l.JWTPublicKeyURL != "":
+			if l.JWTPublicKeyURL != "" && l.APIKey == "" {
+				c.ds.add(SeverityError, c.file, at, "", "sources."+sd.name, "source %q: jwt_public_key_url needs api_key (Lago serves the key to API clients)", sd.name)
+				break
+			}
+			v, err := signature.LagoJWT(signature.LagoJWTOptions{
+				PublicKey: l.JWTPublicKey, KeyURL: l.JWTPublicKeyURL, APIKey: l.APIKey, Issuer: l.JWTIssuer,
+			})
+			if err != nil {
+				c.ds.add(SeverityError, c.file, posIn(sd.node, "lago", "jwt_public_key"), "", "sources."+sd.name, "source %q: jwt_public_key: %v", sd.name, err)
+				break
+			}
+			s.Verifier, s.Verification = v, "jwt"
+		default:
+			c.ds.add(SeverityWarning, c.file, at, "", "sources."+sd.name, "source %q is unsigned: anyone who can reach /webhooks/%s can post to it", sd.name, sd.name)
+		}
+	default:
+		s.Kind = "generic"
+		g := cfg.Generic
+		if g == nil {
+			g = &GenericSourceConfig{}
+		}
+		gn := lookup(sd.node, "generic")
+		x.expandStruct(reflect.ValueOf(g), gn, "sources."+sd.name+".generic", "")
+		c.rs.secrets = append(c.rs.secrets, secretValues(reflect.ValueOf(g))...)
+		s.KeyHeader = g.IdempotencyHeader
+		n := 0
+		for _, set := range []bool{g.HMAC != nil, g.StandardWebhooks != nil, g.Bearer != nil} {
+			if set {
+				n++
+			}
+		}
+		at := posIn(sd.node, "generic")
+		if at.line == 0 {
+			at = sd.key
+		}
+		switch {
+		case n > 1:
+			c.ds.add(SeverityError, c.file, at, "", "sources."+sd.name, "source %q: set only one of hmac, standard_webhooks, bearer", sd.name)
+		case unset() && c.o.DryRun:
+			c.ds.add(SeverityWarning, c.file, at, "", "sources."+sd.name, "source %q: signature verification disabled under --dry-run because its secret is not set", sd.name)
+		case unset():
+			// The unset variable is already an error.
+		case g.HMAC != nil:
+			v, err := signature.GenericHMAC(signature.HMACOptions{
+				Secret: g.HMAC.Secret, Header: g.HMAC.Header, Hash: g.HMAC.Hash, Encoding: g.HMAC.Encoding, Prefix: g.HMAC.Prefix,
+			})
+			if err != nil {
+				c.ds.add(SeverityError, c.file, posIn(gn, "hmac"), "", "sources."+sd.name, "source %q: hmac: %v", sd.name, err)
+				break
+			}
+			s.Verifier, s.Verification = v, "hmac"
+		case g.StandardWebhooks != nil:
+			v, err := signature.StandardWebhooks(g.StandardWebhooks.Secret, standardwebhooks.DefaultTolerance)
+			if err != nil {
+				c.ds.add(SeverityError, c.file, posIn(gn, "standard_webhooks", "secret"), "", "sources."+sd.name, "source %q: standard_webhooks: %v", sd.name, err)
+				break
+			}
+			s.Verifier, s.Verification = v, "standard_webhooks"
+			if s.KeyHeader == "" {
+				s.KeyHeader = standardwebhooks.HeaderID
+			}
+		case g.Bearer != nil:
+			if g.Bearer.Token == "" {
+				c.ds.add(SeverityError, c.file, posIn(gn, "bearer"), "", "sources."+sd.name, "source %q: bearer needs a token", sd.name)
+				break
+			}
+			s.Verifier, s.Verification = signature.Bearer(g.Bearer.Token), "bearer"
+		default:
+			c.ds.add(SeverityWarning, c.file, at, "", "sources."+sd.name, "source %q is unsigned: anyone who can reach /webhooks/%s can post to it", sd.name, sd.name)
+		}
+	}
+	c.rs.Sources[sd.name] = s
+	c.rs.sourceOrder = append(c.rs.sourceOrder, sd.name)
+}
+
+// validName reports whether s is usable as a source or channel name.
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}

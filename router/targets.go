@@ -1,0 +1,387 @@
+package router
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/mail"
+	"path"
+	"strings"
+
+	"github.com/goccy/go-yaml/ast"
+
+	"github.com/switchboard-dev/switchboard/notifiers"
+	"github.com/switchboard-dev/switchboard/router/render"
+)
+
+// target is one compiled `send` entry: the channel and the templates that
+// produce each part it needs.
+type target struct {
+	channel *Channel
+	// source describes where the content comes from, for `test` output:
+	// "template x.tmpl", "message" or "default".
+	source string
+
+	text, blocks         *render.Template // slack text/blocks; email text
+	subject, html        *render.Template // email
+	to, cc               []*render.Template
+	body, contentType    *render.Template // http
+	inlineBody           bool             // http body from `message:`
+	pathTmpl, queryTmpl  *render.Template // http path and query, when templated
+	headers              map[string]*render.Template
+	defaultSubjectPrefix string
+}
+
+// block compiles one block of a template file, reporting errors at the
+// file's positions.
+func (c *compiler) block(f *render.File, tf templateFile, name string, esc render.Escape, rule string) *render.Template {
+	t, err := f.Block(name, esc, c.ropts)
+	if err != nil {
+		c.templateError(tf.path, err, rule)
+		return nil
+	}
+	return t
+}
+
+func (c *compiler) templateError(file string, err error, rule string) {
+	if te, ok := err.(*render.Error); ok {
+		c.ds.add(SeverityError, file, pos{te.Line, te.Column}, rule, "", "%s", te.Msg)
+		return
+	}
+	c.ds.add(SeverityError, file, pos{}, rule, "", "%v", err)
+}
+
+// inline compiles a template written in the rules file (message:, email
+// to/cc/subject, http url and headers); errors point into the rules file.
+func (c *compiler) inline(n ast.Node, text string, esc render.Escape, rule, field string) *render.Template {
+	t, err := render.Parse(field, text, esc, c.ropts)
+	if err != nil {
+		at := nodePos(n)
+		msg := err.Error()
+		if te, ok := err.(*render.Error); ok {
+			msg = te.Msg
+			if te.Line > 0 {
+				// Offsets inside a one-line value are exact; inside a block
+				// scalar they land on the right line.
+				offset := 0
+				for i, l := range strings.Split(text, "\n") {
+					if i == te.Line-1 {
+						break
+					}
+					offset += len([]rune(l)) + 1
+				}
+				offset += max(te.Column-1, 0)
+				at = scalarOffsetPos(c.lines, n, offset)
+			}
+		}
+		c.ds.add(SeverityError, c.file, at, rule, field, "%s: %s", field, msg)
+		return nil
+	}
+	return t
+}
+
+// templateFile returns the parsed template file name, reporting a missing
+// or broken file once.
+func (c *compiler) templateFile(name string, n ast.Node, rule, field string) (*render.File, templateFile, bool) {
+	clean := path.Clean(strings.TrimPrefix(name, "./"))
+	tf, ok := c.tmpls[clean]
+	if !ok || strings.HasPrefix(clean, "../") || path.IsAbs(clean) {
+		c.ds.add(SeverityError, c.file, nodePos(n), rule, field, "template %q not found in %s", name, c.o.TemplatesDir)
+		return nil, tf, false
+	}
+	if f, ok := c.files[clean]; ok {
+		return f, tf, true
+	}
+	if c.badFile[clean] {
+		return nil, tf, false
+	}
+	f, err := render.ParseFile(clean, string(tf.src))
+	if err != nil {
+		c.badFile[clean] = true
+		c.templateError(tf.path, err, rule)
+		return nil, tf, false
+	}
+	c.files[clean] = f
+	return f, tf, true
+}
+
+func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendConfig) *target {
+	field := fmt.Sprintf("send[%d]", j)
+	sn := lookup(ruleNode, "send", j)
+	if s.To == "" {
+		c.ds.add(SeverityError, c.file, nodePos(sn), rule, field+".to", "%s: to is required (the channel to send to)", field)
+		return nil
+	}
+	ch, ok := c.rs.Channels[s.To]
+	if !ok {
+		c.ds.add(SeverityError, c.file, posIn(sn, "to"), rule, field+".to", "unknown channel %q%s", s.To, c.suggestChannel(s.To))
+		return nil
+	}
+	if s.Template != "" && s.Message != "" {
+		c.ds.add(SeverityError, c.file, posIn(sn, "message"), rule, field, "%s: set template or message, not both", field)
+		return nil
+	}
+	t := &target{channel: ch}
+	var file *render.File
+	var tf templateFile
+	switch {
+	case s.Template != "":
+		t.source = "template " + s.Template
+		f, info, ok := c.templateFile(s.Template, lookup(sn, "template"), rule, field+".template")
+		if !ok {
+			return nil
+		}
+		file, tf = f, info
+	case s.Message != "":
+		t.source = "message"
+	default:
+		t.source = "default"
+		file = render.Default(ch.Kind)
+		tf = templateFile{name: "default " + ch.Kind, path: "(built-in " + ch.Kind + " template)"}
+	}
+	msgNode := lookup(sn, "message")
+	before := len(c.ds.list)
+	switch ch.Kind {
+	case KindSlack:
+		if file != nil {
+			if !file.Has("text") {
+				c.ds.add(SeverityError, c.file, posIn(sn, "template"), rule, field+".template", "template %q has no \"text\" block, which Slack needs", s.Template)
+				return nil
+			}
+			t.text = c.block(file, tf, "text", render.Mrkdwn, rule)
+			if file.Has("blocks") {
+				t.blocks = c.block(file, tf, "blocks", render.Plain, rule)
+			}
+		} else {
+			t.text = c.inline(msgNode, s.Message, render.Mrkdwn, rule, field+".message")
+		}
+	case KindEmail:
+		cfg := ch.email
+		if file != nil {
+			if !file.Has("text") && !file.Has("html") {
+				c.ds.add(SeverityError, c.file, posIn(sn, "template"), rule, field+".template", "template %q has neither a \"text\" nor an \"html\" block, which email needs", s.Template)
+				return nil
+			}
+			if file.Has("text") {
+				t.text = c.block(file, tf, "text", render.Plain, rule)
+			}
+			if file.Has("html") {
+				t.html = c.block(file, tf, "html", render.HTML, rule)
+			}
+			if file.Has("subject") {
+				t.subject = c.block(file, tf, "subject", render.Plain, rule)
+			}
+		} else {
+			t.text = c.inline(msgNode, s.Message, render.Plain, rule, field+".message")
+		}
+		// Subject precedence: the template's subject block, then the
+		// channel's subject, then (for message:) the message itself, then
+		// the built-in default.
+		chNode := c.channelNode(ch.Name)
+		if t.subject == nil && cfg.Subject != "" {
+			t.subject = c.inline(lookup(chNode, KindEmail, "subject"), cfg.Subject, render.Plain, rule, "channels."+ch.Name+".email.subject")
+		}
+		if t.subject == nil && s.Message != "" {
+			t.subject = t.text
+		}
+		if t.subject == nil {
+			d := render.Default(KindEmail)
+			t.subject = c.block(d, templateFile{path: "(built-in email template)"}, "subject", render.Plain, rule)
+		}
+		for i, to := range cfg.To {
+			t.to = append(t.to, c.inline(lookup(chNode, KindEmail, "to", i), to, render.Plain, rule, fmt.Sprintf("channels.%s.email.to[%d]", ch.Name, i)))
+		}
+		for i, cc := range cfg.Cc {
+			t.cc = append(t.cc, c.inline(lookup(chNode, KindEmail, "cc", i), cc, render.Plain, rule, fmt.Sprintf("channels.%s.email.cc[%d]", ch.Name, i)))
+		}
+	case KindHTTP:
+		cfg := ch.http
+		if file != nil {
+			if file.Has("body") {
+				t.body = c.block(file, tf, "body", render.Plain, rule)
+			}
+			if file.Has("content_type") {
+				t.contentType = c.block(file, tf, "content_type", render.HeaderValue, rule)
+			}
+		} else {
+			t.body = c.inline(msgNode, s.Message, render.Plain, rule, field+".message")
+			t.inlineBody = true
+		}
+		chNode := c.channelNode(ch.Name)
+		if pt := cfg.PathTemplate(); strings.Contains(pt, "{{") {
+			// Values interpolated in the path are path-escaped and in the
+			// query query-escaped, so a message can never add segments or
+			// parameters, and the host always comes from the config.
+			urlNode := lookup(chNode, KindHTTP, "url")
+			urlField := "channels." + ch.Name + ".http.url"
+			p, q, hasQuery := cutOutsideActions(pt, '?')
+			t.pathTmpl = c.inline(urlNode, p, render.URLPath, rule, urlField)
+			if hasQuery {
+				t.queryTmpl = c.inline(urlNode, q, render.URLQuery, rule, urlField)
+			}
+		}
+		for k, v := range cfg.Headers {
+			if strings.Contains(v.Reveal(), "{{") {
+				if t.headers == nil {
+					t.headers = map[string]*render.Template{}
+				}
+				t.headers[k] = c.inline(lookup(chNode, KindHTTP, "headers", k), v.Reveal(), render.HeaderValue, rule, "channels."+ch.Name+".http.headers."+k)
+			}
+		}
+	}
+	if len(c.ds.list) > before && c.ds.hasErrors() {
+		return nil
+	}
+	return t
+}
+
+// cutOutsideActions splits s at the first sep that is not inside {{ }}.
+func cutOutsideActions(s string, sep byte) (before, after string, found bool) {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case strings.HasPrefix(s[i:], "{{"):
+			depth++
+			i++
+		case strings.HasPrefix(s[i:], "}}") && depth > 0:
+			depth--
+			i++
+		case s[i] == sep && depth == 0:
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+func (c *compiler) channelNode(name string) ast.Node {
+	return c.channelNodes[name]
+}
+
+func (c *compiler) suggestChannel(name string) string {
+	best, bestD := "", 3
+	for n := range c.rs.Channels {
+		if d := editDistance(name, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur := make([]int, len(rb)+1)
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(rb)]
+}
+
+// render produces the parts of one delivery from a message's data.
+func (t *target) render(data map[string]any, raw []byte) (notifiers.Parts, error) {
+	var p notifiers.Parts
+	var err error
+	exec := func(name string, tm *render.Template) string {
+		if tm == nil || err != nil {
+			return ""
+		}
+		out, e := tm.Execute(data)
+		if e != nil {
+			err = fmt.Errorf("render %s: %w", name, e)
+		}
+		return out
+	}
+	switch t.channel.Kind {
+	case KindSlack:
+		p.Text = exec("text", t.text)
+		p.Blocks = strings.TrimSpace(exec("blocks", t.blocks))
+		if err == nil && p.Blocks != "" && !json.Valid([]byte(p.Blocks)) {
+			err = fmt.Errorf("render blocks: the result is not valid JSON (insert values with toJson)")
+		}
+	case KindEmail:
+		p.Subject = oneLine(exec("subject", t.subject))
+		p.Text = exec("text", t.text)
+		p.HTML = exec("html", t.html)
+		for _, tm := range t.to {
+			p.To = append(p.To, splitAddresses(exec("to", tm))...)
+		}
+		for _, tm := range t.cc {
+			p.Cc = append(p.Cc, splitAddresses(exec("cc", tm))...)
+		}
+		if err == nil && len(p.To) == 0 {
+			err = fmt.Errorf("render to: no recipient (every to entry rendered empty)")
+		}
+	case KindHTTP:
+		if t.body != nil {
+			p.Body = exec("body", t.body)
+		} else {
+			p.Body = string(raw)
+		}
+		p.ContentType = strings.TrimSpace(exec("content_type", t.contentType))
+		if p.ContentType == "" {
+			p.ContentType = "application/json"
+			if t.inlineBody && !json.Valid([]byte(p.Body)) {
+				p.ContentType = "text/plain; charset=utf-8"
+			}
+		}
+		if t.pathTmpl != nil {
+			p.Path = exec("url", t.pathTmpl)
+			if !strings.HasPrefix(p.Path, "/") {
+				p.Path = "/" + p.Path
+			}
+			if t.queryTmpl != nil {
+				p.Path += "?" + exec("url", t.queryTmpl)
+			}
+		}
+		for k, tm := range t.headers {
+			if p.Headers == nil {
+				p.Headers = map[string]string{}
+			}
+			p.Headers[k] = exec("header "+k, tm)
+		}
+	}
+	if err != nil {
+		return notifiers.Parts{}, err
+	}
+	return p, nil
+}
+
+// oneLine folds a subject onto one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// splitAddresses splits a rendered recipient entry into addresses, so
+// that one template may yield several ("a@x, b@y") or none (""). An entry
+// that does not parse is kept whole for the email notifier to reject.
+func splitAddresses(s string) []string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	list, err := mail.ParseAddressList(s)
+	if err != nil {
+		return []string{s}
+	}
+	out := make([]string, len(list))
+	for i, a := range list {
+		out[i] = a.Address
+		if a.Name != "" {
+			out[i] = a.String()
+		}
+	}
+	return out
+}
