@@ -71,6 +71,10 @@ type Channel struct {
 	// whichever is reached first makes the delivery dead.
 	MaxAttempts int
 	MaxAge      time.Duration
+	// Backoff and MaxBackoff, when set, replace Options.Backoff for this
+	// channel: Backoff·2^(n-1) capped at MaxBackoff, with equal jitter.
+	Backoff    time.Duration
+	MaxBackoff time.Duration
 }
 
 func (c Channel) withDefaults() Channel {
@@ -144,7 +148,11 @@ type Options struct {
 // half of that and all of it). See the package documentation for the
 // schedule.
 func DefaultBackoff(attempt int) time.Duration {
-	const base, ceiling = time.Minute, 8 * time.Hour
+	return Exponential(time.Minute, 8*time.Hour, attempt)
+}
+
+// Exponential is base·2^(attempt-1), capped at ceiling, with equal jitter.
+func Exponential(base, ceiling time.Duration, attempt int) time.Duration {
 	d := ceiling
 	if attempt < 1 {
 		attempt = 1
@@ -415,6 +423,9 @@ func (d *Dispatcher) process(p *pool, it *item) {
 	default:
 		attempt.Outcome = "retry"
 		retryIn = d.o.Backoff(n)
+		if ch.Backoff > 0 {
+			retryIn = Exponential(ch.Backoff, max(ch.MaxBackoff, ch.Backoff), n)
+		}
 		if after, ok := notifiers.RetryAfter(err); ok && after > 0 {
 			retryIn = after
 		}

@@ -1,0 +1,443 @@
+package api
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/lago"
+	"github.com/switchboard-dev/switchboard/internal/secret"
+	"github.com/switchboard-dev/switchboard/internal/store"
+	"github.com/switchboard-dev/switchboard/notifiers"
+	"github.com/switchboard-dev/switchboard/router"
+)
+
+// Options configure the admin API.
+type Options struct {
+	// Token is the admin bearer token; empty turns the surface off.
+	Token   secret.String
+	Reload  *router.Reloader
+	Store   *store.Store
+	Catalog *lago.Catalog
+	Logger  *slog.Logger
+	// Wake, if set, is called after a replay so workers pick it up now.
+	Wake func()
+}
+
+// API serves the admin routes.
+type API struct {
+	o         Options
+	tokenHash [32]byte
+}
+
+// New returns the admin API.
+func New(o Options) *API {
+	return &API{o: o, tokenHash: sha256.Sum256([]byte(o.Token.Reveal()))}
+}
+
+// Register adds the admin routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.Handle("POST /-/reload", a.auth(http.HandlerFunc(a.reload)))
+	mux.Handle("GET /api/v1/status", a.auth(http.HandlerFunc(a.status)))
+	mux.Handle("GET /api/v1/rules", a.auth(http.HandlerFunc(a.rules)))
+	mux.Handle("GET /api/v1/rules/{name}", a.auth(http.HandlerFunc(a.rule)))
+	mux.Handle("POST /api/v1/test", a.auth(http.HandlerFunc(a.test)))
+	mux.Handle("GET /api/v1/catalog", a.auth(http.HandlerFunc(a.catalog)))
+	mux.Handle("GET /api/v1/deliveries", a.auth(http.HandlerFunc(a.deliveries)))
+	mux.Handle("GET /api/v1/deliveries/{id}", a.auth(http.HandlerFunc(a.delivery)))
+	mux.Handle("POST /api/v1/deliveries/{id}/replay", a.auth(http.HandlerFunc(a.replay)))
+	mux.Handle("POST /api/v1/deliveries/replay", a.auth(http.HandlerFunc(a.replayDead)))
+	mux.Handle("/api/", a.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint")
+	})))
+}
+
+// auth requires the admin bearer token, compared in constant time. With no
+// token configured everything answers 404, as if the routes did not exist.
+func (a *API) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.o.Token.IsZero() {
+			http.NotFound(w, r)
+			return
+		}
+		if !a.Authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong admin token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Authorized reports whether r carries the admin token.
+func (a *API) Authorized(r *http.Request) bool {
+	if a.o.Token.IsZero() {
+		return false
+	}
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	return subtle.ConstantTimeCompare(got[:], a.tokenHash[:]) == 1
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+func (a *API) reload(w http.ResponseWriter, r *http.Request) {
+	err := a.o.Reload.Reload("admin request", true)
+	st := a.o.Reload.Status()
+	if err != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, st)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+type sourceJSON struct {
+	Name         string `json:"name"`
+	Kind         string `json:"kind"`
+	Verification string `json:"verification"`
+	MaxBody      int64  `json:"max_body"`
+}
+
+type channelJSON struct {
+	Name        string  `json:"name"`
+	Kind        string  `json:"kind"`
+	Timeout     string  `json:"timeout"`
+	Concurrency int     `json:"concurrency"`
+	Rate        float64 `json:"rate_per_second"`
+	MaxAttempts int     `json:"max_attempts"`
+}
+
+type statusJSON struct {
+	router.Status
+	RulesFile    string        `json:"rules_file"`
+	TemplatesDir string        `json:"templates_dir"`
+	DryRun       bool          `json:"dry_run"`
+	Sources      []sourceJSON  `json:"sources"`
+	Channels     []channelJSON `json:"channels"`
+	Rules        int           `json:"rules"`
+}
+
+func (a *API) status(w http.ResponseWriter, r *http.Request) {
+	rs := a.o.Reload.Current()
+	o := a.o.Reload.Options()
+	out := statusJSON{Status: a.o.Reload.Status(), RulesFile: o.RulesPath, TemplatesDir: o.TemplatesDir, DryRun: o.DryRun, Rules: len(rs.Rules)}
+	if out.Errors == nil {
+		out.Errors = []router.Diagnostic{}
+	}
+	if out.Warnings == nil {
+		out.Warnings = []router.Diagnostic{}
+	}
+	for _, n := range rs.SourceNames() {
+		s := rs.Sources[n]
+		out.Sources = append(out.Sources, sourceJSON{Name: n, Kind: s.Kind, Verification: s.Verification, MaxBody: s.MaxBody})
+	}
+	for _, n := range rs.ChannelNames() {
+		c := rs.Channels[n]
+		out.Channels = append(out.Channels, channelJSON{Name: n, Kind: c.Kind, Timeout: c.Timeout.String(),
+			Concurrency: c.Concurrency, Rate: c.RatePerSecond, MaxAttempts: c.MaxAttempts})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// RuleJSON is a rule as the API shows it, with the rules file's keys.
+type RuleJSON struct {
+	Name        string     `json:"name"`
+	Description string     `json:"description,omitempty"`
+	Enabled     bool       `json:"enabled"`
+	When        string     `json:"when"`
+	Send        []SendJSON `json:"send"`
+}
+
+// SendJSON is one target of a rule.
+type SendJSON struct {
+	To       string `json:"to"`
+	Template string `json:"template,omitempty"`
+	Message  string `json:"message,omitempty"`
+}
+
+func ruleJSON(r *router.Rule) RuleJSON {
+	out := RuleJSON{Name: r.Name, Description: r.Description, Enabled: r.Enabled, When: r.When, Send: []SendJSON{}}
+	for _, s := range r.Sends() {
+		out.Send = append(out.Send, SendJSON{To: s.To, Template: s.Template, Message: s.Message})
+	}
+	return out
+}
+
+func (a *API) rules(w http.ResponseWriter, r *http.Request) {
+	rs := a.o.Reload.Current()
+	out := struct {
+		Version string     `json:"version"`
+		Rules   []RuleJSON `json:"rules"`
+	}{Version: rs.Version, Rules: []RuleJSON{}}
+	for _, rule := range rs.Rules {
+		out.Rules = append(out.Rules, ruleJSON(rule))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) rule(w http.ResponseWriter, r *http.Request) {
+	rule, ok := a.o.Reload.Current().Rule(r.PathValue("name"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "no such rule")
+		return
+	}
+	writeJSON(w, http.StatusOK, ruleJSON(rule))
+}
+
+// TestRequest is the body of POST /api/v1/test.
+type TestRequest struct {
+	Message json.RawMessage `json:"message"`
+	Source  string          `json:"source,omitempty"`
+}
+
+// TestDelivery is one rendered notification in a test result.
+type TestDelivery struct {
+	To          string            `json:"to"`
+	ChannelType string            `json:"channel_type"`
+	Content     string            `json:"content"`
+	Parts       map[string]string `json:"parts"`
+	Error       string            `json:"error,omitempty"`
+}
+
+// TestMatch is one matching rule in a test result.
+type TestMatch struct {
+	Rule       string         `json:"rule"`
+	Deliveries []TestDelivery `json:"deliveries"`
+}
+
+// TestResult is the answer of POST /api/v1/test.
+type TestResult struct {
+	Matches []TestMatch `json:"matches"`
+	Errors  []struct {
+		Rule  string `json:"rule"`
+		Error string `json:"error"`
+	} `json:"errors"`
+	Explain []router.Explanation `json:"explain"`
+}
+
+func (a *API) test(w http.ResponseWriter, r *http.Request) {
+	var req TestRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<20))
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "body must be {\"message\": {…}}")
+		return
+	}
+	var data map[string]any
+	if err := json.Unmarshal(req.Message, &data); err != nil || data == nil {
+		writeError(w, http.StatusBadRequest, "message is not a JSON object")
+		return
+	}
+	src := req.Source
+	if src == "" {
+		src = "test"
+	}
+	rs := a.o.Reload.Current()
+	res := TestMessage(rs, src, req.Message, data)
+	writeJSON(w, http.StatusOK, res)
+}
+
+// TestMessage routes a message without sending anything and describes the
+// result; `switchboard test` prints the same.
+func TestMessage(rs *router.Ruleset, source string, raw []byte, data map[string]any) TestResult {
+	msg := &router.Message{ID: "test", Source: source, ReceivedAt: time.Now(), Body: raw, Data: data}
+	res := rs.Route(msg)
+	out := TestResult{Matches: []TestMatch{}, Explain: rs.Explain(msg)}
+	byRule := map[string]int{}
+	for _, name := range res.Matched {
+		byRule[name] = len(out.Matches)
+		out.Matches = append(out.Matches, TestMatch{Rule: name, Deliveries: []TestDelivery{}})
+	}
+	for _, d := range res.Deliveries {
+		td := TestDelivery{To: d.Channel, ChannelType: d.Kind, Content: d.Source, Parts: PartsMap(d.Kind, d.Parts)}
+		if d.Err != nil {
+			td.Error = d.Err.Error()
+		}
+		i := byRule[d.Rule]
+		out.Matches[i].Deliveries = append(out.Matches[i].Deliveries, td)
+	}
+	for _, e := range res.Errors {
+		out.Errors = append(out.Errors, struct {
+			Rule  string `json:"rule"`
+			Error string `json:"error"`
+		}{e.Rule, rs.Scrub(e.Err.Error())})
+	}
+	return out
+}
+
+// PartsMap returns the parts a channel kind sends, by name.
+func PartsMap(kind string, p notifiers.Parts) map[string]string {
+	m := map[string]string{}
+	set := func(k, v string) {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	switch kind {
+	case router.KindSlack:
+		set("text", p.Text)
+		set("blocks", p.Blocks)
+	case router.KindEmail:
+		set("to", strings.Join(p.To, ", "))
+		set("cc", strings.Join(p.Cc, ", "))
+		set("subject", p.Subject)
+		set("text", p.Text)
+		set("html", p.HTML)
+	case router.KindHTTP:
+		set("path", p.Path)
+		set("content_type", p.ContentType)
+		set("body", p.Body)
+		for k, v := range p.Headers {
+			set("header "+k, v)
+		}
+	}
+	return m
+}
+
+func (a *API) catalog(w http.ResponseWriter, r *http.Request) {
+	type entry struct {
+		lago.Type
+		Example json.RawMessage `json:"example"`
+	}
+	out := []entry{}
+	for _, t := range a.o.Catalog.Types() {
+		ex, _ := a.o.Catalog.Example(t.WebhookType)
+		out = append(out, entry{Type: t, Example: ex})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"types": out})
+}
+
+func (a *API) deliveries(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := store.Filter{Status: q.Get("status"), Rule: q.Get("rule"), Limit: 100}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, "limit must be 1..1000")
+			return
+		}
+		f.Limit = n
+	}
+	switch f.Status {
+	case "", store.StatePending, store.StateInFlight, store.StateDelivered, store.StateDead:
+	default:
+		writeError(w, http.StatusBadRequest, "status must be pending, in_flight, delivered or dead")
+		return
+	}
+	list, err := a.o.Store.List(r.Context(), f)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "store unavailable")
+		return
+	}
+	out := make([]DeliveryJSON, 0, len(list))
+	for _, d := range list {
+		out = append(out, deliveryJSON(d))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deliveries": out})
+}
+
+// DeliveryJSON is a delivery as the API shows it. HTTP paths and headers
+// are left out: they may carry credentials.
+type DeliveryJSON struct {
+	ID          string            `json:"id"`
+	MessageID   string            `json:"message_id"`
+	Source      string            `json:"source"`
+	WebhookType string            `json:"webhook_type"`
+	Rule        string            `json:"rule"`
+	Channel     string            `json:"channel"`
+	Status      string            `json:"status"`
+	Attempts    int               `json:"attempts"`
+	LastError   string            `json:"last_error,omitempty"`
+	CreatedAt   time.Time         `json:"created_at"`
+	NextAttempt *time.Time        `json:"next_attempt_at,omitempty"`
+	DeliveredAt *time.Time        `json:"delivered_at,omitempty"`
+	Parts       map[string]string `json:"parts,omitempty"`
+}
+
+func deliveryJSON(d store.Delivery) DeliveryJSON {
+	out := DeliveryJSON{
+		ID: d.ID, MessageID: d.MessageID, Source: d.Source, WebhookType: d.WebhookType, Rule: d.Rule,
+		Channel: d.Channel, Status: d.State, Attempts: d.Attempts, LastError: d.LastError,
+		CreatedAt: d.CreatedAt, DeliveredAt: d.DeliveredAt,
+	}
+	if d.State == store.StatePending {
+		t := d.NextAttemptAt
+		out.NextAttempt = &t
+	}
+	return out
+}
+
+func (a *API) delivery(w http.ResponseWriter, r *http.Request) {
+	d, attempts, err := a.o.Store.Get(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no such delivery")
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "store unavailable")
+		return
+	}
+	out := deliveryJSON(d)
+	p := d.Parts
+	p.Path, p.Headers = "", nil
+	out.Parts = PartsMap(kindOf(a.o.Reload.Current(), d.Channel), p)
+	writeJSON(w, http.StatusOK, map[string]any{"delivery": out, "attempts": attempts})
+}
+
+func kindOf(rs *router.Ruleset, channel string) string {
+	if c, ok := rs.Channels[channel]; ok {
+		return c.Kind
+	}
+	return ""
+}
+
+func (a *API) replay(w http.ResponseWriter, r *http.Request) {
+	n, err := a.o.Store.Replay(r.Context(), []string{r.PathValue("id")})
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "store unavailable")
+		return
+	}
+	if n == 0 {
+		writeError(w, http.StatusNotFound, "no such dead or delivered delivery")
+		return
+	}
+	if a.o.Wake != nil {
+		a.o.Wake()
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"replayed": n})
+}
+
+func (a *API) replayDead(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("status") != "dead" {
+		writeError(w, http.StatusBadRequest, "use ?status=dead to replay every dead letter")
+		return
+	}
+	n, err := a.o.Store.ReplayDead(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "store unavailable")
+		return
+	}
+	if a.o.Wake != nil {
+		a.o.Wake()
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"replayed": n})
+}

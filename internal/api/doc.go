@@ -1,0 +1,5 @@
+// Package api owns the admin surface: POST /-/reload and the JSON API under
+// /api/v1/ (status, rules, test a message, catalog, deliveries, replay).
+// Every route requires Authorization: Bearer $SWITCHBOARD_ADMIN_TOKEN; with
+// no token configured the whole surface answers 404.
+package api

@@ -1,0 +1,260 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/delivery"
+	"github.com/switchboard-dev/switchboard/internal/metrics"
+	"github.com/switchboard-dev/switchboard/internal/signature"
+	"github.com/switchboard-dev/switchboard/internal/store"
+	"github.com/switchboard-dev/switchboard/router"
+)
+
+// Outcomes, the values of messages_received_total's outcome label.
+const (
+	OutcomeQueued        = "queued"
+	OutcomeDuplicate     = "duplicate"
+	OutcomeUnknownSource = "unknown_source"
+	OutcomeTooLarge      = "too_large"
+	OutcomeUnauthorized  = "unauthorized"
+	OutcomeBadRequest    = "bad_request"
+	OutcomeUnavailable   = "unavailable"
+	OutcomeOverloaded    = "overloaded"
+)
+
+// Enqueuer is the durable hand-off: it commits a message and its
+// deliveries atomically. *store.Store implements it.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, m store.Message, owner string, ds []store.NewDelivery) (duplicate bool, err error)
+}
+
+// Submitter takes deliveries just committed and leased to this replica.
+// *delivery.Dispatcher implements it.
+type Submitter interface {
+	Submit(ds []store.Delivery)
+}
+
+// Options configure the Handler.
+type Options struct {
+	// Rules returns the Ruleset in use (it changes on reload).
+	Rules func() *router.Ruleset
+	Store Enqueuer
+	// Dispatch receives the new deliveries once committed.
+	Dispatch Submitter
+	// Owner is this replica's lease owner name.
+	Owner   string
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics
+	// MaxInFlight bounds requests being processed at once; more answer
+	// 429 (default 1024).
+	MaxInFlight int
+	Now         func() time.Time
+}
+
+// Handler serves POST /webhooks/{source}.
+type Handler struct {
+	o        Options
+	sem      chan struct{}
+	draining atomic.Bool
+}
+
+// New returns a Handler.
+func New(o Options) *Handler {
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 1024
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{o: o, sem: make(chan struct{}, o.MaxInFlight)}
+}
+
+// Drain makes the handler answer 503 from now on (graceful shutdown).
+func (h *Handler) Drain() { h.draining.Store(true) }
+
+type reply struct {
+	Status     string `json:"status"`
+	ID         string `json:"id,omitempty"`
+	Matched    int    `json:"matched,omitempty"`
+	Deliveries int    `json:"deliveries,omitempty"`
+	Error      string `json:"error,omitempty"`
+}
+
+func (h *Handler) answer(w http.ResponseWriter, source, outcome string, code int, rep reply, retryAfter time.Duration) {
+	if h.o.Metrics != nil {
+		h.o.Metrics.MessagesReceived.WithLabelValues(source, outcome).Inc()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
+	}
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(rep)
+}
+
+func (h *Handler) fail(w http.ResponseWriter, source, outcome string, code int, reason string, retryAfter time.Duration) {
+	h.answer(w, source, outcome, code, reply{Status: "rejected", Error: reason}, retryAfter)
+}
+
+// ServeHTTP implements http.Handler. The checks run in the documented
+// order: 404 unknown source, 413 too large, 401 bad signature, 400 not a
+// JSON object, 200 duplicate, 202 queued; 429/503 when overloaded or the
+// store is unavailable.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("source")
+	rs := h.o.Rules()
+	src, ok := rs.Sources[name]
+	if !ok {
+		// Unknown names share one label value: a scan of random paths
+		// must not create a time series per path.
+		h.fail(w, "<unknown>", OutcomeUnknownSource, http.StatusNotFound, "unknown source", 0)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		h.fail(w, name, OutcomeBadRequest, http.StatusMethodNotAllowed, "use POST", 0)
+		return
+	}
+	if h.draining.Load() {
+		h.fail(w, name, OutcomeUnavailable, http.StatusServiceUnavailable, "shutting down", 5*time.Second)
+		return
+	}
+	select {
+	case h.sem <- struct{}{}:
+		defer func() { <-h.sem }()
+	default:
+		h.fail(w, name, OutcomeOverloaded, http.StatusTooManyRequests, "overloaded", time.Second)
+		return
+	}
+	if r.ContentLength > src.MaxBody {
+		h.fail(w, name, OutcomeTooLarge, http.StatusRequestEntityTooLarge, "body too large", 0)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, src.MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			h.fail(w, name, OutcomeTooLarge, http.StatusRequestEntityTooLarge, "body too large", 0)
+			return
+		}
+		h.fail(w, name, OutcomeBadRequest, http.StatusBadRequest, "cannot read body", 0)
+		return
+	}
+	if src.Verifier != nil {
+		if err := src.Verifier.Verify(r.Context(), r.Header, body); err != nil {
+			var ue *signature.UnavailableError
+			if errors.As(err, &ue) {
+				h.o.Logger.Warn("cannot verify signature", "source", name, "error", rs.Scrub(err.Error()))
+				h.fail(w, name, OutcomeUnavailable, http.StatusServiceUnavailable, "signature key unavailable", 5*time.Second)
+				return
+			}
+			h.fail(w, name, OutcomeUnauthorized, http.StatusUnauthorized, rs.Scrub(err.Error()), 0)
+			return
+		}
+	}
+	var data map[string]any
+	if err := json.Unmarshal(body, &data); err != nil || data == nil {
+		h.fail(w, name, OutcomeBadRequest, http.StatusBadRequest, "body is not a JSON object", 0)
+		return
+	}
+	now := h.o.Now()
+	msg := &router.Message{ID: router.NewMessageID(), Source: name, ReceivedAt: now, Body: body, Data: data}
+	res := rs.Route(msg)
+
+	key := ""
+	if src.KeyHeader != "" {
+		key = r.Header.Get(src.KeyHeader)
+	}
+	news := make([]store.NewDelivery, len(res.Deliveries))
+	for i, d := range res.Deliveries {
+		nd := store.NewDelivery{Delivery: d.Delivery}
+		if d.Err != nil {
+			nd.DeadError = d.Err.Error()
+		} else if ch, ok := rs.Channels[d.Channel]; ok {
+			nd.LeaseUntil = now.Add(ch.Timeout + delivery.DefaultLeaseMargin)
+		}
+		news[i] = nd
+	}
+	dup, err := h.o.Store.Enqueue(r.Context(), store.Message{
+		ID: msg.ID, Source: name, Key: key, WebhookType: msg.WebhookType(),
+		RulesVersion: rs.Version, ReceivedAt: now, Body: body,
+	}, h.o.Owner, news)
+	if err != nil {
+		h.o.Logger.Error("cannot store message", "source", name, "message", msg.ID, "error", err)
+		h.fail(w, name, OutcomeUnavailable, http.StatusServiceUnavailable, "store unavailable", 5*time.Second)
+		return
+	}
+	if dup {
+		h.answer(w, name, OutcomeDuplicate, http.StatusOK, reply{Status: "duplicate"}, 0)
+		return
+	}
+	// Counted only once the message is accepted: a duplicate routed
+	// again must not count twice.
+	h.observe(rs, msg, res)
+	for _, d := range res.Deliveries {
+		if d.Err != nil {
+			h.o.Logger.Error("delivery failed to render; dead-lettered", "message", msg.ID, "delivery", d.ID,
+				"rule", d.Rule, "channel", d.Channel, "error", d.Err)
+		}
+	}
+	h.submit(news, msg, name, now)
+	h.answer(w, name, OutcomeQueued, http.StatusAccepted, reply{
+		Status: "queued", ID: msg.ID, Matched: len(res.Matched), Deliveries: len(res.Deliveries),
+	}, 0)
+}
+
+// submit hands the leased deliveries to the local workers.
+func (h *Handler) submit(news []store.NewDelivery, msg *router.Message, source string, now time.Time) {
+	if h.o.Dispatch == nil {
+		return
+	}
+	var leased []store.Delivery
+	for _, nd := range news {
+		if nd.DeadError != "" || nd.LeaseUntil.IsZero() {
+			continue
+		}
+		leased = append(leased, store.Delivery{
+			Delivery: nd.Delivery, State: store.StateInFlight, CreatedAt: now,
+			NextAttemptAt: now, WebhookType: msg.WebhookType(), Source: source, ReceivedAt: now,
+			LeaseOwner: h.o.Owner, LeaseUntil: nd.LeaseUntil,
+		})
+	}
+	if len(leased) > 0 {
+		h.o.Dispatch.Submit(leased)
+	}
+}
+
+// observe logs and counts what routing found.
+func (h *Handler) observe(rs *router.Ruleset, msg *router.Message, res router.Result) {
+	for _, e := range res.Errors {
+		h.o.Logger.Warn("rule condition failed on message; rule skipped",
+			"rule", e.Rule, "message", msg.ID, "source", msg.Source, "error", rs.Scrub(e.Err.Error()))
+	}
+	if h.o.Metrics == nil {
+		return
+	}
+	for _, e := range res.Errors {
+		h.o.Metrics.RuleErrors.WithLabelValues(e.Rule).Inc()
+	}
+	for _, name := range res.Matched {
+		h.o.Metrics.RuleMatches.WithLabelValues(name).Inc()
+	}
+	for _, d := range res.Deliveries {
+		if d.Err != nil {
+			// Dead at birth: the dispatcher never sees these.
+			h.o.Metrics.RuleErrors.WithLabelValues(d.Rule).Inc()
+			h.o.Metrics.Deliveries.WithLabelValues(d.Channel, "dead").Inc()
+		}
+	}
+}
