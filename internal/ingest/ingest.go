@@ -54,7 +54,8 @@ type Options struct {
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
 	// MaxInFlight bounds requests being processed at once; more answer
-	// 429 (default 1024).
+	// 429 (default 256). With bodies of up to max_body each, it bounds the
+	// memory a flood can take.
 	MaxInFlight int
 	Now         func() time.Time
 }
@@ -69,7 +70,7 @@ type Handler struct {
 // New returns a Handler.
 func New(o Options) *Handler {
 	if o.MaxInFlight <= 0 {
-		o.MaxInFlight = 1024
+		o.MaxInFlight = 256
 	}
 	if o.Now == nil {
 		o.Now = time.Now
