@@ -159,9 +159,12 @@ type compiler struct {
 	badFile map[string]bool         // files that failed to parse (reported once)
 	// channelNodes are the YAML nodes of channels, for positions.
 	channelNodes map[string]ast.Node
-	rs           *Ruleset
-	x            *expander
-	ropts        render.Options
+	// blocks caches compiled templates; defaults the built-in files.
+	blocks   map[blockKey]*render.Template
+	defaults map[string]*render.File
+	rs       *Ruleset
+	x        *expander
+	ropts    render.Options
 }
 
 func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags) *Ruleset {
@@ -172,6 +175,8 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags
 		files:        map[string]*render.File{},
 		badFile:      map[string]bool{},
 		channelNodes: map[string]ast.Node{},
+		blocks:       map[blockKey]*render.Template{},
+		defaults:     map[string]*render.File{},
 		ropts:        render.Options{MaxBytes: o.MaxRenderBytes, Now: o.Now},
 	}
 	c.x = &expander{file: o.RulesPath, env: o.Env, dryRun: o.DryRun, ds: ds}

@@ -129,9 +129,7 @@ func (r *Reloader) Reload(reason string, force bool) error {
 	r.current.Store(rs)
 	r.status.Store(&Status{OK: true, Version: rs.Version, LoadedAt: rs.LoadedAt, LastAttempt: now, Warnings: rs.Warnings})
 	r.setMetrics(true, now)
-	for _, w := range rs.Warnings {
-		r.logger.Warn("configuration warning", "warning", w.String())
-	}
+	LogWarnings(r.logger, rs.Warnings)
 	r.logger.Info("configuration loaded", "reason", reason, "version", rs.Version,
 		"previous", cur.Version, "rules", len(rs.Rules), "channels", len(rs.Channels), "sources", len(rs.Sources))
 	if r.onSwap != nil {
@@ -139,6 +137,21 @@ func (r *Reloader) Reload(reason string, force bool) error {
 	}
 	cur.close()
 	return nil
+}
+
+// maxLoggedWarnings bounds the warnings logged per load; `switchboard
+// check` lists them all.
+const maxLoggedWarnings = 20
+
+// LogWarnings logs a configuration's warnings, at most maxLoggedWarnings.
+func LogWarnings(logger *slog.Logger, ws []Diagnostic) {
+	for i, w := range ws {
+		if i == maxLoggedWarnings {
+			logger.Warn("more configuration warnings not shown; run switchboard check to list them all", "more", len(ws)-i)
+			return
+		}
+		logger.Warn("configuration warning", "warning", w.String())
+	}
 }
 
 // contentVersion hashes the files as they are now on disk.

@@ -34,12 +34,25 @@ type target struct {
 // block compiles one block of a template file, reporting errors at the
 // file's positions.
 func (c *compiler) block(f *render.File, tf templateFile, name string, esc render.Escape, rule string) *render.Template {
+	// A file used by many rules is compiled once per block and escaping:
+	// compiled templates are immutable and safe to share.
+	key := blockKey{file: tf.path, block: name, esc: esc}
+	if t, ok := c.blocks[key]; ok {
+		return t
+	}
 	t, err := f.Block(name, esc, c.ropts)
 	if err != nil {
 		c.templateError(tf.path, err, rule)
 		return nil
 	}
+	c.blocks[key] = t
 	return t
+}
+
+// blockKey identifies a compiled block of a template file.
+type blockKey struct {
+	file, block string
+	esc         render.Escape
 }
 
 func (c *compiler) templateError(file string, err error, rule string) {
@@ -53,7 +66,14 @@ func (c *compiler) templateError(file string, err error, rule string) {
 // inline compiles a template written in the rules file (message:, email
 // to/cc/subject, http url and headers); errors point into the rules file.
 func (c *compiler) inline(n ast.Node, text string, esc render.Escape, rule, field string) *render.Template {
+	key := blockKey{file: "\x00inline", block: text, esc: esc}
+	if t, ok := c.blocks[key]; ok {
+		return t
+	}
 	t, err := render.Parse(field, text, esc, c.ropts)
+	if err == nil {
+		c.blocks[key] = t
+	}
 	if err != nil {
 		at := nodePos(n)
 		msg := err.Error()
@@ -135,7 +155,7 @@ func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendCo
 		t.source = "message"
 	default:
 		t.source = "default"
-		file = render.Default(ch.Kind)
+		file = c.defaultFile(ch.Kind)
 		tf = templateFile{name: "default " + ch.Kind, path: "(built-in " + ch.Kind + " template)"}
 	}
 	msgNode := lookup(sn, "message")
@@ -184,8 +204,7 @@ func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendCo
 			t.subject = t.text
 		}
 		if t.subject == nil {
-			d := render.Default(KindEmail)
-			t.subject = c.block(d, templateFile{path: "(built-in email template)"}, "subject", render.Plain, rule)
+			t.subject = c.block(c.defaultFile(KindEmail), templateFile{path: "(built-in email template)"}, "subject", render.Plain, rule)
 		}
 		for i, to := range cfg.To {
 			t.to = append(t.to, c.inline(lookup(chNode, KindEmail, "to", i), to, render.Plain, rule, fmt.Sprintf("channels.%s.email.to[%d]", ch.Name, i)))
@@ -250,6 +269,17 @@ func cutOutsideActions(s string, sep byte) (before, after string, found bool) {
 		}
 	}
 	return s, "", false
+}
+
+// defaultFile returns the built-in template of a channel kind, parsed
+// once per load.
+func (c *compiler) defaultFile(kind string) *render.File {
+	f, ok := c.defaults[kind]
+	if !ok {
+		f = render.Default(kind)
+		c.defaults[kind] = f
+	}
+	return f
 }
 
 func (c *compiler) channelNode(name string) ast.Node {

@@ -77,9 +77,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	}
 	rs := reloader.Current()
 	initRuleMetrics(m, rs)
-	for _, w := range rs.Warnings {
-		log.Warn("configuration warning", "warning", w.String())
-	}
+	router.LogWarnings(log, rs.Warnings)
 	if o.DryRun {
 		log.Warn("dry run: notifications are rendered and logged, never sent")
 	}
