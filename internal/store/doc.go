@@ -25,7 +25,7 @@
 // Enqueue stores a message and all its deliveries in one transaction and
 // returns only once that transaction is durable. Concurrent calls share
 // transactions: one writer goroutine gathers what arrives within BatchWait
-// (default 2 ms) or up to BatchSize messages (default 256), commits once and
+// (default 0.5 ms) or up to BatchSize messages (default 256), commits once and
 // hands every caller its own result. Idempotency keys are unique per source
 // and checked in the same transaction, across batches and within one; an
 // empty key never deduplicates. A duplicate inserts nothing.
