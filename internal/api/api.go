@@ -303,11 +303,15 @@ func PartsMap(kind string, p notifiers.Parts) map[string]string {
 		set("text", p.Text)
 		set("html", p.HTML)
 	case router.KindHTTP:
-		set("path", p.Path)
+		// The query may carry a credential and header values are secret
+		// fields: show where the request goes, not what authenticates it.
+		if p.Path != "" {
+			set("path", secret.RedactURL("http://x" + p.Path)[len("http://x"):])
+		}
 		set("content_type", p.ContentType)
 		set("body", p.Body)
-		for k, v := range p.Headers {
-			set("header "+k, v)
+		for k := range p.Headers {
+			set("header "+k, secret.Redacted)
 		}
 	}
 	return m

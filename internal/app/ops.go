@@ -52,6 +52,16 @@ func Deliveries(ctx context.Context, o DeliveriesOptions, stdout io.Writer) erro
 		return err
 	}
 	if o.JSON {
+		for i := range list {
+			// HTTP paths may carry a credential in their query and header
+			// values are secret fields.
+			if list[i].Parts.Path != "" {
+				list[i].Parts.Path = secret.RedactURL("http://x" + list[i].Parts.Path)[len("http://x"):]
+			}
+			for k := range list[i].Parts.Headers {
+				list[i].Parts.Headers[k] = secret.Redacted
+			}
+		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(list)

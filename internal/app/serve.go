@@ -24,6 +24,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/metrics"
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/internal/store"
+	"github.com/switchboard-dev/switchboard/internal/web"
 	"github.com/switchboard-dev/switchboard/router"
 	"golang.org/x/time/rate"
 )
@@ -75,6 +76,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		}
 		return fmt.Errorf("load configuration: %w", err)
 	}
+	// The notifiers of the Ruleset in use at the end hold idle
+	// connections; release them once everything has stopped.
+	defer func() { reloader.Current().Close() }()
 	rs := reloader.Current()
 	initRuleMetrics(m, rs)
 	router.LogWarnings(log, rs.Warnings)
@@ -128,6 +132,11 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	admin := api.New(api.Options{Token: o.AdminToken, Reload: reloader, Store: st, Catalog: catalog, Logger: log, Wake: disp.Wake})
 	admin.Register(mux)
+	editor, err := web.New(web.Options{Token: o.AdminToken, API: mux, Reload: reloader, Store: st, Catalog: catalog, Logger: log, Wake: disp.Wake})
+	if err != nil {
+		return fmt.Errorf("editor: %w", err)
+	}
+	editor.Register(mux)
 	if o.AdminToken.IsZero() {
 		log.Warn("admin surface disabled (/api/v1, /ui, /-/reload answer 404): set SWITCHBOARD_ADMIN_TOKEN to enable it")
 	}

@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -72,9 +73,13 @@ func New(c Config, o notifiers.Options) (*Notifier, error) {
 	}
 	if u.User != nil {
 		n.secrets = append(n.secrets, u.User.Username())
-		if pw, ok := u.User.Password(); ok {
+		pw, _ := u.User.Password()
+		if pw != "" {
 			n.secrets = append(n.secrets, pw)
 		}
+		// A receiver may echo the Authorization header net/http derives
+		// from the userinfo.
+		n.secrets = append(n.secrets, base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pw)))
 	}
 	if full, err := url.Parse(base + withoutActions(n.defaultPath)); err == nil && full.RawQuery != "" {
 		n.secrets = append(n.secrets, full.RawQuery)
@@ -158,6 +163,11 @@ func (n *Notifier) notify(ctx context.Context, d notifiers.Delivery) error {
 	}
 	if !strings.HasPrefix(path, "/") {
 		return notifiers.Permanent(errors.New("rendered url path does not start with /"))
+	}
+	if hasDotSegment(path) {
+		// A value such as ".." would let a message reach another resource
+		// on a receiver that normalises paths.
+		return notifiers.Permanent(errors.New("rendered url path has a . or .. segment"))
 	}
 	target, err := url.Parse(n.base + path)
 	if err != nil || target.Host != n.host {
@@ -269,3 +279,18 @@ type scrubbedError struct {
 
 func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
+
+// hasDotSegment reports whether the path part of p has a "." or ".."
+// segment, literally or percent-encoded.
+func hasDotSegment(p string) bool {
+	p, _, _ = strings.Cut(p, "?")
+	for _, seg := range strings.Split(p, "/") {
+		if u, err := url.PathUnescape(seg); err == nil {
+			seg = u
+		}
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
