@@ -7,11 +7,14 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/lago"
+	"github.com/switchboard-dev/switchboard/internal/rulesfile"
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/internal/store"
 	"github.com/switchboard-dev/switchboard/notifiers"
@@ -34,6 +37,8 @@ type Options struct {
 type API struct {
 	o         Options
 	tokenHash [32]byte
+	// saveMu serialises edits of the rules file.
+	saveMu sync.Mutex
 }
 
 // New returns the admin API.
@@ -53,6 +58,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/deliveries/{id}", a.auth(http.HandlerFunc(a.delivery)))
 	mux.Handle("POST /api/v1/deliveries/{id}/replay", a.auth(http.HandlerFunc(a.replay)))
 	mux.Handle("POST /api/v1/deliveries/replay", a.auth(http.HandlerFunc(a.replayDead)))
+	a.registerEditing(mux)
 	mux.Handle("/api/", a.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")
 	})))
@@ -135,12 +141,16 @@ type statusJSON struct {
 	Sources      []sourceJSON  `json:"sources"`
 	Channels     []channelJSON `json:"channels"`
 	Rules        int           `json:"rules"`
+	// Writable is false when the rules file cannot be replaced (read-only
+	// mount, immutable file): the editor then shows it read-only.
+	Writable bool `json:"writable"`
 }
 
 func (a *API) status(w http.ResponseWriter, r *http.Request) {
 	rs := a.o.Reload.Current()
 	o := a.o.Reload.Options()
-	out := statusJSON{Status: a.o.Reload.Status(), RulesFile: o.RulesPath, TemplatesDir: o.TemplatesDir, DryRun: o.DryRun, Rules: len(rs.Rules)}
+	out := statusJSON{Status: a.o.Reload.Status(), RulesFile: o.RulesPath, TemplatesDir: o.TemplatesDir, DryRun: o.DryRun, Rules: len(rs.Rules),
+		Writable: rulesfile.Writable(o.RulesPath)}
 	if out.Errors == nil {
 		out.Errors = []router.Diagnostic{}
 	}
@@ -185,10 +195,17 @@ func ruleJSON(r *router.Rule) RuleJSON {
 
 func (a *API) rules(w http.ResponseWriter, r *http.Request) {
 	rs := a.o.Reload.Current()
+	// The version is the rules file's own hash, as on disk, which writes
+	// compare with If-Match.
+	version := rs.Version
+	if src, err := os.ReadFile(a.o.Reload.Options().RulesPath); err == nil {
+		version = rulesfile.Hash(src)
+	}
+	w.Header().Set("ETag", `"`+version+`"`)
 	out := struct {
 		Version string     `json:"version"`
 		Rules   []RuleJSON `json:"rules"`
-	}{Version: rs.Version, Rules: []RuleJSON{}}
+	}{Version: version, Rules: []RuleJSON{}}
 	for _, rule := range rs.Rules {
 		out.Rules = append(out.Rules, ruleJSON(rule))
 	}
@@ -208,6 +225,9 @@ func (a *API) rule(w http.ResponseWriter, r *http.Request) {
 type TestRequest struct {
 	Message json.RawMessage `json:"message"`
 	Source  string          `json:"source,omitempty"`
+	// Rule, if set, is an unsaved rule: only it is tested, compiled with
+	// the current channels and templates.
+	Rule *RuleInput `json:"rule,omitempty"`
 }
 
 // TestDelivery is one rendered notification in a test result.
@@ -250,6 +270,10 @@ func (a *API) test(w http.ResponseWriter, r *http.Request) {
 	src := req.Source
 	if src == "" {
 		src = "test"
+	}
+	if req.Rule != nil {
+		a.testUnsaved(w, req.Rule.Config(), src, req.Message, data)
+		return
 	}
 	rs := a.o.Reload.Current()
 	res := TestMessage(rs, src, req.Message, data)

@@ -1,0 +1,156 @@
+package api
+
+import (
+	"net/http"
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+
+	"github.com/switchboard-dev/switchboard/internal/secret"
+	"github.com/switchboard-dev/switchboard/router"
+)
+
+// ChannelSettings is a channel as GET /api/v1/channels shows it: its kind
+// and its settings as written in the rules file (before ${VAR}
+// expansion), with every secret field shown as <secret>.
+type ChannelSettings struct {
+	Name     string         `json:"name"`
+	Kind     string         `json:"kind"`
+	Settings map[string]any `json:"settings"`
+}
+
+// channels is GET /api/v1/channels.
+func (a *API) channels(w http.ResponseWriter, r *http.Request) {
+	out := []ChannelSettings{}
+	rs := a.o.Reload.Current()
+	written := a.writtenChannels()
+	for _, n := range rs.ChannelNames() {
+		c := rs.Channels[n]
+		cs := ChannelSettings{Name: n, Kind: c.Kind, Settings: map[string]any{}}
+		if m, ok := written[n]; ok {
+			cs.Settings = redactSettings(m)
+		}
+		delete(cs.Settings, "type")
+		out = append(out, cs)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"channels": out})
+}
+
+// writtenChannels reads the channels section of the rules file on disk.
+func (a *API) writtenChannels() map[string]map[string]any {
+	src, err := os.ReadFile(a.o.Reload.Options().RulesPath)
+	if err != nil {
+		return nil
+	}
+	f, err := parser.ParseBytes(src, 0)
+	if err != nil || len(f.Docs) == 0 || f.Docs[0].Body == nil {
+		return nil
+	}
+	var values []*ast.MappingValueNode
+	switch n := f.Docs[0].Body.(type) {
+	case *ast.MappingNode:
+		values = n.Values
+	case *ast.MappingValueNode:
+		values = []*ast.MappingValueNode{n}
+	}
+	for _, mv := range values {
+		if mv.Key.GetToken().Value == "channels" {
+			var out map[string]map[string]any
+			if yaml.NodeToValue(mv.Value, &out) != nil {
+				return nil
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+// secretKeys are the keys whose values are credentials in any channel
+// kind, found from the secret types of router.ChannelConfig.
+func secretKeys() map[string]bool {
+	out := map[string]bool{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return
+		}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			ft := f.Type
+			if ft.Kind() == reflect.Map {
+				ft = ft.Elem()
+			}
+			switch ft {
+			case reflect.TypeFor[secret.String](), reflect.TypeFor[secret.URL]():
+				out[key] = true
+				continue
+			}
+			walk(f.Type)
+		}
+	}
+	walk(reflect.TypeFor[router.ChannelConfig]())
+	return out
+}
+
+// envRef matches a value that is only a reference to an environment
+// variable, without a default: it shows where the secret comes from, not
+// the secret.
+var envRef = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*\}$`)
+
+// hideLiteral returns a ${VAR} reference as it is and anything else as
+// <secret>.
+func hideLiteral(v any) any {
+	if s, ok := v.(string); ok && envRef.MatchString(s) {
+		return s
+	}
+	return secret.Redacted
+}
+
+// redactSettings replaces the values of secret keys, at any depth, with
+// <secret> unless they are plain ${VAR} references; header values count
+// as secret.
+func redactSettings(m map[string]any) map[string]any {
+	keys := secretKeys()
+	var walk func(key string, v any) any
+	walk = func(key string, v any) any {
+		if keys[key] || key == "headers" {
+			if sub, ok := v.(map[string]any); ok {
+				out := map[string]any{}
+				for k, e := range sub {
+					out[k] = hideLiteral(e)
+				}
+				return out
+			}
+			return hideLiteral(v)
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			out := map[string]any{}
+			for k, e := range x {
+				out[k] = walk(k, e)
+			}
+			return out
+		case []any:
+			out := make([]any, len(x))
+			for i, e := range x {
+				out[i] = walk(key, e)
+			}
+			return out
+		}
+		return v
+	}
+	out := map[string]any{}
+	for k, v := range m {
+		out[k] = walk(k, v)
+	}
+	return out
+}
