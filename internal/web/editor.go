@@ -1,0 +1,477 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+
+	"github.com/switchboard-dev/switchboard/internal/api"
+	"github.com/switchboard-dev/switchboard/internal/lago"
+	"github.com/switchboard-dev/switchboard/router"
+)
+
+// Condition modes of the editor.
+const (
+	modeGuided = "guided"
+	modeExpr   = "expr"
+)
+
+// sendRow is one action of the rule being edited. Kind is "default",
+// "template" or "message".
+type sendRow struct {
+	To, Kind, Template, Message string
+}
+
+// editorForm is the rule being edited, as the form posts it.
+type editorForm struct {
+	Original, Version string
+	Name, Description string
+	Enabled           bool
+	Mode              string
+	Type              string
+	Rows              []condRow
+	When              string
+	Sends             []sendRow
+	TrySource         string
+	TryExample        string
+	TryRecent         string
+	TryJSON           string
+	// Note explains why the guided builder could not open the expression.
+	Note string
+}
+
+func formValues(f url.Values, key string) []string { return f[key] }
+
+func parseForm(r *http.Request) (editorForm, error) {
+	if err := r.ParseForm(); err != nil {
+		return editorForm{}, err
+	}
+	f := r.PostForm
+	e := editorForm{
+		Original: f.Get("original"), Version: f.Get("version"),
+		Name: f.Get("name"), Description: f.Get("description"), Enabled: f.Get("enabled") == "on",
+		Mode: f.Get("mode"), Type: f.Get("type"), When: f.Get("when"),
+		TrySource: f.Get("try_source"), TryExample: f.Get("try_example"), TryRecent: f.Get("try_recent"), TryJSON: f.Get("try_json"),
+	}
+	if e.Mode != modeExpr {
+		e.Mode = modeGuided
+	}
+	fields, ops, vals := formValues(f, "cond_field"), formValues(f, "cond_op"), formValues(f, "cond_value")
+	for i := range fields {
+		row := condRow{Field: fields[i]}
+		if i < len(ops) {
+			row.Op = ops[i]
+		}
+		if i < len(vals) {
+			row.Value = vals[i]
+		}
+		e.Rows = append(e.Rows, row)
+	}
+	tos, kinds, tmpls, msgs := formValues(f, "send_to"), formValues(f, "send_kind"), formValues(f, "send_template"), formValues(f, "send_message")
+	for i := range tos {
+		s := sendRow{To: tos[i], Kind: "default"}
+		if i < len(kinds) {
+			s.Kind = kinds[i]
+		}
+		if i < len(tmpls) {
+			s.Template = tmpls[i]
+		}
+		if i < len(msgs) {
+			s.Message = msgs[i]
+		}
+		e.Sends = append(e.Sends, s)
+	}
+	return e, nil
+}
+
+// when returns the expression the form describes.
+func (u *UI) when(e editorForm) (string, error) {
+	if e.Mode == modeExpr {
+		return e.When, nil
+	}
+	return buildWhen(u.o.Catalog, e.Type, e.Rows)
+}
+
+// rule returns the rule the form describes, in the API's shape.
+func (u *UI) rule(e editorForm) (api.RuleJSON, error) {
+	when, err := u.when(e)
+	out := api.RuleJSON{Name: e.Name, Description: e.Description, Enabled: e.Enabled, When: when, Send: []api.SendJSON{}}
+	for _, s := range e.Sends {
+		sj := api.SendJSON{To: s.To}
+		switch s.Kind {
+		case "template":
+			sj.Template = s.Template
+		case "message":
+			sj.Message = s.Message
+		}
+		out.Send = append(out.Send, sj)
+	}
+	return out, err
+}
+
+// typeGroup is one <optgroup> of the event type picker.
+type typeGroup struct {
+	Name  string
+	Types []lago.Type
+}
+
+func (u *UI) typeGroups() []typeGroup {
+	var out []typeGroup
+	idx := map[string]int{}
+	for _, t := range u.o.Catalog.Types() {
+		i, ok := idx[t.Group]
+		if !ok {
+			i = len(out)
+			idx[t.Group] = i
+			out = append(out, typeGroup{Name: t.Group})
+		}
+		out[i].Types = append(out[i].Types, t)
+	}
+	return out
+}
+
+// pickable returns the fields of a type the builder offers: scalars.
+func (u *UI) pickable(typ string) []lago.Field {
+	var out []lago.Field
+	for _, f := range u.o.Catalog.Fields(typ) {
+		switch f.Kind {
+		case "string", "number", "bool":
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// channelOption is a channel in the action picker.
+type channelOption struct{ Name, Kind string }
+
+// editorData is everything the editor's templates read.
+func (u *UI) editorData(r *http.Request, e editorForm) map[string]any {
+	rs := u.o.Reload.Current()
+	var chans []channelOption
+	for _, n := range rs.ChannelNames() {
+		chans = append(chans, channelOption{Name: n, Kind: rs.Channels[n].Kind})
+	}
+	data := map[string]any{
+		"Title": "New rule", "Form": e, "Groups": u.typeGroups(), "Fields": u.pickable(e.Type),
+		"Operators": operators, "Channels": chans, "Templates": u.templateNames(),
+		"CSRF": sessionOf(r.Context()).csrf,
+	}
+	if e.Original != "" {
+		data["Title"] = "Edit rule " + e.Original
+	}
+	if e.Mode == modeGuided {
+		when, err := buildWhen(u.o.Catalog, e.Type, e.Rows)
+		data["Built"] = when
+		if err != nil {
+			data["BuildError"] = err.Error()
+		} else if when != "" {
+			data["Check"] = u.check(when)
+		}
+	}
+	if recent, err := u.o.Store.RecentMessages(r.Context(), u.o.RecentMessages); err == nil {
+		data["Recent"] = recent
+	}
+	return data
+}
+
+func (u *UI) check(when string) ExprCheck {
+	c, err := CheckExpression(os.TempDir(), u.o.Catalog, when)
+	if err != nil {
+		return ExprCheck{Message: err.Error()}
+	}
+	return c
+}
+
+func (u *UI) editorPage(w http.ResponseWriter, r *http.Request) {
+	e := editorForm{Enabled: true, Mode: modeGuided}
+	list, err := u.api.rules(r.Context())
+	if err != nil {
+		http.Error(w, "cannot read the rules", http.StatusServiceUnavailable)
+		return
+	}
+	e.Version = list.Version
+	if name := r.PathValue("name"); name != "" {
+		var found *api.RuleJSON
+		for i := range list.Rules {
+			if list.Rules[i].Name == name {
+				found = &list.Rules[i]
+			}
+		}
+		if found == nil {
+			http.NotFound(w, r)
+			return
+		}
+		e.Original, e.Name, e.Description, e.Enabled, e.When = found.Name, found.Name, found.Description, found.Enabled, found.When
+		if typ, rows, ok := parseGuided(found.When); ok {
+			e.Type, e.Rows = typ, rows
+		} else {
+			e.Mode = modeExpr
+		}
+		for _, s := range found.Send {
+			row := sendRow{To: s.To, Kind: "default", Template: s.Template, Message: s.Message}
+			if s.Template != "" {
+				row.Kind = "template"
+			} else if s.Message != "" {
+				row.Kind = "message"
+			}
+			e.Sends = append(e.Sends, row)
+		}
+	} else {
+		e.Type = "invoice.created"
+		e.Rows = []condRow{{Op: ">="}}
+		if names := u.o.Reload.Current().ChannelNames(); len(names) > 0 {
+			e.Sends = []sendRow{{To: names[0], Kind: "default"}}
+		}
+	}
+	e.TrySource, e.TryExample = "example", e.Type
+	u.render(w, r, http.StatusOK, "editor", u.editorData(r, e))
+}
+
+// conditionFragment re-renders the condition section after a change:
+// op=add, op=remove-N, op=expr (switch to the expression), op=guided.
+func (u *UI) conditionFragment(w http.ResponseWriter, r *http.Request) {
+	e, err := parseForm(r)
+	if err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	switch op := r.PostForm.Get("op"); {
+	case op == "add":
+		e.Rows = append(e.Rows, condRow{Op: "=="})
+	case len(op) > 7 && op[:7] == "remove-":
+		if i, err := strconv.Atoi(op[7:]); err == nil && i >= 0 && i < len(e.Rows) {
+			e.Rows = append(e.Rows[:i], e.Rows[i+1:]...)
+		}
+	case op == "type":
+		kept := e.Rows[:0]
+		for _, row := range e.Rows {
+			if u.o.Catalog.Lookup(e.Type, splitPath(row.Field)) == lago.Exists || row.Field == "" {
+				kept = append(kept, row)
+			}
+		}
+		e.Rows = kept
+	case op == modeExpr:
+		if when, err := buildWhen(u.o.Catalog, e.Type, e.Rows); err == nil {
+			e.When = when
+		}
+		e.Mode = modeExpr
+	case op == modeGuided:
+		if typ, rows, ok := parseGuided(e.When); ok {
+			e.Mode, e.Type, e.Rows = modeGuided, typ, rows
+		} else {
+			e.Note = "This expression says more than the guided builder can show; edit it here."
+		}
+	}
+	u.fragment(w, "condition", u.editorData(r, e))
+}
+
+func splitPath(p string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(p); i++ {
+		if i == len(p) || p[i] == '.' {
+			out = append(out, p[start:i])
+			start = i + 1
+		}
+	}
+	return out
+}
+
+func (u *UI) actionsFragment(w http.ResponseWriter, r *http.Request) {
+	e, err := parseForm(r)
+	if err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	switch op := r.PostForm.Get("op"); {
+	case op == "add":
+		row := sendRow{Kind: "default"}
+		if names := u.o.Reload.Current().ChannelNames(); len(names) > 0 {
+			row.To = names[0]
+		}
+		e.Sends = append(e.Sends, row)
+	case len(op) > 7 && op[:7] == "remove-":
+		if i, err := strconv.Atoi(op[7:]); err == nil && i >= 0 && i < len(e.Sends) {
+			e.Sends = append(e.Sends[:i], e.Sends[i+1:]...)
+		}
+	}
+	u.fragment(w, "actions", u.editorData(r, e))
+}
+
+// checkFragment validates the expression being typed.
+func (u *UI) checkFragment(w http.ResponseWriter, r *http.Request) {
+	e, err := parseForm(r)
+	if err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	u.fragment(w, "check", map[string]any{"Check": u.check(e.When), "When": e.When})
+}
+
+// tryOutcome is what "Try it" shows.
+type tryOutcome struct {
+	Problem     string
+	Errors      []apiError
+	Rule        string
+	Matched     bool
+	Explanation *router.Explanation
+	Deliveries  []api.TestDelivery
+	RuleErrors  []string
+}
+
+// message returns the JSON message "Try it" runs on.
+func (u *UI) message(r *http.Request, e editorForm) ([]byte, error) {
+	switch e.TrySource {
+	case "paste":
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(e.TryJSON), &obj); err != nil || obj == nil {
+			return nil, errors.New("the pasted message is not a JSON object")
+		}
+		return []byte(e.TryJSON), nil
+	case "recent":
+		msgs, err := u.o.Store.RecentMessages(r.Context(), u.o.RecentMessages)
+		if err != nil {
+			return nil, errors.New("the store is unavailable")
+		}
+		for _, m := range msgs {
+			if m.ID == e.TryRecent {
+				return m.Body, nil
+			}
+		}
+		return nil, errors.New("pick one of the received messages")
+	}
+	typ := e.TryExample
+	if typ == "" {
+		typ = e.Type
+	}
+	raw, ok := u.o.Catalog.Example(typ)
+	if !ok {
+		return nil, fmt.Errorf("no Lago example for %q", typ)
+	}
+	return raw, nil
+}
+
+func (u *UI) tryFragment(w http.ResponseWriter, r *http.Request) {
+	e, err := parseForm(r)
+	if err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	out := tryOutcome{Rule: e.Name}
+	defer func() { u.fragment(w, "try", out) }()
+	rule, err := u.rule(e)
+	if err != nil {
+		out.Problem = err.Error()
+		return
+	}
+	if rule.Name == "" {
+		rule.Name = "unsaved-rule"
+		out.Rule = rule.Name
+	}
+	if c := u.check(rule.When); !c.OK {
+		out.Problem = "The condition does not compile: " + c.Message
+		return
+	}
+	// Try evaluates the rule even while it is disabled.
+	rule.Enabled = true
+	msg, err := u.message(r, e)
+	if err != nil {
+		out.Problem = err.Error()
+		return
+	}
+	res, rep, err := u.api.test(r.Context(), msg, rule)
+	if err != nil {
+		out.Problem = err.Error()
+		return
+	}
+	if !rep.ok() {
+		out.Problem, out.Errors = writeProblem(rep), rep.Errors
+		if rep.Code == http.StatusBadRequest {
+			out.Problem = rep.Message
+		}
+		return
+	}
+	for i := range res.Explain {
+		if res.Explain[i].Rule == rule.Name {
+			out.Explanation = &res.Explain[i]
+		}
+	}
+	if out.Explanation == nil {
+		out.Problem = "This server cannot test an unsaved rule."
+		return
+	}
+	for _, m := range res.Matches {
+		if m.Rule == rule.Name {
+			out.Matched = true
+			out.Deliveries = m.Deliveries
+		}
+	}
+	for _, re := range res.Errors {
+		if re.Rule == rule.Name {
+			out.RuleErrors = append(out.RuleErrors, re.Error)
+		}
+	}
+}
+
+// saveOutcome is what a failed save shows.
+type saveOutcome struct {
+	Problem string
+	Errors  []apiError
+}
+
+func (u *UI) save(w http.ResponseWriter, r *http.Request) {
+	e, err := parseForm(r)
+	if err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	rule, err := u.rule(e)
+	if err != nil {
+		u.fragment(w, "save", saveOutcome{Problem: "Not saved: " + err.Error()})
+		return
+	}
+	if c := u.check(rule.When); !c.OK {
+		u.fragment(w, "save", saveOutcome{Problem: "Not saved: the condition does not compile.",
+			Errors: []apiError{{Field: "when", Line: c.Line, Column: c.Column, Message: c.Message}}})
+		return
+	}
+	switch r.PostForm.Get("action") {
+	case "delete":
+		if e.Original == "" {
+			u.fragment(w, "save", saveOutcome{Problem: "This rule was never saved."})
+			return
+		}
+		rep, err := u.api.call(r.Context(), http.MethodDelete, "/api/v1/rules/"+url.PathEscape(e.Original), e.Version, nil)
+		if u.saveFailed(w, rep, err) {
+			return
+		}
+		w.Header().Set("HX-Redirect", "/ui/rules?deleted="+url.QueryEscape(e.Original))
+		return
+	}
+	method, path := http.MethodPost, "/api/v1/rules"
+	if e.Original != "" {
+		method, path = http.MethodPut, "/api/v1/rules/"+url.PathEscape(e.Original)
+	}
+	rep, err := u.api.call(r.Context(), method, path, e.Version, rule)
+	if u.saveFailed(w, rep, err) {
+		return
+	}
+	w.Header().Set("HX-Redirect", "/ui/rules?saved="+url.QueryEscape(rule.Name))
+}
+
+func (u *UI) saveFailed(w http.ResponseWriter, rep apiReply, err error) bool {
+	if err != nil {
+		u.fragment(w, "save", saveOutcome{Problem: "Not saved: " + err.Error()})
+		return true
+	}
+	if rep.ok() {
+		return false
+	}
+	u.fragment(w, "save", saveOutcome{Problem: "Not saved. " + writeProblem(rep), Errors: rep.Errors})
+	return true
+}

@@ -1,0 +1,322 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/api"
+	"github.com/switchboard-dev/switchboard/internal/store"
+	"github.com/switchboard-dev/switchboard/router"
+)
+
+// ruleRow is one line of the rules list.
+type ruleRow struct {
+	Name, Description string
+	Enabled           bool
+	Channels          []string
+	Stat              store.RuleStat
+}
+
+// rulesData is what the rules list shows.
+func (u *UI) rulesData(r *http.Request, notice, problem string) map[string]any {
+	ctx := r.Context()
+	rs := u.o.Reload.Current()
+	stats, err := u.o.Store.RuleStats(ctx, u.o.Now().Add(-24*time.Hour))
+	if err != nil {
+		u.o.Logger.Warn("editor: rule stats", "error", err)
+	}
+	var rows []ruleRow
+	for _, rule := range rs.Rules {
+		rows = append(rows, ruleRow{Name: rule.Name, Description: rule.Description, Enabled: rule.Enabled,
+			Channels: rule.Targets(), Stat: stats[rule.Name]})
+	}
+	list, err := u.api.rules(ctx)
+	version := list.Version
+	if err != nil {
+		problem = "cannot read the rules: " + err.Error()
+	}
+	return map[string]any{
+		"Title": "Rules", "Rules": rows, "Version": version, "Status": u.o.Reload.Status(),
+		"RulesFile": u.o.Reload.Options().RulesPath, "Writable": u.api.writable(ctx),
+		"Notice": notice, "Problem": problem,
+	}
+}
+
+func (u *UI) rulesPage(w http.ResponseWriter, r *http.Request) {
+	notice := ""
+	if n := r.URL.Query().Get("saved"); n != "" {
+		notice = fmt.Sprintf("Saved rule %q.", n)
+	}
+	if n := r.URL.Query().Get("deleted"); n != "" {
+		notice = fmt.Sprintf("Deleted rule %q.", n)
+	}
+	u.render(w, r, http.StatusOK, "rules", u.rulesData(r, notice, ""))
+}
+
+// writeProblem turns a failed write's answer into a sentence.
+func writeProblem(rep apiReply) string {
+	switch rep.Code {
+	case http.StatusConflict:
+		return "The file changed on disk since you opened it — reload the page and try again."
+	case http.StatusForbidden:
+		if rep.Message != "" {
+			return rep.Message
+		}
+		return "The rules file is read-only here."
+	case http.StatusNotFound:
+		return "No such rule (or this server cannot edit rules)."
+	case http.StatusUnprocessableEntity:
+		msg := "The rules file would be invalid:"
+		for _, e := range rep.Errors {
+			msg += " " + e.Message + ";"
+		}
+		return msg
+	}
+	if rep.Message != "" {
+		return rep.Message
+	}
+	return fmt.Sprintf("The save failed (HTTP %d).", rep.Code)
+}
+
+func (u *UI) toggleRule(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	rep, err := u.api.call(r.Context(), http.MethodGet, "/api/v1/rules/"+name, "", nil)
+	problem, notice := "", ""
+	if err == nil && rep.ok() {
+		var rule api.RuleJSON
+		if err = json.Unmarshal(rep.Body, &rule); err == nil {
+			rule.Enabled = !rule.Enabled
+			rep, err = u.api.call(r.Context(), http.MethodPut, "/api/v1/rules/"+name, r.PostFormValue("version"), rule)
+			if err == nil && rep.ok() {
+				state := "disabled"
+				if rule.Enabled {
+					state = "enabled"
+				}
+				notice = fmt.Sprintf("Rule %q %s.", name, state)
+			}
+		}
+	}
+	if err != nil {
+		problem = err.Error()
+	} else if !rep.ok() {
+		problem = writeProblem(rep)
+	}
+	u.fragment(w, "rules-table", u.rulesData(r, notice, problem))
+}
+
+func (u *UI) deleteRule(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	rep, err := u.api.call(r.Context(), http.MethodDelete, "/api/v1/rules/"+name, r.PostFormValue("version"), nil)
+	problem, notice := "", ""
+	switch {
+	case err != nil:
+		problem = err.Error()
+	case !rep.ok():
+		problem = writeProblem(rep)
+	default:
+		notice = fmt.Sprintf("Deleted rule %q.", name)
+	}
+	u.fragment(w, "rules-table", u.rulesData(r, notice, problem))
+}
+
+// historyEntry is one save, as GET /api/v1/history lists it.
+type historyEntry map[string]any
+
+func (h historyEntry) str(keys ...string) string {
+	for _, k := range keys {
+		switch v := h[k].(type) {
+		case string:
+			if v != "" {
+				return v
+			}
+		case float64:
+			return fmt.Sprintf("%.0f", v)
+		case []any:
+			s := ""
+			for i, x := range v {
+				if i > 0 {
+					s += ", "
+				}
+				s += fmt.Sprint(x)
+			}
+			return s
+		}
+	}
+	return ""
+}
+
+// historyRow is one line of the history page.
+type historyRow struct {
+	ID, Time, Author, Action, Rules, Summary, Version string
+}
+
+func (u *UI) historyData(r *http.Request, notice, problem string) map[string]any {
+	data := map[string]any{"Title": "History", "Notice": notice, "Problem": problem}
+	rep, err := u.api.call(r.Context(), http.MethodGet, "/api/v1/history?limit=100", "", nil)
+	if err != nil || !rep.ok() {
+		data["Unavailable"] = true
+		return data
+	}
+	var raw map[string]json.RawMessage
+	var entries []historyEntry
+	if json.Unmarshal(rep.Body, &raw) == nil {
+		keys := make([]string, 0, len(raw))
+		for k := range raw {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if json.Unmarshal(raw[k], &entries) == nil && len(entries) > 0 {
+				break
+			}
+		}
+	} else {
+		_ = json.Unmarshal(rep.Body, &entries)
+	}
+	var rows []historyRow
+	for _, e := range entries {
+		rows = append(rows, historyRow{
+			ID: e.str("id"), Time: e.str("time", "at", "created_at", "saved_at"), Author: e.str("author"),
+			Action: e.str("action"), Rules: e.str("rules", "rule", "rule_names"), Summary: e.str("summary"),
+			Version: e.str("version", "hash", "file_hash"),
+		})
+	}
+	data["Entries"] = rows
+	return data
+}
+
+func (u *UI) historyPage(w http.ResponseWriter, r *http.Request) {
+	u.render(w, r, http.StatusOK, "history", u.historyData(r, "", ""))
+}
+
+func (u *UI) restore(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	rep, err := u.api.call(r.Context(), http.MethodPost, "/api/v1/history/"+id+"/restore", "", nil)
+	notice, problem := "", ""
+	switch {
+	case err != nil:
+		problem = err.Error()
+	case !rep.ok():
+		problem = writeProblem(rep)
+	default:
+		notice = "Restored version " + id + "."
+	}
+	u.fragment(w, "history-table", u.historyData(r, notice, problem))
+}
+
+// channelRow is one line of the channels page.
+type channelRow struct {
+	Name, Kind string
+	Settings   [][2]string
+}
+
+func (u *UI) channelsPage(w http.ResponseWriter, r *http.Request) {
+	var rows []channelRow
+	rep, err := u.api.call(r.Context(), http.MethodGet, "/api/v1/channels", "", nil)
+	if err == nil && rep.ok() {
+		var out struct {
+			Channels []map[string]any `json:"channels"`
+		}
+		if json.Unmarshal(rep.Body, &out) == nil {
+			for _, c := range out.Channels {
+				row := channelRow{Name: fmt.Sprint(c["name"]), Kind: fmt.Sprint(c["kind"])}
+				flat := map[string]string{}
+				flatten("", c, flat)
+				delete(flat, "name")
+				delete(flat, "kind")
+				keys := make([]string, 0, len(flat))
+				for k := range flat {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				for _, k := range keys {
+					row.Settings = append(row.Settings, [2]string{k, flat[k]})
+				}
+				rows = append(rows, row)
+			}
+		}
+	}
+	if rows == nil {
+		// The running configuration: its settings carry no secret.
+		rs := u.o.Reload.Current()
+		for _, n := range rs.ChannelNames() {
+			c := rs.Channels[n]
+			rows = append(rows, channelRow{Name: n, Kind: c.Kind, Settings: [][2]string{
+				{"timeout", c.Timeout.String()}, {"concurrency", fmt.Sprint(c.Concurrency)},
+				{"rate (per second)", rateText(c)}, {"max attempts", fmt.Sprint(c.MaxAttempts)},
+				{"max age", c.MaxAge.String()},
+			}})
+		}
+	}
+	u.render(w, r, http.StatusOK, "channels", map[string]any{"Title": "Channels", "Channels": rows})
+}
+
+func rateText(c *router.Channel) string {
+	if c.RatePerSecond <= 0 {
+		return "unlimited"
+	}
+	return fmt.Sprintf("%g (burst %d)", c.RatePerSecond, c.Burst)
+}
+
+// flatten writes nested settings as dotted keys.
+func flatten(prefix string, v any, out map[string]string) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			key := k
+			if prefix != "" {
+				key = prefix + "." + k
+			}
+			flatten(key, e, out)
+		}
+	case []any:
+		s := ""
+		for i, e := range x {
+			if i > 0 {
+				s += ", "
+			}
+			s += fmt.Sprint(e)
+		}
+		out[prefix] = s
+	case nil:
+	default:
+		out[prefix] = fmt.Sprint(x)
+	}
+}
+
+func (u *UI) deliveriesPage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := store.Filter{Status: q.Get("status"), Rule: q.Get("rule"), Limit: 200}
+	switch f.Status {
+	case "", store.StatePending, store.StateInFlight, store.StateDelivered, store.StateDead:
+	default:
+		f.Status = ""
+	}
+	data := map[string]any{"Title": "Deliveries", "Filter": f, "Rules": u.o.Reload.Current().RuleNames(),
+		"States": []string{store.StatePending, store.StateInFlight, store.StateDelivered, store.StateDead}}
+	list, err := u.o.Store.List(r.Context(), f)
+	if err != nil {
+		data["Problem"] = "The store is unavailable."
+	}
+	data["Deliveries"] = list
+	u.render(w, r, http.StatusOK, "deliveries", data)
+}
+
+func (u *UI) replay(w http.ResponseWriter, r *http.Request) {
+	n, err := u.o.Store.Replay(r.Context(), []string{r.PathValue("id")})
+	msg := "Queued again."
+	switch {
+	case err != nil:
+		msg = "The store is unavailable."
+	case n == 0:
+		msg = "Not replayable (already queued?)."
+	default:
+		if u.o.Wake != nil {
+			u.o.Wake()
+		}
+	}
+	u.fragment(w, "text", msg)
+}

@@ -1,0 +1,203 @@
+package web
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/lago"
+	"github.com/switchboard-dev/switchboard/internal/secret"
+	"github.com/switchboard-dev/switchboard/internal/store"
+	"github.com/switchboard-dev/switchboard/router"
+)
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+// Options configure the editor.
+type Options struct {
+	// Token is the admin token the login form takes; empty turns /ui/
+	// off (404), like the admin API.
+	Token secret.String
+	// API is the handler serving the admin API (/api/v1/…); the editor
+	// calls it in process with Token.
+	API     http.Handler
+	Reload  *router.Reloader
+	Store   *store.Store
+	Catalog *lago.Catalog
+	Logger  *slog.Logger
+	// Wake, if set, is called after a replay so workers pick it up now.
+	Wake func()
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// RecentMessages is how many received messages "Try it" offers
+	// (default 20).
+	RecentMessages int
+}
+
+// UI serves the rule editor.
+type UI struct {
+	o         Options
+	tokenHash [32]byte
+	sessions  *sessions
+	api       *backend
+	pages     map[string]*template.Template
+	static    http.Handler
+}
+
+// New returns the editor. It fails only if its embedded templates do not
+// parse.
+func New(o Options) (*UI, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.RecentMessages == 0 {
+		o.RecentMessages = 20
+	}
+	u := &UI{
+		o: o, tokenHash: sha256.Sum256([]byte(o.Token.Reveal())), sessions: newSessions(o.Now),
+		api: &backend{h: o.API, token: o.Token},
+	}
+	if err := u.parseTemplates(); err != nil {
+		return nil, err
+	}
+	sub, err := fs.Sub(assets, "static")
+	if err != nil {
+		return nil, err
+	}
+	u.static = http.StripPrefix("/ui/static/", http.FileServerFS(sub))
+	return u, nil
+}
+
+// Register adds the /ui/ routes to mux.
+func (u *UI) Register(mux *http.ServeMux) {
+	h := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, u.guard(f)) }
+	mux.Handle("GET /ui/static/", u.off(u.static))
+	mux.Handle("GET /ui/login", u.off(http.HandlerFunc(u.loginPage)))
+	mux.Handle("POST /ui/login", u.off(http.HandlerFunc(u.login)))
+	h("POST /ui/logout", u.logout)
+	h("GET /ui/{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/rules", http.StatusSeeOther) })
+	h("GET /ui/rules", u.rulesPage)
+	h("POST /ui/rules/{name}/toggle", u.toggleRule)
+	h("POST /ui/rules/{name}/delete", u.deleteRule)
+	h("GET /ui/rules/new", u.editorPage)
+	h("GET /ui/rules/{name}/edit", u.editorPage)
+	h("POST /ui/editor/condition", u.conditionFragment)
+	h("POST /ui/editor/actions", u.actionsFragment)
+	h("POST /ui/editor/check", u.checkFragment)
+	h("POST /ui/editor/try", u.tryFragment)
+	h("POST /ui/editor/save", u.save)
+	h("GET /ui/history", u.historyPage)
+	h("POST /ui/history/{id}/restore", u.restore)
+	h("GET /ui/channels", u.channelsPage)
+	h("GET /ui/deliveries", u.deliveriesPage)
+	h("POST /ui/deliveries/{id}/replay", u.replay)
+	mux.Handle("/ui/", u.off(http.NotFoundHandler()))
+}
+
+// off answers 404 to everything when no admin token is configured, and
+// sets the headers every editor response carries.
+func (u *UI) off(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u.o.Token.IsZero() {
+			http.NotFound(w, r)
+			return
+		}
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		// same-origin, not no-referrer: with no-referrer browsers send
+		// "Origin: null" on form posts, and sameOrigin needs the real one.
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// guard requires a session, and on every state-changing request the
+// session's CSRF token and a same-origin Origin header.
+func (u *UI) guard(next http.HandlerFunc) http.Handler {
+	return u.off(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, ok := u.sessions.get(r)
+		if !ok {
+			if r.Header.Get("HX-Request") != "" {
+				w.Header().Set("HX-Redirect", "/ui/login")
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			r.Body = http.MaxBytesReader(w, r.Body, 4<<20)
+			if !sameOrigin(r) || !validCSRF(r, sess) {
+				http.Error(w, "invalid or missing CSRF token: reload the page", http.StatusForbidden)
+				return
+			}
+		}
+		next(w, r.WithContext(withSession(r.Context(), sess)))
+	}))
+}
+
+func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
+	if _, ok := u.sessions.get(r); ok {
+		http.Redirect(w, r, "/ui/rules", http.StatusSeeOther)
+		return
+	}
+	u.render(w, r, http.StatusOK, "login", map[string]any{"Title": "Log in"})
+}
+
+func (u *UI) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if !sameOrigin(r) {
+		http.Error(w, "cross-site login refused", http.StatusForbidden)
+		return
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(r.PostFormValue("token"))))
+	if subtle.ConstantTimeCompare(got[:], u.tokenHash[:]) != 1 {
+		u.render(w, r, http.StatusUnauthorized, "login", map[string]any{"Title": "Log in", "Error": "That is not the admin token."})
+		return
+	}
+	id, _ := u.sessions.create()
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: id, Path: "/ui/", MaxAge: int(sessionTTL / time.Second),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+	})
+	http.Redirect(w, r, "/ui/rules", http.StatusSeeOther)
+}
+
+func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
+	u.sessions.end(r)
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/ui/", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
+}
+
+// templateNames lists the files of the templates directory, for the
+// editor's template picker.
+func (u *UI) templateNames() []string {
+	dir := u.o.Reload.Options().TemplatesDir
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents {
+		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+			out = append(out, e.Name())
+		}
+	}
+	sort.Strings(out)
+	return out
+}
