@@ -26,6 +26,7 @@ func (a *API) registerEditing(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/history", a.auth(http.HandlerFunc(a.history)))
 	mux.Handle("POST /api/v1/history/{id}/restore", a.auth(http.HandlerFunc(a.restore)))
 	mux.Handle("GET /api/v1/channels", a.auth(http.HandlerFunc(a.channels)))
+	a.registerChannelEditing(mux)
 }
 
 // RuleInput is a rule as a client sends it: RuleJSON, except that a
