@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -66,7 +67,12 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	}
 	reloader, err := router.NewReloader(router.LoadOptions{
 		RulesPath: o.Rules, TemplatesDir: o.Templates, DryRun: o.DryRun, Logger: log, Catalog: catalog,
-	}, log, m, func(_, rs *router.Ruleset) { initRuleMetrics(m, rs) })
+	}, log, m, func(_, rs *router.Ruleset) {
+		initRuleMetrics(m, rs)
+		// Compiling a large rules file allocates several times what the
+		// result keeps; hand that memory back instead of holding it.
+		debug.FreeOSMemory()
+	})
 	if err != nil {
 		var le *router.LoadError
 		if errors.As(err, &le) {
@@ -81,6 +87,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	defer func() { reloader.Current().Close() }()
 	rs := reloader.Current()
 	initRuleMetrics(m, rs)
+	debug.FreeOSMemory()
 	router.LogWarnings(log, rs.Warnings)
 	if o.DryRun {
 		log.Warn("dry run: notifications are rendered and logged, never sent")

@@ -504,7 +504,9 @@ func (d *Dispatcher) finish(it *item, out store.Outcome, attemptOutcome string, 
 	}
 	switch out.Result {
 	case store.ResultDelivered:
-		d.log.Info("delivered", attrs...)
+		// Successes are the bulk of the traffic: logged at debug level
+		// (metrics count them); failures stay visible at warn and error.
+		d.log.Debug("delivered", attrs...)
 	case store.ResultRetry:
 		d.log.Warn("delivery failed; will retry", append(attrs, "retry_in", retryIn.Round(time.Millisecond).String())...)
 	default:

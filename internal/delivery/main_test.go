@@ -241,7 +241,7 @@ func newEnv(t *testing.T, st *store.Store, chs *channels, tune func(*delivery.Op
 		Store:         st,
 		Resolve:       chs.resolve,
 		Owner:         fmt.Sprintf("replica-%d", ownerSeq.Add(1)),
-		Logger:        slog.New(slog.NewJSONHandler(e.logs, nil)),
+		Logger:        slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Metrics:       metrics.New(e.reg),
 		PollInterval:  50 * time.Millisecond,
 		Backoff:       func(int) time.Duration { return 50 * time.Millisecond },
