@@ -31,7 +31,11 @@ func (rs *Ruleset) Explain(m *Message) []Explanation {
 	out := make([]Explanation, 0, len(rs.Rules))
 	for _, r := range rs.Rules {
 		e := Explanation{Rule: r.Name, Enabled: r.Enabled}
-		ok, err := r.cond.eval(m.Data)
+		cond := r.cond
+		if cond == nil { // dropped for an exactly indexed rule
+			cond, _ = compileCondition(r.When, opts)
+		}
+		ok, err := cond.eval(m.Data)
 		e.Matched = ok && err == nil
 		if err != nil {
 			e.Error = rs.Scrub(err.Error())

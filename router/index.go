@@ -21,9 +21,14 @@ type ruleIndex struct {
 	prefixes []prefixBucket
 	// always holds rules evaluated on every message, by position.
 	always []int
-	// all holds every enabled rule, for messages whose webhook_type is not
-	// a string (evaluated naively, as the index assumes a string).
+	// all holds every enabled rule that needs evaluating, for messages
+	// whose webhook_type is not a string (evaluated naively, as the index
+	// assumes a string). Exact rules cannot match those: they are left out.
 	all []int
+	// exact marks rules whose condition is entirely what the index checks
+	// (webhook_type pins and one field == literal): selecting them is
+	// matching them, so they need no program at all.
+	exact map[int]bool
 }
 
 type typeBucket struct {
@@ -57,17 +62,22 @@ type fieldKey struct {
 }
 
 func buildIndex(rules []*Rule) *ruleIndex {
-	ix := &ruleIndex{byType: map[string]*typeBucket{}}
+	ix := &ruleIndex{byType: map[string]*typeBucket{}, exact: map[int]bool{}}
 	prefixes := map[string]int{} // prefix → position in ix.prefixes
 	for i, r := range rules {
 		if !r.Enabled || r.cond == nil {
 			continue
 		}
-		ix.all = append(ix.all, i)
-		p, key := analyzeIndex(r.When)
+		p, key, exact := analyzeIndex(r.When)
 		if p == nil {
+			ix.all = append(ix.all, i)
 			ix.always = append(ix.always, i)
 			continue
+		}
+		if exact {
+			ix.exact[i] = true
+		} else {
+			ix.all = append(ix.all, i)
 		}
 		for t := range p.exact {
 			b := ix.byType[t]
@@ -158,11 +168,12 @@ func lookupPath(data map[string]any, path []string) (any, bool) {
 }
 
 // analyzeIndex returns what a condition requires of webhook_type (nil:
-// nothing it can be indexed on) and one `field == literal` conjunct.
-func analyzeIndex(src string) (*pin, *fieldKey) {
+// nothing it can be indexed on), one `field == literal` conjunct, and
+// whether those two are the whole condition.
+func analyzeIndex(src string) (*pin, *fieldKey, bool) {
 	tree, err := parser.Parse(src)
 	if err != nil {
-		return nil, nil
+		return nil, nil, false
 	}
 	var conj []exprast.Node
 	var split func(n exprast.Node)
@@ -177,21 +188,25 @@ func analyzeIndex(src string) (*pin, *fieldKey) {
 	split(tree.Node)
 	var p *pin
 	var key *fieldKey
+	used := 0
 	for _, c := range conj {
 		if p.empty() {
 			if cp := pinOf(c); !cp.empty() {
 				p = cp
+				used++
 				continue
 			}
 		}
 		if key == nil {
-			key = fieldEquality(c)
+			if key = fieldEquality(c); key != nil {
+				used++
+			}
 		}
 	}
 	if p.empty() {
-		return nil, nil
+		return nil, nil, false
 	}
-	return p, key
+	return p, key, used == len(conj)
 }
 
 // pinOf returns the webhook_type requirement of one conjunct.

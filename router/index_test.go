@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // naiveMatch evaluates every enabled rule: the reference the index must
@@ -19,7 +20,11 @@ func naiveMatch(rs *Ruleset, data map[string]any) []string {
 		if !r.Enabled {
 			continue
 		}
-		if ok, err := r.cond.eval(data); err == nil && ok {
+		cond, err := compileCondition(r.When, exprOptions(time.Now))
+		if err != nil {
+			panic(err)
+		}
+		if ok, err := cond.eval(data); err == nil && ok {
 			out = append(out, r.Name)
 		}
 	}

@@ -201,6 +201,12 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags
 		c.compileRule(i, rd, names, exprOpts)
 	}
 	c.rs.index = buildIndex(c.rs.Rules)
+	// A rule the index matches exactly keeps no program: thousands of
+	// per-customer rules then cost a map entry each, not a compiled
+	// expression (which `check` still compiled above, to report errors).
+	for i := range c.rs.index.exact {
+		c.rs.Rules[i].cond = nil
+	}
 	if len(doc.rules) == 0 && !ds.hasErrors() {
 		ds.add(SeverityWarning, c.file, pos{1, 1}, "", "rules", "no rules: every message will be accepted and nothing sent")
 	}

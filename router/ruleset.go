@@ -157,7 +157,10 @@ func (rs *Ruleset) Route(m *Message) Result {
 	var buf [16]int
 	for _, i := range rs.index.candidates(m.Data, buf[:0]) {
 		r := rs.Rules[i]
-		ok, err := r.cond.eval(m.Data)
+		ok, err := true, error(nil) // an exact rule matches once selected
+		if r.cond != nil {
+			ok, err = r.cond.eval(m.Data)
+		}
 		if err != nil {
 			res.Errors = append(res.Errors, RuleError{Rule: r.Name, Err: err})
 			continue

@@ -65,6 +65,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if err != nil {
 		return fmt.Errorf("load lago catalog: %w", err)
 	}
+	// Compiling a large rules file makes a lot of short-lived garbage:
+	// collect it eagerly while loading so the peak stays low.
+	gcPercent := debug.SetGCPercent(50)
 	reloader, err := router.NewReloader(router.LoadOptions{
 		RulesPath: o.Rules, TemplatesDir: o.Templates, DryRun: o.DryRun, Logger: log, Catalog: catalog,
 	}, log, m, func(_, rs *router.Ruleset) {
@@ -73,6 +76,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		// result keeps; hand that memory back instead of holding it.
 		debug.FreeOSMemory()
 	})
+	debug.SetGCPercent(gcPercent)
 	if err != nil {
 		var le *router.LoadError
 		if errors.As(err, &le) {
