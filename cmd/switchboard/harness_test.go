@@ -75,6 +75,7 @@ type config struct {
 	env       []string
 	args      []string
 	dir       string // reuse a data/rules directory (restarts)
+	listen    string // listen on this address instead of a free port (restarts on the same port)
 }
 
 func freePort(t *testing.T) string {
@@ -102,7 +103,10 @@ func startServer(t *testing.T, c config) *server {
 	for name, src := range c.templates {
 		writeFile(t, filepath.Join(dir, "templates", name), src)
 	}
-	addr := freePort(t)
+	addr := c.listen
+	if addr == "" {
+		addr = freePort(t)
+	}
 	args := append([]string{"serve", "--rules", filepath.Join(dir, "rules.yaml"), "--templates", filepath.Join(dir, "templates"),
 		"--listen", addr, "--data", filepath.Join(dir, "data")}, c.args...)
 	cmd := exec.Command(binary, args...)

@@ -1,0 +1,655 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/standardwebhooks"
+	"github.com/switchboard-dev/switchboard/internal/testpeer"
+	"github.com/switchboard-dev/switchboard/internal/testpg"
+)
+
+// The durability tests run the real binary against real peers and check
+// README's guarantees: a message answered 2xx is delivered whatever
+// happens to the process (at least once, duplicates carrying the same
+// webhook-id), retries and dead letters behave as documented, a SIGTERM
+// finishes what is being sent, and replicas sharing PostgreSQL never send
+// the same delivery at the same time.
+
+// TestCrashKillNineSQLite: 1,000 signed Lago messages from 8 concurrent
+// senders that retry like Lago, while the server is SIGKILLed three times
+// at random moments and restarted on the same data directory and port.
+// Every message answered 2xx reaches the receiver, none is queued twice,
+// and nothing is left pending or in flight. SWITCHBOARD_CRASH_SEED repeats
+// a run's kill moments.
+func TestCrashKillNineSQLite(t *testing.T) {
+	const messages, senders, kills = 1000, 8, 3
+	seed := seedFromEnv(t, "SWITCHBOARD_CRASH_SEED")
+	t.Logf("seed %d (SWITCHBOARD_CRASH_SEED=%d repeats the kill moments)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+
+	hook := testpeer.NewReceiver(t)
+	cfg := config{
+		rules:  hookRules("    timeout: 2s\n    retry: {backoff: 200ms, max_backoff: 2s}"),
+		env:    hookEnv(hook.URL(), "SWITCHBOARD_LOG_LEVEL=warn", "SWITCHBOARD_ADMIN_TOKEN="+adminToken),
+		dir:    t.TempDir(),
+		listen: freePort(t),
+	}
+	s := startServer(t, cfg)
+	cfg.rules = "" // restarts keep the same file
+
+	began := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	base := "http://" + cfg.listen
+	sending := startSending(ctx, newLagoSender(t, func(int, int) string { return base }), senders, "crash",
+		markedBodies(t, "crash", messages))
+	done := make(chan struct{})
+	go func() {
+		sending.wait()
+		close(done)
+	}()
+
+	// Each kill comes after a random number of accepted messages and a
+	// random pause, so it lands at any point of ingest and delivery.
+	var at []int64
+	for range kills {
+		at = append(at, 100+rng.Int64N(messages-200))
+	}
+	slices.Sort(at)
+	var killedAt []string
+	var killTimes []time.Time
+	for _, n := range at {
+		sending.waitAccepted(n, done)
+		time.Sleep(time.Duration(rng.Int64N(int64(25 * time.Millisecond))))
+		s.kill()
+		killTimes = append(killTimes, time.Now())
+		killedAt = append(killedAt, fmt.Sprintf("%d accepted at %s", sending.accepted.Load(), time.Since(began).Round(time.Millisecond)))
+		s = startServer(t, cfg)
+	}
+	results := sending.wait()
+	sendTime := time.Since(began)
+
+	want := map[string]bool{}
+	duplicateAnswers, tries := 0, 0
+	for i, r := range results {
+		tries += r.tries
+		if r.code == 0 {
+			t.Errorf("message %d never accepted after %d tries: %v", i, r.tries, r.err)
+			continue
+		}
+		if r.code == 200 {
+			duplicateAnswers++ // its first 202 was lost to a kill
+		}
+		want[marker("crash", i)] = true
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// Deliveries leased to a killed process wait for their lease to expire
+	// (timeout 2s + 15s) before the running one takes them over.
+	var got map[string]map[string]bool
+	poll(t, "every accepted message to be delivered", 45*time.Second, 200*time.Millisecond, func() bool {
+		if hook.Count() < len(want) {
+			return false
+		}
+		got = byMarker(arrivals(hook.Requests()))
+		for m := range want {
+			if got[m] == nil {
+				return false
+			}
+		}
+		return true
+	})
+	total := time.Since(began)
+	for m, ids := range got {
+		if !want[m] {
+			t.Errorf("the receiver got a message that was never sent: %q", m)
+		}
+		if len(ids) != 1 {
+			t.Errorf("message %s was queued %d times (webhook-ids %v) despite its unique key", m, len(ids), ids)
+		}
+	}
+	reqs := hook.Requests()
+	all := arrivals(reqs)
+	dups, distinct := duplicates(all)
+	sends := map[string][]time.Time{}
+	for _, q := range reqs {
+		id := q.Header.Get(standardwebhooks.HeaderID)
+		sends[id] = append(sends[id], q.Received)
+	}
+	reportAll(t, "sent twice with no crash in between", unexplainedResends(sends, killTimes))
+
+	// The store agrees: read by a separate process while the server runs,
+	// and through the admin API.
+	data := s.dataDir()
+	poll(t, "nothing pending or in flight", 10*time.Second, 200*time.Millisecond, func() bool {
+		return len(cliDeliveries(t, "--data", data, "--status", "pending")) == 0 &&
+			len(cliDeliveries(t, "--data", data, "--status", "in_flight")) == 0
+	})
+	if n := len(cliDeliveries(t, "--data", data, "--status", "delivered", "--limit", "1000")); n != messages {
+		t.Errorf("CLI lists %d delivered deliveries, want %d", n, messages)
+	}
+	if dead := cliDeliveries(t, "--data", data, "--status", "dead"); len(dead) != 0 {
+		t.Errorf("dead deliveries: %+v", dead)
+	}
+	for _, status := range []string{"pending", "in_flight"} {
+		if ids := listDeliveries(t, s, status); len(ids) != 0 {
+			t.Errorf("the API lists %d %s deliveries", len(ids), status)
+		}
+	}
+	t.Logf("kills: %d (%s)", len(killedAt), strings.Join(killedAt, "; "))
+	t.Logf("accepted %d/%d in %s (%d tries, %d answered 200 duplicate after a lost 202); delivered %d distinct webhook-ids in %d requests: %d duplicates; total %s",
+		len(want), messages, sendTime.Round(time.Millisecond), tries, duplicateAnswers, distinct, len(all), dups, total.Round(time.Millisecond))
+	for id, n := range hook.Duplicates() {
+		t.Logf("duplicate (across a kill): webhook-id %s received %d times", id, n)
+	}
+}
+
+// TestReceiverDownThirtySeconds: the receiver answers 503 for 30 s; every
+// delivery keeps being retried (backoff 1s up to 5s) and is delivered once
+// it is back. The CLI, run as a separate process against the data
+// directory the server is writing, and the admin API show the attempts
+// and the 503s.
+func TestReceiverDownThirtySeconds(t *testing.T) {
+	t.Parallel()
+	const n = 20
+	hook := testpeer.NewReceiver(t)
+	s := startServer(t, config{
+		// max_attempts is raised: 12 attempts at this backoff can be
+		// spent in less than 30 s.
+		rules: hookRules("    retry: {max_attempts: 50, backoff: 1s, max_backoff: 5s}"),
+		env:   hookEnv(hook.URL(), "SWITCHBOARD_ADMIN_TOKEN="+adminToken),
+	})
+	downUntil := time.Now().Add(30 * time.Second)
+	hook.FailFor(30 * time.Second) // answers 503 until at least downUntil
+	for i, body := range markedBodies(t, "down", n) {
+		if r := s.lagoPost("lago", lagoSecret, fmt.Sprintf("down-%d", i), body); r.code != 202 {
+			t.Fatalf("message %d: %d %s", i, r.code, r.body)
+		}
+	}
+	data := s.dataDir()
+
+	t.Run("failures visible while down", func(t *testing.T) {
+		poll(t, "every delivery to have failed with 503", 20*time.Second, 300*time.Millisecond, func() bool {
+			list := cliDeliveries(t, "--data", data)
+			if time.Now().Before(downUntil) {
+				for _, d := range list {
+					if d.State == "delivered" {
+						t.Fatalf("delivery %s delivered while the receiver answers 503", d.ID)
+					}
+				}
+			}
+			if len(list) != n {
+				return false
+			}
+			for _, d := range list {
+				if d.Attempts < 1 || !strings.Contains(d.LastError, "unexpected status 503") {
+					return false
+				}
+			}
+			return true
+		})
+	})
+
+	var delivered []storedDelivery
+	poll(t, "every delivery to be delivered", time.Until(downUntil)+40*time.Second, 500*time.Millisecond, func() bool {
+		delivered = cliDeliveries(t, "--data", data, "--status", "delivered")
+		return len(delivered) == n
+	})
+	allDone := time.Now()
+
+	t.Run("cli", func(t *testing.T) {
+		_, table, _ := runCLI(t, nil, "deliveries", "--data", data, "--status", "delivered")
+		for _, d := range delivered {
+			if d.Attempts < 2 || d.LastError != "" {
+				t.Errorf("delivery %s: %d attempts, last error %q; want more than 1 attempt and no error", d.ID, d.Attempts, d.LastError)
+			}
+			mustContain(t, "deliveries table", table, d.ID)
+		}
+		mustContain(t, "deliveries table", table, "ATTEMPTS", "delivered")
+	})
+	t.Run("api", func(t *testing.T) {
+		for _, d := range delivered {
+			got := getDelivery(t, s, d.ID)
+			h := got.Attempts
+			if got.Delivery.Status != "delivered" || got.Delivery.Attempts != len(h) || len(h) < 2 {
+				t.Errorf("delivery %s: status %s, %d attempts, history of %d", d.ID, got.Delivery.Status, got.Delivery.Attempts, len(h))
+				continue
+			}
+			for i, a := range h[:len(h)-1] {
+				if a.No != i+1 || a.Outcome != "retry" || !strings.Contains(a.Error, "unexpected status 503") {
+					t.Errorf("delivery %s attempt %d: %+v, want a retry after a 503", d.ID, i+1, a)
+				}
+			}
+			if last := h[len(h)-1]; last.Outcome != "success" || last.Error != "" {
+				t.Errorf("delivery %s last attempt: %+v", d.ID, last)
+			}
+		}
+	})
+	t.Run("receiver", func(t *testing.T) {
+		perID := map[string][]time.Time{}
+		for _, q := range hook.Requests() {
+			id := q.Header.Get(standardwebhooks.HeaderID)
+			perID[id] = append(perID[id], q.Received)
+		}
+		if len(perID) != n {
+			t.Errorf("%d distinct webhook-ids, want %d", len(perID), n)
+		}
+		for id, times := range perID {
+			after := 0
+			for _, at := range times {
+				if !at.Before(downUntil) {
+					after++
+				}
+			}
+			if len(times) < 2 || after != 1 {
+				t.Errorf("webhook-id %s: %d requests, %d after the outage; want retries during it and one success after", id, len(times), after)
+			}
+		}
+	})
+	attempts := []int{}
+	for _, d := range delivered {
+		attempts = append(attempts, d.Attempts)
+	}
+	slices.Sort(attempts)
+	t.Logf("%d deliveries delivered %s after the 30 s outage ended; attempts per delivery %d..%d",
+		n, allDone.Sub(downUntil).Round(time.Millisecond), attempts[0], attempts[len(attempts)-1])
+}
+
+// TestSlackRetryAfter: Slack answers 429 with Retry-After: 2 once; the
+// second attempt comes at least 2 s after the first (times taken where
+// Slack receives them) and not much later.
+func TestSlackRetryAfter(t *testing.T) {
+	slack := testpeer.NewSlack(t)
+	slack.RequireToken(slackToken)
+	slack.Reply(testpeer.SlackRateLimited("2"))
+	proxy := newStampProxy(t, slack.URL())
+	s := startServer(t, config{
+		rules: `
+sources:
+  lago:
+    lago:
+      hmac_secret: ${LAGO_WEBHOOK_SECRET}
+channels:
+  ops:
+    slack: {token: "${SLACK_BOT_TOKEN}", channel: "#ops", api_url: "${SLACK_API_URL}"}
+rules:
+  - name: wallet
+    when: webhook_type == "wallet.depleted_ongoing_balance"
+    send:
+      - to: ops
+        message: "Wallet of {{ .wallet.external_customer_id }} is empty"
+`,
+		env: []string{"LAGO_WEBHOOK_SECRET=" + lagoSecret, "SLACK_BOT_TOKEN=" + slackToken,
+			"SLACK_API_URL=" + proxy.srv.URL + "/api/", "SWITCHBOARD_ADMIN_TOKEN=" + adminToken},
+	})
+	if r := s.lagoPost("lago", lagoSecret, "wallet-429", fixture(t, "wallet.depleted_ongoing_balance")); r.code != 202 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	stamps := proxy.waitFor(t, 2, 20*time.Second)
+	gap := stamps[1].Sub(stamps[0])
+	if gap < 2*time.Second || gap > 6*time.Second {
+		t.Errorf("second attempt %s after the first, want 2s..6s (Retry-After: 2)", gap)
+	}
+	for i, q := range slack.Requests() {
+		if q.APIMethod() != "chat.postMessage" || q.Token() != slackToken || q.Channel() != "#ops" || q.Text() != "Wallet of acme_1042 is empty" {
+			t.Errorf("request %d: %s token ok %v channel %q text %q", i, q.APIMethod(), q.Token() == slackToken, q.Channel(), q.Text())
+		}
+	}
+
+	var ids []string
+	eventually(t, "the delivery to be recorded delivered", 10*time.Second, func() bool {
+		ids = listDeliveries(t, s, "delivered")
+		return len(ids) == 1
+	})
+	d := getDelivery(t, s, ids[0])
+	if len(d.Attempts) != 2 || d.Attempts[0].Outcome != "retry" || !strings.Contains(d.Attempts[0].Error, "rate limited") ||
+		d.Attempts[1].Outcome != "success" {
+		t.Errorf("attempt history %+v, want a rate-limited retry then a success", d.Attempts)
+	}
+	if v := metric(t, s, `switchboard_delivery_attempts_total{channel="ops",outcome="retry"}`); v != "1" {
+		t.Errorf("retry attempts metric %q, want 1", v)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := slack.Len(); n != 2 {
+		t.Errorf("Slack got %d requests, want 2", n)
+	}
+	t.Logf("second attempt %s after the first", gap.Round(time.Millisecond))
+}
+
+// TestDeadLettersAndReplay: a receiver answering 400 makes the delivery
+// dead at once; the CLI lists it with the error; once the receiver is
+// fixed, a replay (CLI by ID, CLI --all-dead, admin API) delivers it under
+// the same delivery ID.
+func TestDeadLettersAndReplay(t *testing.T) {
+	hook := testpeer.NewReceiver(t)
+	s := startServer(t, config{
+		rules: hookRules("    retry: {backoff: 200ms, max_backoff: 2s}"),
+		env:   hookEnv(hook.URL(), "SWITCHBOARD_ADMIN_TOKEN="+adminToken),
+	})
+	data := s.dataDir()
+	auth := []string{"Authorization", "Bearer " + adminToken}
+	bodies := markedBodies(t, "dead", 4)
+	next := 0
+
+	cases := []struct {
+		name   string
+		dead   int
+		replay func(t *testing.T, ids []string)
+	}{
+		{"cli replay ID", 1, func(t *testing.T, ids []string) {
+			code, out, errOut := runCLI(t, nil, append([]string{"replay", "--data", data}, ids...)...)
+			if code != 0 || !strings.Contains(out, "requeued 1 delivery") {
+				t.Fatalf("replay: exit %d\n%s%s", code, out, errOut)
+			}
+		}},
+		{"cli replay --all-dead", 2, func(t *testing.T, ids []string) {
+			code, out, errOut := runCLI(t, nil, "replay", "--data", data, "--all-dead")
+			if code != 0 || !strings.Contains(out, "requeued 2 deliveries") {
+				t.Fatalf("replay --all-dead: exit %d\n%s%s", code, out, errOut)
+			}
+		}},
+		{"api replay", 1, func(t *testing.T, ids []string) {
+			if r := request(t, s, "POST", "/api/v1/deliveries/"+ids[0]+"/replay"); r.code != 401 {
+				t.Errorf("replay without a token: %d", r.code)
+			}
+			if r := request(t, s, "POST", "/api/v1/deliveries/no-such-delivery/replay", auth...); r.code != 404 {
+				t.Errorf("replay of an unknown ID: %d %s", r.code, r.body)
+			}
+			r := request(t, s, "POST", "/api/v1/deliveries/"+ids[0]+"/replay", auth...)
+			var got struct{ Replayed int }
+			if err := json.Unmarshal([]byte(r.body), &got); r.code != 202 || err != nil || got.Replayed != 1 {
+				t.Fatalf("POST replay: %d %s", r.code, r.body)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			hook.SetDefault(testpeer.Reply{Status: 400, Body: "invoice rejected"})
+			before := hook.Count()
+			for range c.dead {
+				r := postSigned(t, s, fmt.Sprintf("dead-%d", next), bodies[next])
+				if r.code != 202 {
+					t.Fatalf("post: %d %s", r.code, r.body)
+				}
+				next++
+			}
+			var dead []storedDelivery
+			poll(t, "the deliveries to be dead", 15*time.Second, 200*time.Millisecond, func() bool {
+				dead = cliDeliveries(t, "--data", data, "--status", "dead")
+				return len(dead) == c.dead
+			})
+			var ids []string
+			for _, d := range dead {
+				ids = append(ids, d.ID)
+				if d.Attempts != 1 || !strings.Contains(d.LastError, "unexpected status 400: invoice rejected") {
+					t.Errorf("dead delivery %s: %d attempts, error %q; want 1 attempt and the 400", d.ID, d.Attempts, d.LastError)
+				}
+			}
+			_, table, _ := runCLI(t, nil, "deliveries", "--data", data, "--status", "dead")
+			mustContain(t, "dead letters table", table, append(ids, "dead", "unexpected status 400: invoice rejected")...)
+			if got := hook.Count() - before; got != c.dead {
+				t.Errorf("the receiver got %d requests, want %d: a 400 is not retried", got, c.dead)
+			}
+
+			hook.SetDefault(testpeer.Reply{})
+			c.replay(t, ids)
+			poll(t, "the replayed deliveries to arrive", 15*time.Second, 50*time.Millisecond, func() bool {
+				return hook.Count() >= before+2*c.dead
+			})
+			var replayed []string
+			for _, q := range hook.Requests()[before+c.dead:] {
+				replayed = append(replayed, q.Header.Get(standardwebhooks.HeaderID))
+			}
+			slices.Sort(ids)
+			slices.Sort(replayed)
+			if !slices.Equal(ids, replayed) {
+				t.Errorf("replay arrived with webhook-ids %v, want the dead deliveries' IDs %v", replayed, ids)
+			}
+			for _, id := range ids {
+				var d apiDelivery
+				poll(t, "the replayed delivery to be recorded", 10*time.Second, 100*time.Millisecond, func() bool {
+					d = getDelivery(t, s, id)
+					return d.Delivery.Status == "delivered"
+				})
+				if len(d.Attempts) != 2 || d.Attempts[0].Outcome != "permanent" || d.Attempts[1].Outcome != "success" {
+					t.Errorf("delivery %s history %+v, want the 400 then a success", id, d.Attempts)
+				}
+			}
+			if left := cliDeliveries(t, "--data", data, "--status", "dead"); len(left) != 0 {
+				t.Errorf("dead letters left after the replay: %+v", left)
+			}
+		})
+	}
+}
+
+// postSigned posts a Lago-signed body on behalf of t (a subtest).
+func postSigned(t *testing.T, s *server, key string, body []byte) response {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(newLagoRequest(context.Background(), s.url, key, lagoSign(lagoSecret, body), body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{resp.StatusCode, string(b), resp.Header}
+}
+
+// TestGracefulShutdown: SIGTERM while a slow receiver (1 s a request) has
+// sends in progress. The process refuses new messages with 503, lets the
+// sends finish and records them, releases every lease, and exits 0 within
+// the grace period; after a restart the rest is delivered at once, each
+// delivery exactly once.
+func TestGracefulShutdown(t *testing.T) {
+	const n, grace = 12, 10 * time.Second
+	hook := newSlowReceiver(t, func() time.Duration { return time.Second })
+	cfg := config{
+		rules: hookRules("    concurrency: 4"),
+		env:   hookEnv(hook.URL(), "SWITCHBOARD_ADMIN_TOKEN="+adminToken),
+	}
+	s := startServer(t, cfg)
+	for i, body := range markedBodies(t, "term", n) {
+		if r := s.lagoPost("lago", lagoSecret, fmt.Sprintf("term-%d", i), body); r.code != 202 {
+			t.Fatalf("message %d: %d %s", i, r.code, r.body)
+		}
+	}
+	eventually(t, "four sends in progress", 15*time.Second, func() bool { return hook.started() >= 4 })
+
+	late := beginRequest(t, s.addr(), fixture(t, "invoice.created"))
+	sigAt := time.Now()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the listener to close", 10*time.Second, func() bool { return !listening(s.addr()) })
+	// The server refuses it: 503 with Retry-After, or (Go's server drops
+	// requests whose header completes after its shutdown began) the
+	// connection closes unanswered. Lago retries either way.
+	refusal := "closed without an answer"
+	if resp, err := late.finish(t); err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "shutting down") {
+			t.Errorf("a message during shutdown: %d Retry-After %q %s; want 503 shutting down with Retry-After",
+				resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+		refusal = "503 " + strings.TrimSpace(string(body))
+	}
+	if err := s.waitExit(grace + 10*time.Second); err != nil {
+		t.Fatalf("exit after SIGTERM: %v, want 0", err)
+	}
+	took := time.Since(sigAt)
+	if took > grace {
+		t.Errorf("exit %s after SIGTERM, beyond the %s grace period", took, grace)
+	}
+	mustContain(t, "log", s.logs.String(), "shutting down: refusing new messages")
+
+	sent := hook.snapshot()
+	if len(sent) < 4 {
+		t.Fatalf("%d sends began before the exit, want at least 4", len(sent))
+	}
+	for _, w := range sent {
+		if !w.completed {
+			t.Errorf("the send of %s was cut short by the shutdown", w.id)
+		}
+	}
+	// On disk: what was sent is delivered, the rest pending, nothing
+	// leased to the process that is gone.
+	data := s.dataDir()
+	if l := cliDeliveries(t, "--data", data, "--status", "in_flight"); len(l) != 0 {
+		t.Errorf("%d deliveries left in flight after a graceful shutdown: %+v", len(l), l)
+	}
+	if l := cliDeliveries(t, "--data", data, "--status", "delivered"); len(l) != len(sent) {
+		t.Errorf("%d deliveries recorded delivered, but %d were sent", len(l), len(sent))
+	}
+	if l := cliDeliveries(t, "--data", data, "--status", "pending"); len(l) != n-len(sent) {
+		t.Errorf("%d deliveries pending, want %d", len(l), n-len(sent))
+	}
+
+	restartAt := time.Now()
+	s = startServer(t, config{dir: s.dir, env: cfg.env})
+	// Released leases are taken at once; a lease left behind would hold
+	// its delivery for 25 s.
+	poll(t, "the remaining deliveries after the restart", 15*time.Second, 50*time.Millisecond, func() bool {
+		_, distinct := duplicates(hook.arrivals())
+		return distinct == n
+	})
+	rest := time.Since(restartAt)
+	time.Sleep(300 * time.Millisecond)
+	if dups, _ := duplicates(hook.arrivals()); dups != 0 {
+		t.Errorf("%d deliveries sent twice across a graceful restart", dups)
+	}
+	poll(t, "every delivery recorded delivered", 10*time.Second, 200*time.Millisecond, func() bool {
+		return len(cliDeliveries(t, "--data", data, "--status", "delivered")) == n
+	})
+	for _, d := range cliDeliveries(t, "--data", data, "--status", "delivered") {
+		if d.Attempts != 1 {
+			t.Errorf("delivery %s: %d attempts, want 1", d.ID, d.Attempts)
+		}
+	}
+	t.Logf("message during shutdown: %s; exit 0 %s after SIGTERM with %d sends completed; the other %d delivered %s after the restart",
+		refusal, took.Round(time.Millisecond), len(sent), n-len(sent), rest.Round(time.Millisecond))
+}
+
+// TestTwoReplicasPostgres: two replicas share one PostgreSQL database;
+// 2,000 messages alternate between them; one is SIGKILLed halfway. The
+// survivor takes over the dead replica's deliveries once their leases
+// expire, everything accepted is delivered, and no delivery is ever in
+// progress at the receiver twice at the same time.
+func TestTwoReplicasPostgres(t *testing.T) {
+	t.Parallel()
+	const messages, senders = 2000, 8
+	dsn := testpg.Start(t)
+	hook := newSlowReceiver(t, func() time.Duration { return 20*time.Millisecond + rand.N(30*time.Millisecond) })
+	cfg := config{
+		// timeout 2s: a dead replica's leases expire 17 s after it took them.
+		rules: hookRules("    timeout: 2s\n    concurrency: 8\n    retry: {backoff: 200ms, max_backoff: 2s}"),
+		env:   hookEnv(hook.URL(), "SWITCHBOARD_LOG_LEVEL=warn", "SWITCHBOARD_ADMIN_TOKEN="+adminToken),
+		args:  []string{"--database", dsn},
+	}
+	// Checked however the test ends, a timeout included.
+	defer func() {
+		reportAll(t, "in flight on two replicas at once", overlaps(hook.snapshot()))
+	}()
+	victim := startServer(t, cfg)
+	survivor := startServer(t, cfg)
+	urls := []string{victim.url, survivor.url}
+
+	began := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	// A load balancer: message i goes to replica i%2, a retry to the other.
+	sending := startSending(ctx, newLagoSender(t, func(i, try int) string { return urls[(i+try)%2] }), senders, "pg",
+		markedBodies(t, "pg", messages))
+	done := make(chan struct{})
+	go func() {
+		sending.wait()
+		close(done)
+	}()
+	sending.waitAccepted(messages/2, done)
+	victim.kill()
+	killedAt := time.Now()
+	killedAfter := sending.accepted.Load()
+	results := sending.wait()
+	sendTime := time.Since(began)
+
+	want := map[string]bool{}
+	tries := 0
+	for i, r := range results {
+		tries += r.tries
+		if r.code == 0 {
+			t.Errorf("message %d never accepted after %d tries: %v", i, r.tries, r.err)
+			continue
+		}
+		want[marker("pg", i)] = true
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	poll(t, "every accepted message to be delivered", 50*time.Second, 200*time.Millisecond, func() bool {
+		got := byMarker(hook.arrivals())
+		for m := range want {
+			if got[m] == nil {
+				return false
+			}
+		}
+		return true
+	})
+	allDelivered := time.Now()
+
+	ws := hook.snapshot()
+	sends := map[string][]time.Time{}
+	for _, w := range ws {
+		sends[w.id] = append(sends[w.id], w.start)
+	}
+	reportAll(t, "sent twice, not because of the kill", unexplainedResends(sends, []time.Time{killedAt}))
+	got := byMarker(hook.arrivals())
+	for m, ids := range got {
+		if !want[m] {
+			t.Errorf("the receiver got a message that was never sent: %q", m)
+		}
+		if len(ids) != 1 {
+			t.Errorf("message %s was queued %d times (webhook-ids %v) despite its unique key", m, len(ids), ids)
+		}
+	}
+	dups, distinct := duplicates(hook.arrivals())
+
+	// Nothing left pending or in flight, through the survivor's API and a
+	// CLI on the same database.
+	for _, status := range []string{"pending", "in_flight", "dead"} {
+		var ids []string
+		poll(t, "no "+status+" deliveries in the API", 10*time.Second, 200*time.Millisecond, func() bool {
+			ids = listDeliveries(t, survivor, status)
+			return len(ids) == 0
+		})
+		if l := cliDeliveries(t, "--database", dsn, "--status", status); len(l) != 0 {
+			t.Errorf("the CLI lists %d %s deliveries", len(l), status)
+		}
+	}
+	eventually(t, "the delivered gauge to count every delivery", 15*time.Second, func() bool {
+		return metric(t, survivor, `switchboard_deliveries{state="delivered"}`) == fmt.Sprint(messages)
+	})
+	interrupted := 0
+	for _, w := range ws {
+		if !w.completed {
+			interrupted++
+		}
+	}
+	t.Logf("accepted %d/%d in %s (%d tries); victim SIGKILLed after %d accepted, %s in",
+		len(want), messages, sendTime.Round(time.Millisecond), tries, killedAfter, killedAt.Sub(began).Round(time.Millisecond))
+	t.Logf("delivered %d distinct webhook-ids in %d requests (%d cut short by the kill): %d sequential duplicates; %d overlaps; all delivered %s after the kill, total %s",
+		distinct, len(ws), interrupted, dups, len(overlaps(ws)), allDelivered.Sub(killedAt).Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
+}
