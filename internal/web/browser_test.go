@@ -163,14 +163,25 @@ func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Act
 	}
 }
 
-// screenshot writes docs/screenshots/name.png.
+// screenshot writes name.png into $SWITCHBOARD_SCREENSHOTS, or into a
+// directory under the system temp directory. Refresh the README's with
+//
+//	SWITCHBOARD_SCREENSHOTS=$PWD/docs/screenshots go test ./internal/web
+//
+// (a plain test run leaves the work tree untouched).
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
-	dir := filepath.Join("..", "..", "docs", "screenshots")
+	if len(png) < 1000 {
+		t.Fatalf("screenshot %s: %d bytes", name, len(png))
+	}
+	dir := os.Getenv("SWITCHBOARD_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "switchboard-screenshots")
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
