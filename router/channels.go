@@ -75,7 +75,7 @@ func (c *compiler) compileChannel(cd channelDoc) {
 		MaxAge:      DefaultMaxAge,
 	}
 	where := "channels." + cd.name
-	if !validName(cd.name) {
+	if !ValidName(cd.name) {
 		c.ds.add(SeverityError, c.file, cd.key, "", where, "channel name %q: use letters, digits, '-', '_' and '.'", cd.name)
 	}
 	var kinds []string

@@ -36,7 +36,7 @@ func (c *compiler) compileSource(sd sourceDoc) {
 	if cfg.MaxBody > 0 {
 		s.MaxBody = int64(cfg.MaxBody)
 	}
-	if !validName(sd.name) {
+	if !ValidName(sd.name) {
 		c.ds.add(SeverityError, c.file, sd.key, "", "sources", "source name %q: use letters, digits, '-' and '_' (it is a URL path segment)", sd.name)
 	}
 	hasLago, hasGeneric := lookup(sd.node, "lago") != nil || cfg.Lago != nil, lookup(sd.node, "generic") != nil || cfg.Generic != nil
@@ -148,8 +148,9 @@ func (c *compiler) compileSource(sd sourceDoc) {
 	c.rs.sourceOrder = append(c.rs.sourceOrder, sd.name)
 }
 
-// validName reports whether s is usable as a source or channel name.
-func validName(s string) bool {
+// ValidName reports whether s is usable as a source or channel name: it
+// must read the same in a URL path.
+func ValidName(s string) bool {
 	if s == "" {
 		return false
 	}

@@ -466,22 +466,6 @@ func plainSettings(v any) any {
 	return v
 }
 
-// validChannelName reports whether s is a name the rules file accepts
-// for a channel (and that reads the same in a URL path).
-func validChannelName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // editChannels applies fn to the parsed channels section.
 func editChannels(fn func(c *rulesfile.Channels) ([]byte, *httpError)) func([]byte) ([]byte, *httpError) {
 	return func(src []byte) ([]byte, *httpError) {
@@ -515,7 +499,7 @@ func (a *API) putChannel(w http.ResponseWriter, r *http.Request) {
 	if in.name == "" {
 		in.name = name
 	}
-	if !validChannelName(in.name) {
+	if !router.ValidName(in.name) {
 		writeHTTPError(w, fieldsInvalid([]ErrorDetail{{Field: "name",
 			Message: fmt.Sprintf("channel name %q: use letters, digits, '-', '_' and '.'", in.name)}}))
 		return
