@@ -21,22 +21,6 @@ type document struct {
 	rules    []ruleDoc
 }
 
-type sourceDoc struct {
-	name string
-	key  pos
-	node ast.Node
-	cfg  SourceConfig
-	ok   bool // decoded without type errors
-}
-
-type channelDoc struct {
-	name string
-	key  pos
-	node ast.Node
-	cfg  ChannelConfig
-	ok   bool
-}
-
 type ruleDoc struct {
 	node ast.Node
 	cfg  RuleConfig
@@ -72,9 +56,9 @@ func parseDocument(file string, src []byte, ds *diags) *document {
 		key := keyName(e)
 		switch key {
 		case "sources":
-			doc.sources = parseSources(file, e.Value, ds)
+			doc.sources = parseNamed[SourceConfig](file, "sources", e.Value, ds)
 		case "channels":
-			doc.channels = parseChannels(file, e.Value, ds)
+			doc.channels = parseNamed[ChannelConfig](file, "channels", e.Value, ds)
 		case "rules":
 			doc.rules = parseRulesList(file, e.Value, ds)
 		default:
@@ -84,38 +68,37 @@ func parseDocument(file string, src []byte, ds *diags) *document {
 	return doc
 }
 
-func parseSources(file string, n ast.Node, ds *diags) []sourceDoc {
-	if isNull(n) {
-		return nil
-	}
-	entries, ok := mapEntries(n)
-	if !ok {
-		ds.add(SeverityError, file, nodePos(n), "", "sources", "sources must be a mapping of source names to settings")
-		return nil
-	}
-	var out []sourceDoc
-	for _, e := range entries {
-		sd := sourceDoc{name: keyName(e), key: nodePos(e.Key), node: e.Value}
-		sd.ok = decodeNode(file, e.Value, &sd.cfg, "sources."+sd.name, "", ds)
-		out = append(out, sd)
-	}
-	return out
+// namedDoc is one entry of a mapping of names to settings (a source or a
+// channel), decoded into C.
+type namedDoc[C any] struct {
+	name string
+	key  pos
+	node ast.Node
+	cfg  C
+	ok   bool // decoded without type errors
 }
 
-func parseChannels(file string, n ast.Node, ds *diags) []channelDoc {
+type (
+	sourceDoc  = namedDoc[SourceConfig]
+	channelDoc = namedDoc[ChannelConfig]
+)
+
+// parseNamed decodes `section:`, a mapping of names to settings, entry by
+// entry so that one bad entry does not hide problems in the others.
+func parseNamed[C any](file, section string, n ast.Node, ds *diags) []namedDoc[C] {
 	if isNull(n) {
 		return nil
 	}
 	entries, ok := mapEntries(n)
 	if !ok {
-		ds.add(SeverityError, file, nodePos(n), "", "channels", "channels must be a mapping of channel names to settings")
+		ds.add(SeverityError, file, nodePos(n), "", section, "%s must be a mapping of names to settings", section)
 		return nil
 	}
-	var out []channelDoc
+	var out []namedDoc[C]
 	for _, e := range entries {
-		cd := channelDoc{name: keyName(e), key: nodePos(e.Key), node: e.Value}
-		cd.ok = decodeNode(file, e.Value, &cd.cfg, "channels."+cd.name, "", ds)
-		out = append(out, cd)
+		d := namedDoc[C]{name: keyName(e), key: nodePos(e.Key), node: e.Value}
+		d.ok = decodeNode(file, e.Value, &d.cfg, section+"."+d.name, "", ds)
+		out = append(out, d)
 	}
 	return out
 }
