@@ -197,13 +197,16 @@ func (s *Store) insertBatch(ctx context.Context, reqs []*enqueueReq) (map[string
 			return nil, err
 		}
 	}
+	if err := s.decide(ctx, tx, reqs, inserted, now); err != nil {
+		return nil, err
+	}
 	var rows []deliveryRow
 	for _, r := range reqs {
 		if !inserted[r.m.ID] {
 			continue
 		}
-		for _, d := range r.ds {
-			row, err := newDeliveryRow(r.m, r.owner, d, now)
+		for i := range r.ds {
+			row, err := newDeliveryRow(r.m, r.owner, &r.ds[i], now)
 			if err != nil {
 				return nil, err
 			}
@@ -272,20 +275,24 @@ type deliveryRow struct {
 	test                         int64
 	parts                        string
 	state                        string
-	now                          int64
+	now, next, queued            int64
 	leaseOwner                   any // string or nil
 	leaseUntil                   any // int64 or nil
 	lastError                    string
+	reason                       string
+	groupID                      any // string or nil
 }
 
-func newDeliveryRow(m Message, owner string, d NewDelivery, now time.Time) (deliveryRow, error) {
+// newDeliveryRow builds the row of a delivery; the state comes from
+// Decided when decide set it.
+func newDeliveryRow(m Message, owner string, d *NewDelivery, now time.Time) (deliveryRow, error) {
 	parts, err := json.Marshal(d.Parts)
 	if err != nil {
 		return deliveryRow{}, fmt.Errorf("encode parts of delivery %s: %w", d.ID, err)
 	}
 	row := deliveryRow{
 		id: d.ID, messageID: m.ID, rule: clean(d.Rule), channel: clean(d.Channel),
-		parts: string(parts), state: StatePending, now: micros(now),
+		parts: string(parts), state: StatePending, now: micros(now), next: micros(now), queued: micros(now),
 	}
 	if d.Test {
 		row.test = 1
@@ -293,18 +300,29 @@ func newDeliveryRow(m Message, owner string, d NewDelivery, now time.Time) (deli
 	switch {
 	case d.DeadError != "":
 		row.state, row.lastError = StateDead, clean(d.DeadError)
+	case d.Decided == StateHeld:
+		// The retry window (max_age) counts from the end of the hold.
+		row.state, row.next, row.queued = StateHeld, microsCeil(d.HoldUntil), microsCeil(d.HoldUntil)
+	case d.Decided != "" && d.Decided != StateInFlight && d.Decided != StatePending:
+		row.state = d.Decided
 	case !d.LeaseUntil.IsZero():
 		row.state, row.leaseOwner, row.leaseUntil = StateInFlight, clean(owner), micros(d.LeaseUntil)
+	}
+	d.Decided = row.state
+	row.reason = clean(d.DecidedReason)
+	if d.Decided == StateGrouped {
+		row.groupID = d.groupID
 	}
 	return row, nil
 }
 
-const deliveryColumns = 16
+const deliveryColumns = 18
 
 func insertDeliveries(ctx context.Context, tx *sql.Tx, d dialect, rows []deliveryRow) error {
 	var q strings.Builder
 	q.WriteString(`INSERT INTO deliveries (id, message_id, rule, channel, test, parts, state, attempts,
-		queued_attempts, queued_at, next_attempt_at, lease_owner, lease_until, last_error, created_at, updated_at) VALUES `)
+		queued_attempts, queued_at, next_attempt_at, lease_owner, lease_until, last_error, created_at, updated_at,
+		reason, group_id) VALUES `)
 	args := make([]any, 0, len(rows)*deliveryColumns)
 	for i, r := range rows {
 		if i > 0 {
@@ -312,7 +330,8 @@ func insertDeliveries(ctx context.Context, tx *sql.Tx, d dialect, rows []deliver
 		}
 		q.WriteString("(" + d.params(len(args)+1, deliveryColumns) + ")")
 		args = append(args, r.id, r.messageID, r.rule, r.channel, r.test, r.parts, r.state, int64(0),
-			int64(0), r.now, r.now, r.leaseOwner, r.leaseUntil, r.lastError, r.now, r.now)
+			int64(0), r.queued, r.next, r.leaseOwner, r.leaseUntil, r.lastError, r.now, r.now,
+			r.reason, r.groupID)
 	}
 	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 		return fmt.Errorf("insert deliveries: %w", err)

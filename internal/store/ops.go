@@ -89,9 +89,16 @@ func (s *Store) Get(ctx context.Context, id string) (Delivery, []Attempt, error)
 const replaySet = `UPDATE deliveries SET state = 'pending', queued_attempts = attempts, queued_at = $1,
 	next_attempt_at = $1, lease_owner = NULL, lease_until = NULL, delivered_at = NULL, updated_at = $1`
 
-// Replay requeues the given dead or delivered deliveries and returns how
-// many it requeued; IDs that are unknown, pending or in flight are left
-// alone.
+// replayable selects the deliveries Replay may requeue: finished ones
+// that hold what to send (a match dropped from a digest group was never
+// rendered).
+const replayable = `(state IN ('dead', 'delivered', 'suppressed', 'silenced', 'collapsed')
+	OR (state = 'dropped' AND group_id IS NULL))`
+
+// Replay requeues the given finished deliveries (dead, delivered, or not
+// sent by decision: suppressed, silenced, dropped, collapsed) and returns
+// how many it requeued; IDs that are unknown, waiting, in flight or in a
+// digest are left alone.
 func (s *Store) Replay(ctx context.Context, ids []string) (int, error) {
 	now := micros(s.now())
 	ids = sortedIDs(ids)
@@ -99,7 +106,7 @@ func (s *Store) Replay(ctx context.Context, ids []string) (int, error) {
 	for start := 0; start < len(ids); start += idsPerStatement {
 		chunk := ids[start:min(start+idsPerStatement, len(ids))]
 		args := append([]any{now}, stringArgs(chunk)...)
-		res, err := s.w.ExecContext(ctx, replaySet+" WHERE state IN ('dead', 'delivered') AND id IN ("+
+		res, err := s.w.ExecContext(ctx, replaySet+" WHERE "+replayable+" AND id IN ("+
 			s.dialect.params(2, len(chunk))+")", args...)
 		if err != nil {
 			return total, fmt.Errorf("replay: %w", err)
@@ -130,22 +137,27 @@ func (s *Store) ReplayDead(ctx context.Context) (int, error) {
 // finished, in one statement (one consistent snapshot). The live states are
 // counted from their small partial indexes.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	var total, pending, inFlight, dead int64
+	var total, pending, inFlight, dead, held, grouped int64
 	var oldestPending, oldestInFlight sql.NullInt64
 	err := s.r.QueryRowContext(ctx, `SELECT
 		(SELECT count(*) FROM deliveries),
 		(SELECT count(*) FROM deliveries WHERE state = 'pending'),
 		(SELECT count(*) FROM deliveries WHERE state = 'in_flight'),
 		(SELECT count(*) FROM deliveries WHERE state = 'dead'),
+		(SELECT count(*) FROM deliveries WHERE state = 'held'),
+		(SELECT count(*) FROM deliveries WHERE group_id IS NOT NULL AND state = 'grouped'),
 		(SELECT min(queued_at) FROM deliveries WHERE state = 'pending'),
 		(SELECT min(queued_at) FROM deliveries WHERE state = 'in_flight')`).
-		Scan(&total, &pending, &inFlight, &dead, &oldestPending, &oldestInFlight)
+		Scan(&total, &pending, &inFlight, &dead, &held, &grouped, &oldestPending, &oldestInFlight)
 	if err != nil {
 		return Stats{}, fmt.Errorf("delivery stats: %w", err)
 	}
+	// "delivered" counts every finished delivery: delivered, or never
+	// sent by decision (suppressed, silenced, …), which only List tells
+	// apart.
 	st := Stats{ByState: map[string]int64{
-		StatePending: pending, StateInFlight: inFlight, StateDead: dead,
-		StateDelivered: total - pending - inFlight - dead,
+		StatePending: pending, StateInFlight: inFlight, StateDead: dead, StateHeld: held, StateGrouped: grouped,
+		StateDelivered: total - pending - inFlight - dead - held - grouped,
 	}}
 	var oldest int64
 	for _, v := range []sql.NullInt64{oldestPending, oldestInFlight} {
@@ -211,6 +223,25 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 	total += n
 	if err != nil {
 		return total, fmt.Errorf("sweep dead: %w", err)
+	}
+	// Deliveries never sent by decision (throttled, silenced, dropped,
+	// folded into a digest or a summary) are kept like delivered ones.
+	n, err = s.sweep(ctx, `SELECT id FROM deliveries
+		WHERE created_at < $1 AND state IN ('suppressed', 'silenced', 'dropped', 'digested', 'collapsed')
+		AND updated_at < $1 LIMIT $2`,
+		micros(now.Add(-s.o.Retention.Delivered)), true)
+	total += n
+	if err != nil {
+		return total, fmt.Errorf("sweep suppressed: %w", err)
+	}
+	// Throttle windows long closed, and groups idle for as long, are
+	// forgotten (a new match starts afresh).
+	cutoff := micros(now.Add(-s.o.Retention.Delivered))
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM throttles WHERE window_end < $1`, cutoff); err != nil {
+		return total, fmt.Errorf("sweep throttles: %w", err)
+	}
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM digest_groups WHERE state = 'idle' AND last_flush_at < $1`, cutoff); err != nil {
+		return total, fmt.Errorf("sweep groups: %w", err)
 	}
 	n, err = s.sweep(ctx, `SELECT id FROM messages m WHERE received_at < $1
 		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id) LIMIT $2`,

@@ -18,7 +18,7 @@ const idsPerStatement = 500
 // reads its columns in this order.
 const selectDelivery = `SELECT d.id, d.message_id, d.rule, d.channel, d.test, d.parts, d.state, d.attempts,
 	d.queued_attempts, d.queued_at, d.next_attempt_at, d.lease_owner, d.lease_until, d.last_error,
-	d.created_at, d.updated_at, d.delivered_at, m.source, m.webhook_type, m.received_at
+	d.created_at, d.updated_at, d.delivered_at, m.source, m.webhook_type, m.received_at, d.reason, d.group_id
 	FROM deliveries d JOIN messages m ON m.id = d.message_id`
 
 type scanner interface{ Scan(dest ...any) error }
@@ -28,12 +28,12 @@ func scanDelivery(sc scanner) (Delivery, error) {
 		d                                          Delivery
 		test, queuedAt, next, created, updated, rx int64
 		parts                                      string
-		owner                                      sql.NullString
+		owner, group                               sql.NullString
 		until, delivered                           sql.NullInt64
 	)
 	if err := sc.Scan(&d.ID, &d.MessageID, &d.Rule, &d.Channel, &test, &parts, &d.State, &d.Attempts,
 		&d.QueuedAttempts, &queuedAt, &next, &owner, &until, &d.LastError,
-		&created, &updated, &delivered, &d.Source, &d.WebhookType, &rx); err != nil {
+		&created, &updated, &delivered, &d.Source, &d.WebhookType, &rx, &d.Reason, &group); err != nil {
 		return Delivery{}, err
 	}
 	if err := json.Unmarshal([]byte(parts), &d.Parts); err != nil {
@@ -42,7 +42,7 @@ func scanDelivery(sc scanner) (Delivery, error) {
 	d.Test = test != 0
 	d.QueuedAt, d.NextAttemptAt = fromMicros(queuedAt), fromMicros(next)
 	d.CreatedAt, d.UpdatedAt, d.ReceivedAt = fromMicros(created), fromMicros(updated), fromMicros(rx)
-	d.LeaseOwner = owner.String
+	d.LeaseOwner, d.GroupID = owner.String, group.String
 	if until.Valid {
 		d.LeaseUntil = fromMicros(until.Int64)
 	}
@@ -111,6 +111,18 @@ func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease ti
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
+	// Held deliveries (quiet hours) whose period is over are claimed like
+	// pending ones; their own partial index keeps this cheap.
+	held, err := claimIDs(ctx, tx, `WITH picked AS MATERIALIZED (
+			SELECT id FROM deliveries WHERE state = 'held' AND next_attempt_at <= $3
+			ORDER BY next_attempt_at LIMIT $4`+s.skipLocked()+`)
+		UPDATE deliveries SET state = 'in_flight', lease_owner = $1, lease_until = $2, updated_at = $3
+		WHERE state = 'held' AND id IN (SELECT id FROM picked)
+		RETURNING id`, owner, untilUS, nowUS, limit-len(due))
+	if err != nil {
+		return nil, fmt.Errorf("claim held deliveries: %w", err)
+	}
+	due = append(due, held...)
 	expired, err := claimIDs(ctx, tx, `WITH picked AS MATERIALIZED (
 			SELECT id FROM deliveries WHERE state = 'in_flight' AND lease_until <= $3
 			ORDER BY lease_until LIMIT $4`+s.skipLocked()+`)

@@ -33,7 +33,42 @@ const (
 	StateDelivered = "delivered"
 	// StateDead deliveries failed for good; Replay requeues them.
 	StateDead = "dead"
+
+	// Alert-fatigue states. Held and grouped deliveries wait; the others
+	// are final and were never sent. Reason says why.
+
+	// StateHeld deliveries wait for the end of quiet hours
+	// (NextAttemptAt), then are claimed like pending ones.
+	StateHeld = "held"
+	// StateGrouped deliveries wait in a digest group (GroupID).
+	StateGrouped = "grouped"
+	// StateDigested deliveries went out inside a digest.
+	StateDigested = "digested"
+	// StateSuppressed deliveries were throttled.
+	StateSuppressed = "suppressed"
+	// StateSilenced deliveries matched a silence.
+	StateSilenced = "silenced"
+	// StateDropped deliveries fell in quiet hours with during_quiet: drop.
+	StateDropped = "dropped"
+	// StateCollapsed deliveries were folded into a pacing summary.
+	StateCollapsed = "collapsed"
 )
+
+// States lists every delivery state, live ones first.
+var States = []string{
+	StatePending, StateInFlight, StateHeld, StateGrouped, StateDelivered, StateDead,
+	StateDigested, StateSuppressed, StateSilenced, StateDropped, StateCollapsed,
+}
+
+// ValidState reports whether s is a delivery state.
+func ValidState(s string) bool {
+	for _, x := range States {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
 
 // Results a delivery worker reports in an Outcome.
 const (
@@ -143,6 +178,43 @@ type NewDelivery struct {
 	// DeadError, if not empty, inserts the delivery dead at once with this
 	// error (a template that failed to render). It can be replayed.
 	DeadError string
+
+	// Preset, if not empty, is a state decided at routing: StateSilenced
+	// or StateDropped (final), or StateHeld (due at HoldUntil unless the
+	// throttle suppresses it or it is grouped). Reason says why.
+	Preset    string
+	Reason    string
+	HoldUntil time.Time
+	// Throttle and Group, if set, are decided in the commit transaction
+	// against the state shared by every replica.
+	Throttle *ThrottleSpec
+	Group    *GroupSpec
+
+	// Decided and DecidedReason are filled in by Enqueue: the state the
+	// delivery was stored in and why.
+	Decided       string
+	DecidedReason string
+	groupID       string
+}
+
+// ThrottleSpec lets at most one delivery per (rule, Key) through per
+// window of Every.
+type ThrottleSpec struct {
+	Key   string
+	Every time.Duration
+	// Rerender, if set, renders the delivery again with the number of
+	// matches suppressed since the last one that went out, when that is
+	// not zero.
+	Rerender func(suppressed int) (notifiers.Parts, error)
+}
+
+// GroupSpec puts the delivery in the digest group (rule, Key, channel):
+// a new group is due Wait from now, and never sooner than Interval after
+// the group's previous digest.
+type GroupSpec struct {
+	Key      string
+	Wait     time.Duration
+	Interval time.Duration
 }
 
 // Delivery is a stored delivery, as the queue and the delivery log see it.
@@ -166,7 +238,12 @@ type Delivery struct {
 	LeaseUntil time.Time `json:"lease_until,omitzero"`
 	// LastError is the error of the last failed attempt, or why the
 	// delivery is dead.
-	LastError   string     `json:"last_error,omitempty"`
+	LastError string `json:"last_error,omitempty"`
+	// Reason says why a delivery was held, grouped, suppressed, silenced,
+	// dropped, collapsed or digested (or that it is a digest or summary).
+	Reason string `json:"reason,omitempty"`
+	// GroupID is the digest group of a grouped or digested delivery.
+	GroupID     string     `json:"group_id,omitempty"`
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
