@@ -287,13 +287,13 @@ func BenchmarkRender(b *testing.B) {
 	}
 	for _, r := range rs.Rules {
 		b.Run(r.Name, func(b *testing.B) {
-			out := rs.render(r, m)
+			out := rs.render(r, m, false)
 			if len(out) != 1 || out[0].Err != nil || !checks[r.Name](out[0]) {
 				b.Fatalf("rendered %+v", out)
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if out := rs.render(r, m); out[0].Err != nil {
+				if out := rs.render(r, m, false); out[0].Err != nil {
 					b.Fatal(out[0].Err)
 				}
 			}

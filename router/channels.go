@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-dev/switchboard/notifiers/email"
 	httpnotifier "github.com/switchboard-dev/switchboard/notifiers/http"
 	"github.com/switchboard-dev/switchboard/notifiers/slack"
+	"github.com/switchboard-dev/switchboard/router/schedule"
 )
 
 // Channel kinds.
@@ -54,6 +55,11 @@ type Channel struct {
 	// 1m doubling up to 8h).
 	Backoff    time.Duration
 	MaxBackoff time.Duration
+	// Schedule is the channel's quiet hours (nil: none).
+	Schedule *schedule.Schedule
+	// Pacing is the backlog above which the overflow is collapsed into
+	// one summary message; zero: off.
+	Pacing int
 
 	email *email.Config
 	http  *httpnotifier.Config
@@ -152,6 +158,8 @@ func (c *compiler) compileChannel(cd channelDoc) {
 			ch.MaxBackoff = 8 * time.Hour
 		}
 	}
+
+	c.compileChannelFatigue(ch, cfg, cd.node, where)
 
 	var validate func() error
 	switch ch.Kind {

@@ -81,6 +81,12 @@ type ChannelConfig struct {
 	// Retry bounds retries of transient failures.
 	Retry *RetryConfig `yaml:"retry,omitempty"`
 
+	// Schedule mutes the channel during quiet hours (hold or drop).
+	Schedule *ScheduleConfig `yaml:"schedule,omitempty"`
+	// Pacing collapses a backlog into one summary message (default for
+	// Slack: threshold 20; off for email and HTTP).
+	Pacing *PacingConfig `yaml:"pacing,omitempty"`
+
 	Slack *slack.Config        `yaml:"slack,omitempty"`
 	Email *email.Config        `yaml:"email,omitempty"`
 	HTTP  *httpnotifier.Config `yaml:"http,omitempty"`
@@ -109,6 +115,50 @@ type RuleConfig struct {
 	Enabled     *bool        `yaml:"enabled,omitempty"`
 	When        string       `yaml:"when"`
 	Send        []SendConfig `yaml:"send"`
+	// Throttle sends at most one notification per key per window.
+	Throttle *ThrottleConfig `yaml:"throttle,omitempty"`
+	// Group collects matches into digests.
+	Group *GroupConfig `yaml:"group,omitempty"`
+	// Schedule mutes the rule during quiet hours (hold or drop).
+	Schedule *ScheduleConfig `yaml:"schedule,omitempty"`
+}
+
+// ThrottleConfig lets at most one notification per key go out in each
+// window of Every; later matches in the window are suppressed and counted
+// (.Suppressed in the next one that goes out).
+type ThrottleConfig struct {
+	// Key is a template rendered on each message ("{{ .wallet.external_customer_id }}");
+	// empty: one window for the whole rule.
+	Key   string        `yaml:"key,omitempty"`
+	Every time.Duration `yaml:"every"`
+}
+
+// GroupConfig collects a rule's matches per key into digests: the first
+// match opens a group, delivered Wait later as one notification; later
+// matches go into the next digest, no sooner than Interval after the last.
+type GroupConfig struct {
+	// By is a template rendered on each message; empty: one group per rule.
+	By       string        `yaml:"by,omitempty"`
+	Wait     time.Duration `yaml:"wait,omitempty"`
+	Interval time.Duration `yaml:"interval,omitempty"`
+	// Max is the most messages a digest carries in .Messages (.Count
+	// counts them all).
+	Max int `yaml:"max,omitempty"`
+}
+
+// ScheduleConfig declares quiet hours: during_quiet hold delivers when the
+// quiet period ends, drop only counts.
+type ScheduleConfig struct {
+	Timezone    string   `yaml:"timezone,omitempty"`
+	Quiet       []string `yaml:"quiet"`
+	DuringQuiet string   `yaml:"during_quiet,omitempty"`
+}
+
+// PacingConfig collapses a channel's backlog: when more than Threshold
+// deliveries wait, the overflow becomes one summary message. Zero turns
+// pacing off.
+type PacingConfig struct {
+	Threshold int `yaml:"threshold"`
 }
 
 // IsEnabled reports whether the rule is enabled (the default).

@@ -294,6 +294,7 @@ func (c *compiler) compileRule(i int, rd ruleDoc, names map[string]pos, exprOpts
 			rule.targets = append(rule.targets, t)
 		}
 	}
+	c.compileFatigue(rule, r, node)
 	c.rs.Rules = append(c.rs.Rules, rule)
 }
 

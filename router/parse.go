@@ -146,10 +146,21 @@ func decodeNode(file string, n ast.Node, v any, where, rule string, ds *diags) b
 	}
 	if err := yaml.NodeToValue(n, v); err != nil {
 		p := yamlErrPos(err)
+		msg := yamlErrMsg(err)
 		if p.line == 0 {
 			p = nodePos(n)
+			// A value the decoder rejected without a position (a bad
+			// duration) is quoted in the message: point at it.
+			if bad, ok := quotedValue(msg); ok {
+				if at := findScalar(n, bad); at != nil {
+					p = nodePos(at)
+				}
+			}
+			if strings.HasPrefix(msg, "time: ") {
+				msg = strings.TrimPrefix(msg, "time: ") + " (write durations like 30s, 5m, 6h or 1h30m)"
+			}
 		}
-		ds.add(SeverityError, file, p, rule, "", "%s: %s", where, yamlErrMsg(err))
+		ds.add(SeverityError, file, p, rule, "", "%s: %s", where, msg)
 		return false
 	}
 	return len(ds.list) == before
@@ -379,4 +390,44 @@ func yamlErrMsg(err error) string {
 		msg = msg[:i]
 	}
 	return msg
+}
+
+// quotedValue returns the last double-quoted string in msg.
+func quotedValue(msg string) (string, bool) {
+	end := strings.LastIndexByte(msg, '"')
+	if end <= 0 {
+		return "", false
+	}
+	start := strings.LastIndexByte(msg[:end], '"')
+	if start < 0 {
+		return "", false
+	}
+	return msg[start+1 : end], true
+}
+
+// findScalar returns the first scalar under n whose value is s.
+func findScalar(n ast.Node, s string) ast.Node {
+	var found ast.Node
+	ast.Walk(visitFunc(func(x ast.Node) bool {
+		if found != nil {
+			return false
+		}
+		if sc, ok := x.(ast.ScalarNode); ok && fmt.Sprint(sc.GetValue()) == s {
+			if _, isMap := x.(*ast.MappingValueNode); !isMap {
+				found = x
+				return false
+			}
+		}
+		return true
+	}), n)
+	return found
+}
+
+type visitFunc func(ast.Node) bool
+
+func (f visitFunc) Visit(n ast.Node) ast.Visitor {
+	if n == nil || !f(n) {
+		return nil
+	}
+	return f
 }

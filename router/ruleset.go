@@ -8,6 +8,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/notifiers"
+	"github.com/switchboard-dev/switchboard/router/schedule"
 )
 
 // Ruleset is a compiled, immutable configuration. It is safe for
@@ -47,6 +48,11 @@ type Rule struct {
 	targets []*target
 	// pinned are the Lago event types the condition requires, if any.
 	pinned []string
+	// Throttle, Group and Schedule are the rule's alert-fatigue settings
+	// (nil when not set).
+	Throttle *Throttle
+	Group    *Group
+	Schedule *schedule.Schedule
 }
 
 // Sends returns the rule's send entries as written.
@@ -105,6 +111,9 @@ type Outgoing struct {
 	// Err is set when rendering failed: the delivery must go straight to
 	// the dead-letter store with this error. Other deliveries proceed.
 	Err error
+	// Policy is what the rule's throttle, group and quiet hours (or the
+	// channel's) make of this delivery; nil when none applies.
+	Policy *Policy
 }
 
 // RuleError is a run-time error evaluating a rule's condition on a
@@ -151,7 +160,13 @@ func (m *Message) prepare() {
 
 // Route evaluates every enabled rule against m, in file order, and renders
 // one delivery per target of each matching rule.
-func (rs *Ruleset) Route(m *Message) Result {
+func (rs *Ruleset) Route(m *Message) Result { return rs.route(m, false) }
+
+// Preview routes like Route but also renders the matches of grouping
+// rules, which Route leaves to the digest: for test and the editor.
+func (rs *Ruleset) Preview(m *Message) Result { return rs.route(m, true) }
+
+func (rs *Ruleset) route(m *Message, renderGrouped bool) Result {
 	m.prepare()
 	var res Result
 	var buf [16]int
@@ -169,18 +184,24 @@ func (rs *Ruleset) Route(m *Message) Result {
 			continue
 		}
 		res.Matched = append(res.Matched, r.Name)
-		res.Deliveries = append(res.Deliveries, rs.render(r, m)...)
+		res.Deliveries = append(res.Deliveries, rs.render(r, m, renderGrouped)...)
 	}
 	return res
 }
 
 // render produces the deliveries of one matched rule.
-func (rs *Ruleset) render(r *Rule, m *Message) []Outgoing {
+func (rs *Ruleset) render(r *Rule, m *Message, renderGrouped bool) []Outgoing {
 	out := make([]Outgoing, 0, len(r.targets))
 	for _, t := range r.targets {
-		parts, err := t.render(m.Data, m.Body)
+		var parts notifiers.Parts
+		policy, err := rs.policy(r, t, m.Data, m.Body, m.ReceivedAt)
+		if err == nil && (policy == nil || !policy.Grouped || renderGrouped) {
+			// A grouped match is rendered with its group, in the digest.
+			parts, err = t.render(m.Data, m.Body)
+		}
 		if err != nil {
 			err = fmt.Errorf("%s", rs.Scrub(err.Error()))
+			policy = nil
 		}
 		out = append(out, Outgoing{
 			Delivery: notifiers.Delivery{
@@ -193,6 +214,7 @@ func (rs *Ruleset) render(r *Rule, m *Message) []Outgoing {
 			Kind:   t.channel.Kind,
 			Source: t.source,
 			Err:    err,
+			Policy: policy,
 		})
 	}
 	return out

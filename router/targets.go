@@ -29,6 +29,13 @@ type target struct {
 	pathTmpl, queryTmpl  *render.Template // http path and query, when templated
 	headers              map[string]*render.Template
 	defaultSubjectPrefix string
+
+	// file is the template file the target uses (nil for message: and
+	// the defaults); digest holds its digest_* blocks, compiled when the
+	// rule groups.
+	file   *render.File
+	tf     templateFile
+	digest map[string]*render.Template
 }
 
 // block compiles one block of a template file, reporting errors at the
@@ -157,6 +164,9 @@ func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendCo
 		t.source = "default"
 		file = c.defaultFile(ch.Kind)
 		tf = templateFile{name: "default " + ch.Kind, path: "(built-in " + ch.Kind + " template)"}
+	}
+	if s.Template != "" {
+		t.file, t.tf = file, tf
 	}
 	msgNode := lookup(sn, "message")
 	before := len(c.ds.list)

@@ -8,14 +8,17 @@ import (
 
 // knownBlocks are the block names channels read; see File.
 func knownBlocks() []string {
-	return []string{"blocks", "body", "content_type", "html", "subject", "text"}
+	return []string{"blocks", "body", "content_type", "html", "subject", "text",
+		"digest_blocks", "digest_body", "digest_html", "digest_subject", "digest_text"}
 }
 
 // File is a template file: it defines named blocks with
 // {{ define "text" }}…{{ end }}. The known block names are text, blocks,
 // subject, html, body and content_type; any other define is a helper that
 // blocks may call with {{ template "x" . }}. Text outside the defines is
-// ignored. A File is immutable and safe for concurrent use.
+// ignored. The digest_text, digest_blocks, digest_subject, digest_html and
+// digest_body blocks render the digests of grouping rules. A File is
+// immutable and safe for concurrent use.
 type File struct {
 	name  string
 	src   string
