@@ -20,6 +20,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/internal/api"
 	"github.com/switchboard-dev/switchboard/internal/delivery"
+	"github.com/switchboard-dev/switchboard/internal/digest"
 	"github.com/switchboard-dev/switchboard/internal/ingest"
 	"github.com/switchboard-dev/switchboard/internal/lago"
 	"github.com/switchboard-dev/switchboard/internal/metrics"
@@ -118,7 +119,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			return delivery.Channel{
 				Notifier: ch.Notifier, Timeout: ch.Timeout, Concurrency: ch.Concurrency,
 				Rate: lim, Burst: ch.Burst, MaxAttempts: ch.MaxAttempts, MaxAge: ch.MaxAge,
-				Backoff: ch.Backoff, MaxBackoff: ch.MaxBackoff,
+				Backoff: ch.Backoff, MaxBackoff: ch.MaxBackoff, Kind: ch.Kind, Pacing: ch.Pacing,
 			}, true
 		},
 	})
@@ -172,7 +173,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	defer stopRun()
 	var wg sync.WaitGroup
 	dispDone := make(chan error, 1)
-	wg.Add(2)
+	flusher := digest.New(digest.Options{Store: st, Rules: reloader.Current, Logger: log, Metrics: m, Wake: disp.Wake})
+	wg.Add(3)
+	go func() { defer wg.Done(); flusher.Run(runCtx) }()
 	go func() { defer wg.Done(); dispDone <- disp.Run(runCtx) }()
 	go func() { defer wg.Done(); _ = reloader.Watch(runCtx) }()
 	go func() {

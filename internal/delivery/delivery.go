@@ -75,6 +75,12 @@ type Channel struct {
 	// channel: Backoff·2^(n-1) capped at MaxBackoff, with equal jitter.
 	Backoff    time.Duration
 	MaxBackoff time.Duration
+	// Kind is the channel kind (slack, email, http), for pacing summaries.
+	Kind string
+	// Pacing, when positive, is the most deliveries that wait in this
+	// replica's queue for the channel: the overflow is collapsed into one
+	// summary delivery.
+	Pacing int
 }
 
 func (c Channel) withDefaults() Channel {
@@ -201,6 +207,9 @@ type item struct {
 	leaseUntil time.Time
 	sending    bool // a worker took it from its queue
 	finishing  bool // its outcome or release is being written
+	// summary, for a pacing summary, counts what it stands for by
+	// message type.
+	summary map[string]int
 }
 
 // pool is one channel's queue and workers.
@@ -210,6 +219,10 @@ type pool struct {
 	workers int // worker goroutines alive
 	busy    int // workers with an item in hand
 	limiter *rate.Limiter
+	// collapsing is set while a pacing collapse is being written;
+	// collapseAfter delays the next one after a failure.
+	collapsing    bool
+	collapseAfter time.Time
 }
 
 // New creates a Dispatcher. It starts nothing until Run.
@@ -345,6 +358,11 @@ func (d *Dispatcher) work(p *pool) {
 			p.workers--
 			d.mu.Unlock()
 			return
+		}
+		if over := d.overflowLocked(p); over != nil {
+			d.mu.Unlock()
+			d.collapse(p, over)
+			continue
 		}
 		it := p.queue[0]
 		p.queue[0] = nil

@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/signature"
 	"github.com/switchboard-dev/switchboard/internal/store"
 	"github.com/switchboard-dev/switchboard/router"
+	"github.com/switchboard-dev/switchboard/router/schedule"
 )
 
 // Outcomes, the values of messages_received_total's outcome label.
@@ -58,6 +59,9 @@ type Options struct {
 	// memory a flood can take.
 	MaxInFlight int
 	Now         func() time.Time
+	// Silenced, if set, returns the active silence that mutes rule on a
+	// message: its ID and reason.
+	Silenced func(rule string, data map[string]any, now time.Time) (id, reason string, ok bool)
 }
 
 // Handler serves POST /webhooks/{source}.
@@ -177,16 +181,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if src.KeyHeader != "" {
 		key = r.Header.Get(src.KeyHeader)
 	}
-	news := make([]store.NewDelivery, len(res.Deliveries))
-	for i, d := range res.Deliveries {
-		nd := store.NewDelivery{Delivery: d.Delivery}
-		if d.Err != nil {
-			nd.DeadError = d.Err.Error()
-		} else if ch, ok := rs.Channels[d.Channel]; ok {
-			nd.LeaseUntil = now.Add(ch.Timeout + delivery.DefaultLeaseMargin)
-		}
-		news[i] = nd
-	}
+	news := h.newDeliveries(rs, msg, res, now)
 	dup, err := h.o.Store.Enqueue(r.Context(), store.Message{
 		ID: msg.ID, Source: name, Key: key, WebhookType: msg.WebhookType(),
 		RulesVersion: rs.Version, ReceivedAt: now, Body: body,
@@ -209,10 +204,81 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"rule", d.Rule, "channel", d.Channel, "error", d.Err)
 		}
 	}
+	h.observeDecisions(msg, news)
 	h.submit(news, msg, name, now)
 	h.answer(w, name, OutcomeQueued, http.StatusAccepted, reply{
 		Status: "queued", ID: msg.ID, Matched: len(res.Matched), Deliveries: len(res.Deliveries),
 	}, 0)
+}
+
+// newDeliveries turns routed deliveries into the outbox's: leased to this
+// replica to send at once, dead when rendering failed, or with what
+// silences, quiet hours, throttles and groups make of them.
+func (h *Handler) newDeliveries(rs *router.Ruleset, msg *router.Message, res router.Result, now time.Time) []store.NewDelivery {
+	news := make([]store.NewDelivery, len(res.Deliveries))
+	for i, d := range res.Deliveries {
+		nd := store.NewDelivery{Delivery: d.Delivery}
+		if d.Err != nil {
+			nd.DeadError = d.Err.Error()
+			news[i] = nd
+			continue
+		}
+		if ch, ok := rs.Channels[d.Channel]; ok {
+			nd.LeaseUntil = now.Add(ch.Timeout + delivery.DefaultLeaseMargin)
+		}
+		if h.o.Silenced != nil {
+			if id, reason, ok := h.o.Silenced(d.Rule, msg.Data, now); ok {
+				nd.Preset, nd.Reason = store.StateSilenced, "silenced by "+id+": "+reason
+				news[i] = nd
+				continue
+			}
+		}
+		if p := d.Policy; p != nil {
+			switch p.Quiet {
+			case schedule.Drop:
+				nd.Preset, nd.Reason = store.StateDropped, p.QuietWhy
+			case schedule.Hold:
+				nd.Preset, nd.Reason, nd.HoldUntil = store.StateHeld, p.QuietWhy, p.QuietUntil
+			}
+			if p.ThrottleEvery > 0 {
+				nd.Throttle = &store.ThrottleSpec{Key: p.ThrottleKey, Every: p.ThrottleEvery, Rerender: p.Rerender}
+			}
+			if p.Grouped {
+				nd.Group = &store.GroupSpec{Key: p.GroupKey, Wait: p.GroupWait, Interval: p.GroupInterval}
+			}
+		}
+		news[i] = nd
+	}
+	return news
+}
+
+// observeDecisions logs and counts what silences, quiet hours, throttles
+// and groups made of a message's matches, once per rule and decision.
+func (h *Handler) observeDecisions(msg *router.Message, news []store.NewDelivery) {
+	seen := map[[2]string]bool{}
+	for _, nd := range news {
+		switch nd.Decided {
+		case store.StateSuppressed, store.StateGrouped, store.StateHeld, store.StateDropped, store.StateSilenced:
+		case store.StateDead:
+			if nd.Throttle != nil && nd.DeadError != "" {
+				h.o.Logger.Error("delivery failed to render after its throttle window; dead-lettered",
+					"message", msg.ID, "delivery", nd.ID, "rule", nd.Rule, "channel", nd.Channel, "error", nd.DeadError)
+			}
+			continue
+		default:
+			continue
+		}
+		k := [2]string{nd.Rule, nd.Decided}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		h.o.Logger.Debug("match not sent at once", "message", msg.ID, "rule", nd.Rule,
+			"decision", nd.Decided, "reason", nd.DecidedReason)
+		if h.o.Metrics != nil {
+			h.o.Metrics.RuleDecisions.WithLabelValues(nd.Rule, nd.Decided).Inc()
+		}
+	}
 }
 
 // submit hands the leased deliveries to the local workers.
@@ -222,7 +288,7 @@ func (h *Handler) submit(news []store.NewDelivery, msg *router.Message, source s
 	}
 	var leased []store.Delivery
 	for _, nd := range news {
-		if nd.DeadError != "" || nd.LeaseUntil.IsZero() {
+		if nd.Decided != store.StateInFlight {
 			continue
 		}
 		leased = append(leased, store.Delivery{

@@ -47,6 +47,17 @@ func (r *recorder) Enqueue(_ context.Context, m store.Message, _ string, ds []st
 		}
 		r.keys[m.Source+"\x00"+m.Key] = true
 	}
+	// As the store does for deliveries without alert-fatigue settings.
+	for i := range ds {
+		switch {
+		case ds[i].DeadError != "":
+			ds[i].Decided = store.StateDead
+		case !ds[i].LeaseUntil.IsZero():
+			ds[i].Decided = store.StateInFlight
+		default:
+			ds[i].Decided = store.StatePending
+		}
+	}
 	r.msgs = append(r.msgs, m)
 	r.dels = append(r.dels, ds)
 	return false, nil

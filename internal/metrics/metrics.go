@@ -41,6 +41,14 @@ type Metrics struct {
 	IngestBatchSize prometheus.Histogram
 	// CommitDuration observes how long each group commit took.
 	CommitDuration prometheus.Histogram
+	// RuleDecisions counts alert-fatigue decisions by rule and decision
+	// (suppressed, grouped, held, dropped, silenced).
+	RuleDecisions *prometheus.CounterVec
+	// Digests counts digests sent out by rule.
+	Digests *prometheus.CounterVec
+	// PacingCollapsed counts deliveries folded into pacing summaries, by
+	// channel.
+	PacingCollapsed *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them on reg.
@@ -107,7 +115,20 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help:    "Duration of one group-commit transaction.",
 			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, 1},
 		}),
+		RuleDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "rule_decisions_total",
+			Help: "Matches not sent at once, by rule and decision (suppressed, grouped, held, dropped, silenced).",
+		}, []string{"rule", "decision"}),
+		Digests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "digests_total",
+			Help: "Digests produced, by rule.",
+		}, []string{"rule"}),
+		PacingCollapsed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "pacing_collapsed_total",
+			Help: "Deliveries folded into a pacing summary, by channel.",
+		}, []string{"channel"}),
 	}
+	reg.MustRegister(m.RuleDecisions, m.Digests, m.PacingCollapsed)
 	reg.MustRegister(m.MessagesReceived, m.RuleMatches, m.RuleErrors, m.Deliveries,
 		m.DeliveryAttempts, m.DeliveryDuration, m.DeliveryLatency, m.DeliveriesPending,
 		m.DeliveriesByState, m.OldestPendingSeconds, m.ConfigLastReloadSuccessful,
