@@ -31,7 +31,7 @@ func TestCheckCommand(t *testing.T) {
 	env := []string{"LAGO_WEBHOOK_SECRET=x", "SLACK_BOT_TOKEN=xoxb-1", "SMTP_USER=u", "SMTP_PASSWORD=p", "CRM_TOKEN=t",
 		"CRM_SIGNING_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
 	code, out, errOut := runCLI(t, env, "check", "--rules", "../../rules.example.yaml", "--templates", "../../templates")
-	if code != 0 || !strings.Contains(out, "OK — 7 rules, 3 channels, 1 source") {
+	if code != 0 || !strings.Contains(out, "OK — 8 rules, 3 channels, 1 source") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 	dir := t.TempDir()

@@ -235,6 +235,8 @@ func testCmd(args []string, stdout, stderr io.Writer) error {
 	rules, templates := configFlags(f)
 	source := f.String("source", "", "source name the messages come from (default: the first source)")
 	asJSON := f.Bool("json", false, "print results as JSON")
+	data := f.String("data", "", "also consult this data directory's throttle windows, digest groups and silences")
+	database := f.String("database", "", "also consult this PostgreSQL database's throttle windows, digest groups and silences")
 	msgs, err := f.parse(args)
 	if err != nil {
 		return err
@@ -242,6 +244,7 @@ func testCmd(args []string, stdout, stderr io.Writer) error {
 	return app.Test(app.TestOptions{
 		ConfigOptions: app.ConfigOptions{Rules: *rules, Templates: *templates},
 		Source:        *source, JSON: *asJSON, Messages: msgs,
+		Live: app.StoreOptions{DataDir: *data, DatabaseURL: secret.URL(*database)},
 	}, stdout, stderr)
 }
 

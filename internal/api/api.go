@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -31,6 +32,9 @@ type Options struct {
 	Logger  *slog.Logger
 	// Wake, if set, is called after a replay so workers pick it up now.
 	Wake func()
+	// Silenced, if set, returns the active silence muting a rule on a
+	// message, for test results.
+	Silenced func(rule string, data map[string]any, now time.Time) (id, reason string, ok bool)
 }
 
 // API serves the admin routes.
@@ -237,6 +241,11 @@ type TestDelivery struct {
 	Content     string            `json:"content"`
 	Parts       map[string]string `json:"parts"`
 	Error       string            `json:"error,omitempty"`
+	// Decision is what would become of the delivery now: send, suppress
+	// (throttle), group, hold or drop (quiet hours), or silence; Reason
+	// says why.
+	Decision string `json:"decision,omitempty"`
+	Reason   string `json:"reason,omitempty"`
 }
 
 // TestMatch is one matching rule in a test result.
@@ -276,15 +285,24 @@ func (a *API) test(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rs := a.o.Reload.Current()
-	res := TestMessage(rs, src, req.Message, data)
+	res := TestMessageIn(r.Context(), rs, src, req.Message, data, a.testEnv())
 	writeJSON(w, http.StatusOK, res)
 }
 
 // TestMessage routes a message without sending anything and describes the
 // result; `switchboard test` prints the same.
 func TestMessage(rs *router.Ruleset, source string, raw []byte, data map[string]any) TestResult {
-	msg := &router.Message{ID: "test", Source: source, ReceivedAt: time.Now(), Body: raw, Data: data}
-	res := rs.Route(msg)
+	return TestMessageIn(context.Background(), rs, source, raw, data, TestEnv{})
+}
+
+// TestMessageIn is TestMessage with the live state of throttles, groups
+// and silences consulted, to say what they would do with the message now.
+func TestMessageIn(ctx context.Context, rs *router.Ruleset, source string, raw []byte, data map[string]any, env TestEnv) TestResult {
+	if env.Now.IsZero() {
+		env.Now = time.Now()
+	}
+	msg := &router.Message{ID: "test", Source: source, ReceivedAt: env.Now, Body: raw, Data: data}
+	res := rs.Preview(msg)
 	out := TestResult{Matches: []TestMatch{}, Explain: rs.Explain(msg)}
 	byRule := map[string]int{}
 	for _, name := range res.Matched {
@@ -295,6 +313,8 @@ func TestMessage(rs *router.Ruleset, source string, raw []byte, data map[string]
 		td := TestDelivery{To: d.Channel, ChannelType: d.Kind, Content: d.Source, Parts: PartsMap(d.Kind, d.Parts)}
 		if d.Err != nil {
 			td.Error = d.Err.Error()
+		} else {
+			td.Decision, td.Reason = describe(ctx, env, d, msg.Data)
 		}
 		i := byRule[d.Rule]
 		out.Matches[i].Deliveries = append(out.Matches[i].Deliveries, td)
@@ -365,10 +385,8 @@ func (a *API) deliveries(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = n
 	}
-	switch f.Status {
-	case "", store.StatePending, store.StateInFlight, store.StateDelivered, store.StateDead:
-	default:
-		writeError(w, http.StatusBadRequest, "status must be pending, in_flight, delivered or dead")
+	if f.Status != "" && !store.ValidState(f.Status) {
+		writeError(w, http.StatusBadRequest, "status must be one of "+strings.Join(store.States, ", "))
 		return
 	}
 	list, err := a.o.Store.List(r.Context(), f)
@@ -395,6 +413,8 @@ type DeliveryJSON struct {
 	Status      string            `json:"status"`
 	Attempts    int               `json:"attempts"`
 	LastError   string            `json:"last_error,omitempty"`
+	Reason      string            `json:"reason,omitempty"`
+	GroupID     string            `json:"group_id,omitempty"`
 	CreatedAt   time.Time         `json:"created_at"`
 	NextAttempt *time.Time        `json:"next_attempt_at,omitempty"`
 	DeliveredAt *time.Time        `json:"delivered_at,omitempty"`
@@ -405,9 +425,9 @@ func deliveryJSON(d store.Delivery) DeliveryJSON {
 	out := DeliveryJSON{
 		ID: d.ID, MessageID: d.MessageID, Source: d.Source, WebhookType: d.WebhookType, Rule: d.Rule,
 		Channel: d.Channel, Status: d.State, Attempts: d.Attempts, LastError: d.LastError,
-		CreatedAt: d.CreatedAt, DeliveredAt: d.DeliveredAt,
+		Reason: d.Reason, GroupID: d.GroupID, CreatedAt: d.CreatedAt, DeliveredAt: d.DeliveredAt,
 	}
-	if d.State == store.StatePending {
+	if d.State == store.StatePending || d.State == store.StateHeld {
 		t := d.NextAttemptAt
 		out.NextAttempt = &t
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,9 +9,11 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/api"
 	"github.com/switchboard-dev/switchboard/internal/lago"
+	"github.com/switchboard-dev/switchboard/internal/store"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
@@ -76,6 +79,9 @@ type TestOptions struct {
 	// JSON prints machine-readable results.
 	JSON     bool
 	Messages []string
+	// Live, when it names a store, is consulted for throttle windows,
+	// digest groups and silences, to say what they would do now.
+	Live StoreOptions
 }
 
 // Test routes each message file through the rules and prints which rules
@@ -93,6 +99,19 @@ func Test(o TestOptions, stdout, stderr io.Writer) error {
 			fmt.Fprintln(stderr, d.String())
 		}
 		return ErrFailed
+	}
+	env := api.TestEnv{}
+	if o.Live.DataDir != "" || o.Live.DatabaseURL != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		st, err := openStore(ctx, o.Live)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return ErrFailed
+		}
+		defer st.Close()
+		env.Live = st
+		env.Silenced = silencesOf(ctx, st)
 	}
 	failed := false
 	var all []map[string]any
@@ -113,7 +132,7 @@ func Test(o TestOptions, stdout, stderr io.Writer) error {
 		if src == "" {
 			src = firstSource(rs)
 		}
-		res := api.TestMessage(rs, src, raw, data)
+		res := api.TestMessageIn(context.Background(), rs, src, raw, data, env)
 		if o.JSON {
 			all = append(all, map[string]any{"file": path, "result": res})
 			continue
@@ -158,6 +177,13 @@ func printTest(w io.Writer, path string, data map[string]any, res api.TestResult
 				fmt.Fprintf(w, "      ERROR: %s (this delivery would be dead-lettered)\n", d.Error)
 				continue
 			}
+			if d.Decision != "" && (d.Decision != api.DecisionSend || d.Reason != "") {
+				fmt.Fprintf(w, "      now: %s", d.Decision)
+				if d.Reason != "" {
+					fmt.Fprintf(w, " (%s)", d.Reason)
+				}
+				fmt.Fprintln(w)
+			}
 			keys := make([]string, 0, len(d.Parts))
 			for k := range d.Parts {
 				keys = append(keys, k)
@@ -188,4 +214,9 @@ func partOrder(k string) string {
 
 func indent(s, prefix string) string {
 	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+}
+
+// silencesOf returns a matcher over the silences active in st now.
+func silencesOf(ctx context.Context, st *store.Store) func(rule string, data map[string]any, now time.Time) (string, string, bool) {
+	return nil // wired once silences are stored
 }

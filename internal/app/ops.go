@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -37,10 +38,8 @@ type DeliveriesOptions struct {
 
 // Deliveries lists deliveries, newest first.
 func Deliveries(ctx context.Context, o DeliveriesOptions, stdout io.Writer) error {
-	switch o.Status {
-	case "", store.StatePending, store.StateInFlight, store.StateDelivered, store.StateDead:
-	default:
-		return fmt.Errorf("--status must be pending, in_flight, delivered or dead")
+	if o.Status != "" && !store.ValidState(o.Status) {
+		return fmt.Errorf("--status must be one of %s", strings.Join(store.States, ", "))
 	}
 	st, err := openStore(ctx, o.StoreOptions)
 	if err != nil {
@@ -67,10 +66,14 @@ func Deliveries(ctx context.Context, o DeliveriesOptions, stdout io.Writer) erro
 		return enc.Encode(list)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tCREATED\tTYPE\tRULE\tCHANNEL\tSTATUS\tATTEMPTS\tLAST ERROR")
+	fmt.Fprintln(tw, "ID\tCREATED\tTYPE\tRULE\tCHANNEL\tSTATUS\tATTEMPTS\tLAST ERROR / REASON")
 	for _, d := range list {
+		note := d.LastError
+		if note == "" {
+			note = d.Reason
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", d.ID, d.CreatedAt.UTC().Format(time.RFC3339),
-			d.WebhookType, d.Rule, d.Channel, d.State, d.Attempts, truncate(d.LastError, 80))
+			d.WebhookType, d.Rule, d.Channel, d.State, d.Attempts, truncate(note, 80))
 	}
 	return tw.Flush()
 }

@@ -290,13 +290,11 @@ func flatten(prefix string, v any, out map[string]string) {
 func (u *UI) deliveriesPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.Filter{Status: q.Get("status"), Rule: q.Get("rule"), Limit: 200}
-	switch f.Status {
-	case "", store.StatePending, store.StateInFlight, store.StateDelivered, store.StateDead:
-	default:
+	if !store.ValidState(f.Status) {
 		f.Status = ""
 	}
 	data := map[string]any{"Title": "Deliveries", "Filter": f, "Rules": u.o.Reload.Current().RuleNames(),
-		"States": []string{store.StatePending, store.StateInFlight, store.StateDelivered, store.StateDead}}
+		"States": store.States}
 	list, err := u.o.Store.List(r.Context(), f)
 	if err != nil {
 		data["Problem"] = "The store is unavailable."
