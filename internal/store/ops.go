@@ -243,6 +243,9 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 	if _, err := s.w.ExecContext(ctx, `DELETE FROM digest_groups WHERE state = 'idle' AND last_flush_at < $1`, cutoff); err != nil {
 		return total, fmt.Errorf("sweep groups: %w", err)
 	}
+	if err := s.sweepSilences(ctx); err != nil {
+		return total, fmt.Errorf("sweep silences: %w", err)
+	}
 	n, err = s.sweep(ctx, `SELECT id FROM messages m WHERE received_at < $1
 		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id) LIMIT $2`,
 		micros(now.Add(-s.o.Retention.Messages)), false)
