@@ -143,3 +143,86 @@ func TestThrottleAndDigestEndToEnd(t *testing.T) {
 		t.Fatalf("alert after the window: %q", got)
 	}
 }
+
+// A silence added with the CLI mutes the running server within about a
+// second; its matches are in the delivery log with its ID; expiring it
+// lifts it.
+func TestSilenceEndToEnd(t *testing.T) {
+	slack := testpeer.NewSlack(t)
+	slack.RequireToken(slackToken)
+	s := startServer(t, config{rules: fatigueRules, env: []string{
+		"LAGO_WEBHOOK_SECRET=" + lagoSecret, "SLACK_BOT_TOKEN=" + slackToken, "SLACK_API_URL=" + slack.APIURL(),
+		"SWITCHBOARD_ADMIN_TOKEN=" + adminToken,
+	}})
+	data, rules := filepath.Join(s.dir, "data"), filepath.Join(s.dir, "rules.yaml")
+
+	code, out, errOut := runCLI(t, nil, "silence", "add", "--data", data, "--rules", rules,
+		"--rule", "wallet-depleted", "--for", "1h", "--reason", "wallet migration", "--author", "alice")
+	if code != 0 || !strings.Contains(out, " silences rule wallet-depleted until ") {
+		t.Fatalf("silence add: exit %d\n%s%s", code, out, errOut)
+	}
+	id := strings.Fields(out)[0]
+	// A typo would silence nothing: refused.
+	code, _, errOut = runCLI(t, nil, "silence", "add", "--data", data, "--rules", rules,
+		"--rule", "wallet-deplted", "--for", "1h", "--reason", "x")
+	if code != 1 || !strings.Contains(errOut, `no rule named "wallet-deplted"`) {
+		t.Fatalf("silence add with a typo: exit %d, %s", code, errOut)
+	}
+	code, out, _ = runCLI(t, nil, "silence", "list", "--data", data)
+	if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "active") || !strings.Contains(out, "alice") {
+		t.Fatalf("silence list: exit %d\n%s", code, out)
+	}
+
+	auth := []string{"Authorization", "Bearer " + adminToken}
+	post := func(key string) {
+		body := withField(t, "wallet.depleted_ongoing_balance", "wallet", "external_customer_id", key)
+		if r := s.lagoPost("lago", lagoSecret, key, body); r.code != 202 {
+			t.Fatalf("post: %d %s", r.code, r.body)
+		}
+	}
+	type logEntry struct {
+		Rule, Status, Reason string
+	}
+	silenced := func() []logEntry {
+		var list struct {
+			Deliveries []logEntry `json:"deliveries"`
+		}
+		_ = json.Unmarshal([]byte(s.do("GET", "/api/v1/deliveries?status=silenced", nil, auth...).body), &list)
+		return list.Deliveries
+	}
+	n := 0
+	defer func() {
+		if t.Failed() {
+			_, o, e := runCLI(t, nil, "deliveries", "--data", data, "--limit", "3")
+			t.Log(o, e)
+			_, o, e = runCLI(t, nil, "silence", "list", "--data", data)
+			t.Log(o, e)
+			t.Log(s.do("GET", "/api/v1/silences", nil, auth...).body)
+		}
+	}()
+	eventually(t, "a match silenced", 10*time.Second, func() bool {
+		n++
+		post(fmt.Sprintf("cust-%d", n))
+		time.Sleep(100 * time.Millisecond)
+		return len(silenced()) > 0
+	})
+	if got := silenced()[0]; got.Rule != "wallet-depleted" || got.Reason != "silenced by "+id+": wallet migration" {
+		t.Fatalf("silenced delivery %+v", got)
+	}
+	mustContain(t, "metrics", s.do("GET", "/metrics", nil).body,
+		`switchboard_rule_decisions_total{decision="silenced",rule="wallet-depleted"}`)
+	// The server's API lists it too.
+	mustContain(t, "GET /api/v1/silences", s.do("GET", "/api/v1/silences", nil, auth...).body, id, `"state": "active"`)
+
+	code, out, errOut = runCLI(t, nil, "silence", "expire", "--data", data, id)
+	if code != 0 || !strings.Contains(out, id+" expired at ") {
+		t.Fatalf("silence expire: exit %d\n%s%s", code, out, errOut)
+	}
+	before := slack.Len()
+	eventually(t, "a match delivered again", 10*time.Second, func() bool {
+		n++
+		post(fmt.Sprintf("cust-%d", n))
+		time.Sleep(100 * time.Millisecond)
+		return slack.Len() > before
+	})
+}

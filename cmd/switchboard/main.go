@@ -6,6 +6,7 @@
 //	switchboard test   [--rules rules.yaml] [--templates templates/] MESSAGE.json [...]
 //	switchboard deliveries [--data ./data | --database URL] [--status dead|pending|delivered] [--rule R]
 //	switchboard replay     [--data ./data | --database URL] DELIVERY_ID... | --all-dead
+//	switchboard silence add|list|expire [--data ./data | --database URL] …
 //
 // Every flag has an environment variable: SWITCHBOARD_RULES,
 // SWITCHBOARD_TEMPLATES, SWITCHBOARD_LISTEN, SWITCHBOARD_DATA,
@@ -44,8 +45,11 @@ Usage:
   switchboard serve      [--rules F] [--templates D] [--listen ADDR] [--data D | --database URL] [--dry-run]
   switchboard check      [--rules F] [--templates D]
   switchboard test       [--rules F] [--templates D] [--source S] [--json] MESSAGE.json [...]
-  switchboard deliveries [--data D | --database URL] [--status dead|pending|in_flight|delivered] [--rule R] [--limit N] [--json]
+  switchboard deliveries [--data D | --database URL] [--status STATE] [--rule R] [--limit N] [--json]
   switchboard replay     [--data D | --database URL] DELIVERY_ID... | --all-dead
+  switchboard silence add    [--data D | --database URL] [--rule R] [--when EXPR] --for 2h --reason TEXT [--author NAME] [--starts TIME]
+  switchboard silence list   [--data D | --database URL] [--all] [--json]
+  switchboard silence expire [--data D | --database URL] SILENCE_ID...
   switchboard version
 
 Run "switchboard COMMAND --help" for a command's flags.
@@ -69,6 +73,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = deliveries(rest, stdout, stderr)
 	case "replay":
 		err = replay(rest, stdout, stderr)
+	case "silence":
+		err = silenceCmd(rest, stdout, stderr)
 	case "version", "--version", "-version", "-v":
 		fmt.Fprintln(stdout, "switchboard", buildVersion())
 		return 0
@@ -251,7 +257,7 @@ func testCmd(args []string, stdout, stderr io.Writer) error {
 func deliveries(args []string, stdout, stderr io.Writer) error {
 	f := newFlags("deliveries", stderr)
 	data, database := storeFlags(f)
-	status := f.String("status", "", "only deliveries in this state: pending, in_flight, delivered, dead")
+	status := f.String("status", "", "only deliveries in this state: pending, in_flight, held, grouped, delivered, dead, digested, suppressed, silenced, dropped, collapsed")
 	rule := f.String("rule", "", "only deliveries of this rule")
 	limit := f.Int("limit", 100, "at most this many")
 	asJSON := f.Bool("json", false, "print JSON")
@@ -276,4 +282,58 @@ func replay(args []string, stdout, stderr io.Writer) error {
 		StoreOptions: app.StoreOptions{DataDir: *data, DatabaseURL: secret.URL(*database)},
 		IDs:          ids, AllDead: *allDead,
 	}, stdout)
+}
+
+func silenceCmd(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: switchboard silence add|list|expire [flags]")
+		return errUsage
+	}
+	sub, args := args[0], args[1:]
+	f := newFlags("silence "+sub, stderr)
+	data, database := storeFlags(f)
+	// Read after parsing.
+	so := func() app.StoreOptions { return app.StoreOptions{DataDir: *data, DatabaseURL: secret.URL(*database)} }
+	switch sub {
+	case "add":
+		rules := f.str("rules", "", "rules.yaml", "rules file: a silence of an unknown rule is refused when it is readable")
+		rule := f.String("rule", "", "the rule to mute")
+		when := f.String("when", "", "mute only messages matching this expression (the language of when)")
+		dur := f.String("for", "", "how long, e.g. 30m, 2h, 72h")
+		starts := f.String("starts", "", "when the silence starts (RFC 3339; default now)")
+		reason := f.String("reason", "", "why (required)")
+		author := f.String("author", os.Getenv("USER"), "who (default $USER)")
+		rest, err := f.parse(args)
+		if err != nil {
+			return err
+		}
+		if len(rest) > 0 {
+			fmt.Fprintf(stderr, "switchboard silence add: unexpected argument %q\n", rest[0])
+			return errUsage
+		}
+		return app.SilenceAdd(context.Background(), app.SilenceAddOptions{
+			StoreOptions: so(), Rules: *rules, Rule: *rule, When: *when, For: *dur, Starts: *starts,
+			Reason: *reason, Author: *author,
+		}, stdout)
+	case "list":
+		all := f.Bool("all", false, "include expired silences (of the last 30 days)")
+		asJSON := f.Bool("json", false, "print JSON")
+		if _, err := f.parse(args); err != nil {
+			return err
+		}
+		return app.SilenceList(context.Background(), so(), *all, *asJSON, stdout)
+	case "expire":
+		ids, err := f.parse(args)
+		if err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			fmt.Fprintln(stderr, "usage: switchboard silence expire SILENCE_ID...")
+			return errUsage
+		}
+		return app.SilenceExpire(context.Background(), so(), ids, stdout)
+	default:
+		fmt.Fprintf(stderr, "switchboard silence: unknown subcommand %q (add, list, expire)\n", sub)
+		return errUsage
+	}
 }

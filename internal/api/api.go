@@ -17,6 +17,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/lago"
 	"github.com/switchboard-dev/switchboard/internal/rulesfile"
 	"github.com/switchboard-dev/switchboard/internal/secret"
+	"github.com/switchboard-dev/switchboard/internal/silence"
 	"github.com/switchboard-dev/switchboard/internal/store"
 	"github.com/switchboard-dev/switchboard/notifiers"
 	"github.com/switchboard-dev/switchboard/router"
@@ -32,9 +33,9 @@ type Options struct {
 	Logger  *slog.Logger
 	// Wake, if set, is called after a replay so workers pick it up now.
 	Wake func()
-	// Silenced, if set, returns the active silence muting a rule on a
-	// message, for test results.
-	Silenced func(rule string, data map[string]any, now time.Time) (id, reason string, ok bool)
+	// Silences, if set, is this replica's cache of the silences in force:
+	// refreshed at once after a change, consulted by test results.
+	Silences *silence.Cache
 }
 
 // API serves the admin routes.
@@ -47,6 +48,9 @@ type API struct {
 
 // New returns the admin API.
 func New(o Options) *API {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	return &API{o: o, tokenHash: sha256.Sum256([]byte(o.Token.Reveal()))}
 }
 
@@ -63,6 +67,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/deliveries/{id}/replay", a.auth(http.HandlerFunc(a.replay)))
 	mux.Handle("POST /api/v1/deliveries/replay", a.auth(http.HandlerFunc(a.replayDead)))
 	a.registerEditing(mux)
+	a.registerSilences(mux)
 	mux.Handle("/api/", a.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")
 	})))

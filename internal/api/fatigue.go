@@ -38,7 +38,10 @@ type TestEnv struct {
 
 // testEnv is the live environment of the running server.
 func (a *API) testEnv() TestEnv {
-	env := TestEnv{Now: time.Now(), Silenced: a.o.Silenced}
+	env := TestEnv{Now: time.Now()}
+	if a.o.Silences != nil {
+		env.Silenced = a.o.Silences.Silenced
+	}
 	if a.o.Store != nil {
 		env.Live = a.o.Store
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/switchboard-dev/switchboard/internal/api"
 	"github.com/switchboard-dev/switchboard/internal/lago"
-	"github.com/switchboard-dev/switchboard/internal/store"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
@@ -214,9 +213,4 @@ func partOrder(k string) string {
 
 func indent(s, prefix string) string {
 	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
-}
-
-// silencesOf returns a matcher over the silences active in st now.
-func silencesOf(ctx context.Context, st *store.Store) func(rule string, data map[string]any, now time.Time) (string, string, bool) {
-	return nil // wired once silences are stored
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/lago"
 	"github.com/switchboard-dev/switchboard/internal/metrics"
 	"github.com/switchboard-dev/switchboard/internal/secret"
+	"github.com/switchboard-dev/switchboard/internal/silence"
 	"github.com/switchboard-dev/switchboard/internal/store"
 	"github.com/switchboard-dev/switchboard/internal/web"
 	"github.com/switchboard-dev/switchboard/router"
@@ -123,8 +124,13 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			}, true
 		},
 	})
+	silences := silence.New(silence.Options{Store: st, Logger: log})
+	if err := silences.Refresh(ctx); err != nil {
+		log.Warn("cannot read silences yet; retrying every second", "error", err)
+	}
 	ing := ingest.New(ingest.Options{
 		Rules: reloader.Current, Store: st, Dispatch: disp, Owner: owner, Logger: log, Metrics: m,
+		Silenced: silences.Silenced,
 	})
 
 	mux := http.NewServeMux()
@@ -142,7 +148,8 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	admin := api.New(api.Options{Token: o.AdminToken, Reload: reloader, Store: st, Catalog: catalog, Logger: log, Wake: disp.Wake})
+	admin := api.New(api.Options{Token: o.AdminToken, Reload: reloader, Store: st, Catalog: catalog, Logger: log, Wake: disp.Wake,
+		Silences: silences})
 	admin.Register(mux)
 	editor, err := web.New(web.Options{Token: o.AdminToken, API: mux, Reload: reloader, Store: st, Catalog: catalog, Logger: log, Wake: disp.Wake})
 	if err != nil {
@@ -174,8 +181,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	var wg sync.WaitGroup
 	dispDone := make(chan error, 1)
 	flusher := digest.New(digest.Options{Store: st, Rules: reloader.Current, Logger: log, Metrics: m, Wake: disp.Wake})
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); flusher.Run(runCtx) }()
+	go func() { defer wg.Done(); silences.Run(runCtx) }()
 	go func() { defer wg.Done(); dispDone <- disp.Run(runCtx) }()
 	go func() { defer wg.Done(); _ = reloader.Watch(runCtx) }()
 	go func() {

@@ -1,0 +1,143 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/api"
+	"github.com/switchboard-dev/switchboard/internal/silence"
+	"github.com/switchboard-dev/switchboard/internal/store"
+	"github.com/switchboard-dev/switchboard/router"
+)
+
+// SilenceAddOptions are the settings of `switchboard silence add`.
+type SilenceAddOptions struct {
+	StoreOptions
+	// Rules, if readable, is checked for Rule.
+	Rules                                   string
+	Rule, When, For, Starts, Reason, Author string
+}
+
+// SilenceAdd stores a silence and prints its ID and end.
+func SilenceAdd(ctx context.Context, o SilenceAddOptions, stdout io.Writer) error {
+	var rs *router.Ruleset
+	if _, err := os.Stat(o.Rules); err == nil && o.Rule != "" {
+		// The rule must exist; variables and templates do not matter here.
+		loaded, _, err := load(ConfigOptions{Rules: o.Rules, DryRun: true})
+		if err == nil {
+			rs = loaded
+			defer rs.Close()
+		}
+	}
+	author := o.Author
+	if author == "" {
+		author = "cli"
+	}
+	s, details := api.NewSilence(api.SilenceInput{
+		Rule: o.Rule, When: o.When, Duration: o.For, StartsAt: o.Starts, Reason: o.Reason, Author: author,
+	}, rs, time.Now())
+	if len(details) > 0 {
+		var errs []error
+		for _, d := range details {
+			msg := d.Message
+			switch d.Field {
+			case "duration":
+				msg = "--for: " + msg
+			case "starts_at":
+				msg = "--starts: " + msg
+			}
+			errs = append(errs, errors.New(msg))
+		}
+		return errors.Join(errs...)
+	}
+	st, err := openStore(ctx, o.StoreOptions)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s, err = st.AddSilence(ctx, s)
+	if err != nil {
+		return err
+	}
+	what := "rule " + s.Rule
+	switch {
+	case s.Rule != "" && s.When != "":
+		what += " where " + s.When
+	case s.Rule == "":
+		what = "messages where " + s.When
+	}
+	fmt.Fprintf(stdout, "%s silences %s until %s\n", s.ID, what, s.EndsAt.UTC().Format(time.RFC3339))
+	return nil
+}
+
+// SilenceList prints the silences in force (and with all, those ended in
+// the last 30 days).
+func SilenceList(ctx context.Context, o StoreOptions, all, asJSON bool, stdout io.Writer) error {
+	st, err := openStore(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	list, err := st.Silences(ctx, all)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if asJSON {
+		out := make([]api.SilenceJSON, len(list))
+		for i, s := range list {
+			out[i] = api.SilenceJSON{Silence: s, State: s.State(now)}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tRULE\tWHEN\tENDS\tAUTHOR\tREASON")
+	for _, s := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.State(now), dash(s.Rule), dash(truncate(s.When, 40)),
+			s.EndsAt.UTC().Format(time.RFC3339), s.Author, truncate(s.Reason, 60))
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// SilenceExpire ends silences now.
+func SilenceExpire(ctx context.Context, o StoreOptions, ids []string, stdout io.Writer) error {
+	st, err := openStore(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var errs []error
+	for _, id := range ids {
+		s, err := st.ExpireSilence(ctx, id, time.Now())
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", id, err))
+			continue
+		}
+		fmt.Fprintf(stdout, "%s expired at %s\n", s.ID, s.EndsAt.UTC().Format(time.RFC3339))
+	}
+	return errors.Join(errs...)
+}
+
+// silencesOf returns a matcher over the silences in force in st now.
+func silencesOf(ctx context.Context, st *store.Store) func(rule string, data map[string]any, now time.Time) (string, string, bool) {
+	c := silence.New(silence.Options{Store: st})
+	if err := c.Refresh(ctx); err != nil {
+		return nil
+	}
+	return c.Silenced
+}
