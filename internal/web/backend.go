@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/api"
@@ -55,7 +56,10 @@ func (b *backend) call(ctx context.Context, method, path, ifMatch string, body a
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, (&url.URL{Path: path}).String(), rd)
+	// The path is escaped (a rule name may hold any character the API
+	// allows); the query after "?" is kept as written.
+	p, q, _ := strings.Cut(path, "?")
+	req, err := http.NewRequestWithContext(ctx, method, (&url.URL{Path: p, RawQuery: q}).String(), rd)
 	if err != nil {
 		return apiReply{}, fmt.Errorf("build request: %w", err)
 	}

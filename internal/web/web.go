@@ -103,6 +103,9 @@ func (u *UI) Register(mux *http.ServeMux) {
 	h("GET /ui/channels", u.channelsPage)
 	h("GET /ui/deliveries", u.deliveriesPage)
 	h("POST /ui/deliveries/{id}/replay", u.replay)
+	h("GET /ui/silences", u.silencesPage)
+	h("POST /ui/silences", u.addSilence)
+	h("POST /ui/silences/{id}/expire", u.expireSilence)
 	mux.Handle("/ui/", u.off(http.NotFoundHandler()))
 }
 

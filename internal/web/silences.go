@@ -1,0 +1,76 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/api"
+)
+
+// silenceDurations are the lengths offered in the form.
+var silenceDurations = []string{"30m", "1h", "2h", "4h", "8h", "24h", "72h", "168h"}
+
+// silenceForm is what the form last held, kept when it is refused.
+type silenceForm struct {
+	Rule, When, Duration, Reason string
+}
+
+func (u *UI) silencesPage(w http.ResponseWriter, r *http.Request) {
+	u.render(w, r, http.StatusOK, "silences", u.silencesData(r, silenceForm{Duration: "2h"}, "", "", nil))
+}
+
+func (u *UI) silencesData(r *http.Request, form silenceForm, notice, problem string, errs []apiError) map[string]any {
+	data := map[string]any{
+		"Title": "Silences", "Notice": notice, "Problem": problem, "Errors": errs, "Form": form,
+		"Rules": u.o.Reload.Current().RuleNames(), "Durations": silenceDurations,
+	}
+	rep, err := u.api.call(r.Context(), http.MethodGet, "/api/v1/silences?all=true", "", nil)
+	if err != nil || !rep.ok() {
+		data["Problem"] = "The silences cannot be read right now."
+		return data
+	}
+	var out struct {
+		Silences []api.SilenceJSON `json:"silences"`
+	}
+	if json.Unmarshal(rep.Body, &out) == nil {
+		data["Silences"] = out.Silences
+	}
+	return data
+}
+
+func (u *UI) addSilence(w http.ResponseWriter, r *http.Request) {
+	form := silenceForm{
+		Rule: r.PostFormValue("rule"), When: r.PostFormValue("when"),
+		Duration: r.PostFormValue("duration"), Reason: r.PostFormValue("reason"),
+	}
+	rep, err := u.api.call(r.Context(), http.MethodPost, "/api/v1/silences", "", api.SilenceInput{
+		Rule: form.Rule, When: form.When, Duration: form.Duration, Reason: form.Reason, Author: "editor",
+	})
+	switch {
+	case err != nil:
+		u.fragment(w, "silences-table", u.silencesData(r, form, "", err.Error(), nil))
+	case !rep.ok():
+		u.fragment(w, "silences-table", u.silencesData(r, form, "", writeProblem(rep), rep.Errors))
+	default:
+		var s api.SilenceJSON
+		_ = json.Unmarshal(rep.Body, &s)
+		notice := "Silence " + s.ID + " added until " + s.EndsAt.UTC().Format(time.RFC3339) + "."
+		u.fragment(w, "silences-table", u.silencesData(r, silenceForm{Duration: form.Duration}, notice, "", nil))
+	}
+}
+
+func (u *UI) expireSilence(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	rep, err := u.api.call(r.Context(), http.MethodDelete, "/api/v1/silences/"+id, "", nil)
+	notice, problem := "", ""
+	switch {
+	case err != nil:
+		problem = err.Error()
+	case !rep.ok():
+		problem = writeProblem(rep)
+	default:
+		notice = "Silence " + id + " expired."
+	}
+	u.fragment(w, "silences-table", u.silencesData(r, silenceForm{Duration: "2h"}, notice, problem, nil))
+}
