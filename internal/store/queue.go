@@ -193,14 +193,13 @@ func (s *Store) Finish(ctx context.Context, outs []Outcome) (lost []string, err 
 	}
 	defer tx.Rollback()
 	now := micros(s.now())
-	for _, o := range outs {
-		applied, err := finishOne(ctx, tx, o, now)
+	for start := 0; start < len(outs); start += outcomesPerStatement {
+		chunk := outs[start:min(start+outcomesPerStatement, len(outs))]
+		l, err := s.finishChunk(ctx, tx, chunk, now)
 		if err != nil {
-			return nil, fmt.Errorf("record outcome of %s: %w", o.ID, err)
+			return nil, fmt.Errorf("record outcomes: %w", err)
 		}
-		if !applied {
-			lost = append(lost, o.ID)
-		}
+		lost = append(lost, l...)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("record outcomes: %w", err)
@@ -208,45 +207,109 @@ func (s *Store) Finish(ctx context.Context, outs []Outcome) (lost []string, err 
 	return lost, nil
 }
 
-func finishOne(ctx context.Context, tx *sql.Tx, o Outcome, now int64) (bool, error) {
-	var (
-		state     = o.Result // retry is the only result that is not a state
-		next      = now
-		delivered any
-		lastError = clean(o.Error)
-		attempted int64
-	)
-	switch o.Result {
-	case ResultRetry:
-		state, next = StatePending, microsCeil(o.RetryAt)
-	case ResultDelivered:
-		delivered, lastError = now, ""
+// outcomesPerStatement bounds the outcomes written by one statement (7
+// parameters each).
+const outcomesPerStatement = 500
+
+// finishChunk records outcomes sorted by ID with one UPDATE for the
+// deliveries and one INSERT for their attempts: two round trips whatever
+// the batch size, which is what lets PostgreSQL keep pace with ingest.
+func (s *Store) finishChunk(ctx context.Context, tx *sql.Tx, outs []Outcome, now int64) (lost []string, err error) {
+	ids := make([]string, len(outs))
+	for i, o := range outs {
+		ids[i] = o.ID
 	}
-	if o.Attempt != nil {
-		attempted = 1
+	if s.dialect == postgresDialect {
+		// An UPDATE … FROM locks rows in the order of its join; lock them
+		// in ID order first, as every other multi-row write does.
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM deliveries WHERE id IN (`+s.dialect.params(1, len(ids))+
+			`) ORDER BY id FOR UPDATE`, stringArgs(ids)...)
+		if err != nil {
+			return nil, err
+		}
+		rows.Close()
 	}
-	var attempts int64
-	err := tx.QueryRowContext(ctx, `UPDATE deliveries
-		SET state = $1, attempts = attempts + $2, next_attempt_at = $3, lease_owner = NULL, lease_until = NULL,
-			last_error = $4, updated_at = $5, delivered_at = $6
-		WHERE id = $7 AND state = 'in_flight' AND lease_owner = $8
-		RETURNING attempts`,
-		state, attempted, next, lastError, now, delivered, o.ID, clean(o.Owner)).Scan(&attempts)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
+	var q strings.Builder
+	q.WriteString("WITH v (id, owner, state, attempted, next_at, last_error, delivered) AS (VALUES ")
+	args := make([]any, 0, len(outs)*7)
+	for i, o := range outs {
+		var (
+			state     = o.Result // retry is the only result that is not a state
+			next      = now
+			delivered any
+			lastError = clean(o.Error)
+			attempted int64
+		)
+		switch o.Result {
+		case ResultRetry:
+			state, next = StatePending, microsCeil(o.RetryAt)
+		case ResultDelivered:
+			delivered, lastError = now, ""
+		}
+		if o.Attempt != nil {
+			attempted = 1
+		}
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		// The casts type the VALUES columns on PostgreSQL; SQLite accepts
+		// them as they are.
+		p := strings.Split(s.dialect.params(len(args)+1, 7), ", ")
+		fmt.Fprintf(&q, "(CAST(%s AS TEXT), CAST(%s AS TEXT), CAST(%s AS TEXT), CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS TEXT), CAST(%s AS BIGINT))",
+			p[0], p[1], p[2], p[3], p[4], p[5], p[6])
+		args = append(args, o.ID, clean(o.Owner), state, attempted, next, lastError, delivered)
 	}
+	args = append(args, now)
+	fmt.Fprintf(&q, `)
+		UPDATE deliveries SET state = v.state, attempts = deliveries.attempts + v.attempted, next_attempt_at = v.next_at,
+			lease_owner = NULL, lease_until = NULL, last_error = v.last_error, updated_at = $%d, delivered_at = v.delivered
+		FROM v WHERE deliveries.id = v.id AND deliveries.state = 'in_flight' AND deliveries.lease_owner = v.owner
+		RETURNING deliveries.id, deliveries.attempts`, len(args))
+	rows, err := tx.QueryContext(ctx, q.String(), args...)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	if a := o.Attempt; a != nil {
+	applied := make(map[string]int64, len(outs))
+	for rows.Next() {
+		var id string
+		var attempts int64
+		if err := rows.Scan(&id, &attempts); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		applied[id] = attempts
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return nil, err
+	}
+	var ins strings.Builder
+	var iargs []any
+	for _, o := range outs {
+		attempts, ok := applied[o.ID]
+		if !ok {
+			lost = append(lost, o.ID)
+			continue
+		}
+		a := o.Attempt
+		if a == nil {
+			continue
+		}
+		if len(iargs) > 0 {
+			ins.WriteString(", ")
+		}
+		ins.WriteString("(" + s.dialect.params(len(iargs)+1, 7) + ")")
+		iargs = append(iargs, o.ID, attempts, clean(o.Owner), micros(a.StartedAt), a.Duration.Microseconds(),
+			clean(a.Outcome), clean(a.Error))
+	}
+	if len(iargs) > 0 {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
-			(delivery_id, attempt, owner, started_at, duration_us, outcome, error) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			o.ID, attempts, clean(o.Owner), micros(a.StartedAt), a.Duration.Microseconds(), clean(a.Outcome),
-			clean(a.Error)); err != nil {
-			return false, err
+			(delivery_id, attempt, owner, started_at, duration_us, outcome, error) VALUES `+ins.String(), iargs...); err != nil {
+			return nil, err
 		}
 	}
-	return true, nil
+	return lost, nil
 }
 
 // Renew extends owner's leases on ids to until and returns the IDs it
