@@ -10,7 +10,11 @@ import (
 
 	"github.com/expr-lang/expr"
 	exprast "github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/checker"
+	exprcompiler "github.com/expr-lang/expr/compiler"
+	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/optimizer"
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 )
@@ -21,6 +25,9 @@ type condition struct {
 	source  string
 	program *vm.Program
 	vms     *sync.Pool
+	// tree is the parsed expression, kept during the load for its
+	// analyses (index, field paths) and then dropped.
+	tree *parser.Tree
 }
 
 // exprEnv declares the variables every message has, so that obvious type
@@ -82,14 +89,55 @@ var functionNames = map[string]bool{"hours_since": true, "hours_until": true, "d
 // compileCondition compiles one `when`. On error it returns the expr
 // error, whose Line and Column are relative to the expression.
 func compileCondition(src string, opts []expr.Option) (*condition, error) {
-	program, err := expr.Compile(src, opts...)
+	return newExprCompiler(opts).compile(src)
+}
+
+// exprCompiler compiles conditions with one expr configuration, built once
+// per load: building it costs more than compiling a short condition, and
+// a configuration is only read while compiling.
+type exprCompiler struct {
+	config *conf.Config
+}
+
+func newExprCompiler(opts []expr.Option) *exprCompiler {
+	// As expr.Compile prepares its configuration.
+	config := conf.CreateNew()
+	for _, op := range opts {
+		op(config)
+	}
+	for name := range config.Disabled {
+		delete(config.Builtins, name)
+	}
+	config.Check()
+	return &exprCompiler{config: config}
+}
+
+// compile compiles one `when`, as expr.Compile would. On error it returns
+// the expr error, whose Line and Column are relative to the expression.
+func (x *exprCompiler) compile(src string) (*condition, error) {
+	checked, err := checker.ParseCheck(src, x.config)
+	if err != nil {
+		return nil, err
+	}
+	if x.config.Optimize {
+		if err := optimizer.Optimize(&checked.Node, x.config); err != nil {
+			var fe *file.Error
+			if errors.As(err, &fe) {
+				return nil, fe.Bind(checked.Source)
+			}
+			return nil, err
+		}
+	}
+	program, err := exprcompiler.Compile(checked, x.config)
 	if err != nil {
 		return nil, err
 	}
 	// Undefined variables are allowed (they are the message's fields), so
 	// expr would accept a call to an unknown function and fail on every
-	// message; reject it at load instead.
-	if tree, perr := parser.Parse(src); perr == nil {
+	// message; reject it at load instead. The plain parse is kept for the
+	// load's analyses (checking patches the tree ParseCheck returns).
+	tree, perr := parser.Parse(src)
+	if perr == nil {
 		v := &callCollector{}
 		exprast.Walk(&tree.Node, v)
 		for _, c := range v.calls {
@@ -98,11 +146,14 @@ func compileCondition(src string, opts []expr.Option) (*condition, error) {
 				return nil, fe.Bind(file.NewSource(src))
 			}
 		}
+	} else {
+		tree = nil
 	}
 	return &condition{
 		source:  src,
 		program: program,
 		vms:     &sync.Pool{New: func() any { return new(vm.VM) }},
+		tree:    tree,
 	}, nil
 }
 
@@ -157,6 +208,11 @@ func analyze(src string, allTypes []string) (pinned []string, refs []fieldRef) {
 	if err != nil {
 		return nil, nil
 	}
+	return analyzeTree(tree, allTypes)
+}
+
+// analyzeTree is analyze on an already parsed expression.
+func analyzeTree(tree *parser.Tree, allTypes []string) (pinned []string, refs []fieldRef) {
 	set := pinnedTypes(tree.Node, allTypes)
 	for t := range set {
 		pinned = append(pinned, t)

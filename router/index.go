@@ -68,7 +68,14 @@ func buildIndex(rules []*Rule) *ruleIndex {
 		if !r.Enabled || r.cond == nil {
 			continue
 		}
-		p, key, exact := analyzeIndex(r.When)
+		var p *pin
+		var key *fieldKey
+		var exact bool
+		if r.cond.tree != nil {
+			p, key, exact = analyzeIndexTree(r.cond.tree)
+		} else {
+			p, key, exact = analyzeIndex(r.When)
+		}
 		if p == nil {
 			ix.all = append(ix.all, i)
 			ix.always = append(ix.always, i)
@@ -175,6 +182,11 @@ func analyzeIndex(src string) (*pin, *fieldKey, bool) {
 	if err != nil {
 		return nil, nil, false
 	}
+	return analyzeIndexTree(tree)
+}
+
+// analyzeIndexTree is analyzeIndex on an already parsed expression.
+func analyzeIndexTree(tree *parser.Tree) (*pin, *fieldKey, bool) {
 	var conj []exprast.Node
 	var split func(n exprast.Node)
 	split = func(n exprast.Node) {

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/expr-lang/expr"
 	"github.com/goccy/go-yaml/ast"
 
 	"github.com/switchboard-dev/switchboard/internal/lago"
@@ -196,9 +195,9 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags
 		c.compileChannel(cd)
 	}
 	names := map[string]pos{}
-	exprOpts := exprOptions(o.Now)
+	exprs := newExprCompiler(exprOptions(o.Now))
 	for i, rd := range doc.rules {
-		c.compileRule(i, rd, names, exprOpts)
+		c.compileRule(i, rd, names, exprs)
 	}
 	c.rs.index = buildIndex(c.rs.Rules)
 	// A rule the index matches exactly keeps no program: thousands of
@@ -206,6 +205,11 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags
 	// expression (which `check` still compiled above, to report errors).
 	for i := range c.rs.index.exact {
 		c.rs.Rules[i].cond = nil
+	}
+	for _, r := range c.rs.Rules {
+		if r.cond != nil {
+			r.cond.tree = nil // the analyses are done
+		}
 	}
 	if len(doc.rules) == 0 && !ds.hasErrors() {
 		ds.add(SeverityWarning, c.file, pos{1, 1}, "", "rules", "no rules: every message will be accepted and nothing sent")
@@ -252,7 +256,7 @@ func secretValues(v reflect.Value) []string {
 	return out
 }
 
-func (c *compiler) compileRule(i int, rd ruleDoc, names map[string]pos, exprOpts []expr.Option) {
+func (c *compiler) compileRule(i int, rd ruleDoc, names map[string]pos, exprs *exprCompiler) {
 	r := rd.cfg
 	node := rd.node
 	p := nodePos(node)
@@ -275,7 +279,7 @@ func (c *compiler) compileRule(i int, rd ruleDoc, names map[string]pos, exprOpts
 	case when == "":
 		c.ds.add(SeverityError, c.file, nodePos(whenNode), r.Name, "when", "when is empty (use `when: \"true\"` to match every message)")
 	default:
-		cond, err := compileCondition(r.When, exprOpts)
+		cond, err := exprs.compile(r.When)
 		if err != nil {
 			line, col, msg := exprErrorPos(err)
 			at := c.exprPos(whenNode, r.When, line, col)
@@ -327,7 +331,13 @@ func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
 	for i, t := range types {
 		all[i] = t.WebhookType
 	}
-	pinned, refs := analyze(rule.When, all)
+	var pinned []string
+	var refs []fieldRef
+	if rule.cond != nil && rule.cond.tree != nil {
+		pinned, refs = analyzeTree(rule.cond.tree, all)
+	} else {
+		pinned, refs = analyze(rule.When, all)
+	}
 	rule.pinned = pinned
 	if len(pinned) == 0 {
 		return
