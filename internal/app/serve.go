@@ -226,11 +226,22 @@ func Serve(ctx context.Context, o ServeOptions) error {
 // initRuleMetrics exports every rule's counters from the start, at 0, so
 // that rates and alerts work before a rule first fires.
 func initRuleMetrics(m *metrics.Metrics, rs *router.Ruleset) {
+	// Series that exist at zero let rate() and absence alerts work from
+	// the start. Thousands of per-customer rules would make thousands of
+	// idle series (and tens of megabytes): beyond maxZeroSeriesRules, a
+	// rule's series appear when it first matches.
+	if len(rs.Rules) > maxZeroSeriesRules {
+		return
+	}
 	for _, r := range rs.Rules {
 		m.RuleMatches.WithLabelValues(r.Name)
 		m.RuleErrors.WithLabelValues(r.Name)
 	}
 }
+
+// maxZeroSeriesRules is the most rules whose metric series are created
+// at zero when loaded.
+const maxZeroSeriesRules = 1000
 
 // maxHeaderBytes allows Lago's JWT mode, where the whole body travels in a
 // header: base64url of a JSON string escaping the body's quotes comes to
