@@ -129,8 +129,8 @@ type RuleConfig struct {
 type ThrottleConfig struct {
 	// Key is a template rendered on each message ("{{ .wallet.external_customer_id }}");
 	// empty: one window for the whole rule.
-	Key   string        `yaml:"key,omitempty"`
-	Every time.Duration `yaml:"every"`
+	Key   string   `yaml:"key,omitempty"`
+	Every Duration `yaml:"every"`
 }
 
 // GroupConfig collects a rule's matches per key into digests: the first
@@ -138,9 +138,9 @@ type ThrottleConfig struct {
 // matches go into the next digest, no sooner than Interval after the last.
 type GroupConfig struct {
 	// By is a template rendered on each message; empty: one group per rule.
-	By       string        `yaml:"by,omitempty"`
-	Wait     time.Duration `yaml:"wait,omitempty"`
-	Interval time.Duration `yaml:"interval,omitempty"`
+	By       string   `yaml:"by,omitempty"`
+	Wait     Duration `yaml:"wait,omitempty"`
+	Interval Duration `yaml:"interval,omitempty"`
 	// Max is the most messages a digest carries in .Messages (.Count
 	// counts them all).
 	Max int `yaml:"max,omitempty"`
@@ -169,6 +169,35 @@ type SendConfig struct {
 	To       string `yaml:"to"`
 	Template string `yaml:"template,omitempty"`
 	Message  string `yaml:"message,omitempty"`
+}
+
+// Duration is a time.Duration written as "30s", "5m", "6h" or "1h30m".
+type Duration time.Duration
+
+// MarshalYAML writes the shortest form: "6h", not "6h0m0s".
+func (d Duration) MarshalYAML() ([]byte, error) { return []byte(FormatDuration(time.Duration(d))), nil }
+
+// UnmarshalYAML implements goccy/go-yaml's BytesUnmarshaler.
+func (d *Duration) UnmarshalYAML(data []byte) error {
+	s := strings.Trim(strings.TrimSpace(string(data)), `"'`)
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (write durations like 30s, 5m, 6h or 1h30m)", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// FormatDuration writes d without zero units: 6h, 1h30m, 90s.
+func FormatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // ByteSize is a size in bytes written as 1048576, "512KiB", "1MiB" or "2MB".

@@ -46,7 +46,7 @@ type Group struct {
 // compileFatigue compiles a rule's throttle, group and schedule.
 func (c *compiler) compileFatigue(rule *Rule, r RuleConfig, node ast.Node) {
 	if t := r.Throttle; t != nil {
-		th := &Throttle{Every: t.Every}
+		th := &Throttle{Every: time.Duration(t.Every)}
 		if t.Every <= 0 {
 			c.ds.add(SeverityError, c.file, posIn(node, "throttle", "every"), r.Name, "throttle.every",
 				"throttle.every must be a positive duration, e.g. 6h or 30m")
@@ -57,7 +57,7 @@ func (c *compiler) compileFatigue(rule *Rule, r RuleConfig, node ast.Node) {
 		rule.Throttle = th
 	}
 	if g := r.Group; g != nil {
-		gr := &Group{Wait: g.Wait, Interval: g.Interval, Max: g.Max}
+		gr := &Group{Wait: time.Duration(g.Wait), Interval: time.Duration(g.Interval), Max: g.Max}
 		if g.Wait < 0 || g.Interval < 0 || g.Max < 0 {
 			c.ds.add(SeverityError, c.file, posIn(node, "group"), r.Name, "group",
 				"group: wait, interval and max must not be negative")

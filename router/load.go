@@ -270,7 +270,8 @@ func (c *compiler) compileRule(i int, rd ruleDoc, names map[string]pos, exprs *e
 	} else {
 		names[r.Name] = posIn(node, "name")
 	}
-	rule := &Rule{Name: r.Name, Description: r.Description, Enabled: r.IsEnabled(), When: r.When, Index: i, sends: r.Send}
+	rule := &Rule{Name: r.Name, Description: r.Description, Enabled: r.IsEnabled(), When: r.When, Index: i, sends: r.Send,
+		fatigue: FatigueConfig{Throttle: r.Throttle, Group: r.Group, Schedule: r.Schedule}}
 	when := strings.TrimSpace(r.When)
 	whenNode := lookup(node, "when")
 	switch {

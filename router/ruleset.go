@@ -53,7 +53,20 @@ type Rule struct {
 	Throttle *Throttle
 	Group    *Group
 	Schedule *schedule.Schedule
+	// fatigue is how the three are written in the rules file.
+	fatigue FatigueConfig
 }
+
+// FatigueConfig is a rule's throttle, group and schedule as written.
+type FatigueConfig struct {
+	Throttle *ThrottleConfig
+	Group    *GroupConfig
+	Schedule *ScheduleConfig
+}
+
+// FatigueConfig returns the rule's throttle, group and schedule as
+// written in the rules file.
+func (r *Rule) FatigueConfig() FatigueConfig { return r.fatigue }
 
 // Sends returns the rule's send entries as written.
 func (r *Rule) Sends() []SendConfig { return append([]SendConfig(nil), r.sends...) }

@@ -185,6 +185,11 @@ type RuleJSON struct {
 	Enabled     bool       `json:"enabled"`
 	When        string     `json:"when"`
 	Send        []SendJSON `json:"send"`
+	// Throttle, Group and Schedule are the rule's alert-fatigue settings,
+	// when set.
+	Throttle *ThrottleJSON `json:"throttle,omitempty"`
+	Group    *GroupJSON    `json:"group,omitempty"`
+	Schedule *ScheduleJSON `json:"schedule,omitempty"`
 }
 
 // SendJSON is one target of a rule.
@@ -199,6 +204,7 @@ func ruleJSON(r *router.Rule) RuleJSON {
 	for _, s := range r.Sends() {
 		out.Send = append(out.Send, SendJSON{To: s.To, Template: s.Template, Message: s.Message})
 	}
+	setFatigueJSON(&out, r.FatigueConfig())
 	return out
 }
 

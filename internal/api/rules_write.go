@@ -37,9 +37,15 @@ type RuleInput struct {
 	Enabled     *bool      `json:"enabled,omitempty"`
 	When        string     `json:"when"`
 	Send        []SendJSON `json:"send"`
+	// Throttle, Group and Schedule are kept raw: left out, an update keeps
+	// the rule's; null removes them (see applyFatigue).
+	Throttle json.RawMessage `json:"throttle,omitempty"`
+	Group    json.RawMessage `json:"group,omitempty"`
+	Schedule json.RawMessage `json:"schedule,omitempty"`
 }
 
-// Config returns the rule as the rules file holds it.
+// Config returns the rule as the rules file holds it, without its
+// alert-fatigue settings (see applyFatigue).
 func (in RuleInput) Config() router.RuleConfig {
 	rc := router.RuleConfig{Name: in.Name, Description: in.Description, When: in.When}
 	if in.Enabled != nil && !*in.Enabled {
@@ -57,6 +63,7 @@ func configJSON(rc router.RuleConfig) RuleJSON {
 	for _, s := range rc.Send {
 		out.Send = append(out.Send, SendJSON{To: s.To, Template: s.Template, Message: s.Message})
 	}
+	setFatigueJSON(&out, router.FatigueConfig{Throttle: rc.Throttle, Group: rc.Group, Schedule: rc.Schedule})
 	return out
 }
 
@@ -274,6 +281,10 @@ func (a *API) createRule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc := in.Config()
+	if herr := in.applyFatigue(&rc, nil); herr != nil {
+		writeHTTPError(w, herr)
+		return
+	}
 	version, herr := a.save(r, &change{
 		action: store.ActionCreate, rules: []string{rc.Name}, summary: fmt.Sprintf("created rule %q", rc.Name),
 		apply: editRules(func(f *rulesfile.File) ([]byte, *httpError) {
@@ -316,6 +327,9 @@ func (a *API) updateRule(w http.ResponseWriter, r *http.Request) {
 		}
 		if rc.Name != name && f.Has(rc.Name) {
 			return nil, &httpError{code: http.StatusConflict, msg: fmt.Sprintf("cannot rename %q to %q: a rule with that name already exists", name, rc.Name)}
+		}
+		if herr := in.applyFatigue(&rc, &old); herr != nil {
+			return nil, herr
 		}
 		c.summary = summarize(old, rc)
 		out, err := f.Replace(name, rc)

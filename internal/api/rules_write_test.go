@@ -491,3 +491,62 @@ func TestHistoryRestore(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Alert-fatigue settings go through the rules API with the YAML's keys;
+// an update that leaves them out (the editor's form) keeps them.
+func TestRulesAPIFatigueSettings(t *testing.T) {
+	s := newServer(t, original, nil)
+	r := s.do("POST", "/api/v1/rules", "", map[string]any{
+		"name": "wallet-throttled", "when": `webhook_type == "wallet.depleted_ongoing_balance"`,
+		"send":     []map[string]any{{"to": "ops"}},
+		"throttle": map[string]any{"key": "{{ .wallet.external_customer_id }}", "every": "6h"},
+		"group":    map[string]any{"by": "{{ .webhook_type }}", "wait": "30s", "interval": "5m"},
+		"schedule": map[string]any{"timezone": "Europe/Paris", "quiet": []string{"Sat-Sun"}, "during_quiet": "hold"},
+	})
+	if r.code != 201 {
+		t.Fatalf("POST: %d %s", r.code, r.body)
+	}
+	file := s.file()
+	for _, want := range []string{"throttle:", "every: 6h\n", "wait: 30s\n", "interval: 5m\n", "timezone: Europe/Paris", "- Sat-Sun"} {
+		if !strings.Contains(file, want) {
+			t.Fatalf("file lacks %q:\n%s", want, file)
+		}
+	}
+	if err := s.reload.Reload("test", true); err != nil {
+		t.Fatal(err)
+	}
+	var got RuleJSON
+	s.do("GET", "/api/v1/rules/wallet-throttled", "", nil).decode(t, &got)
+	if got.Throttle == nil || got.Throttle.Every != "6h" || got.Group == nil || got.Group.Interval != "5m" ||
+		got.Schedule == nil || got.Schedule.Timezone != "Europe/Paris" {
+		t.Fatalf("GET: %+v", got)
+	}
+
+	// An update without the keys keeps them; null removes one.
+	r = s.do("PUT", "/api/v1/rules/wallet-throttled", "", map[string]any{
+		"name": "wallet-throttled", "description": "edited in the form", "when": `webhook_type == "wallet.depleted_ongoing_balance"`,
+		"send": []map[string]any{{"to": "ops"}}})
+	if r.code != 200 || !strings.Contains(s.file(), "every: 6h") || !strings.Contains(s.file(), "edited in the form") {
+		t.Fatalf("PUT without the keys: %d %s\n%s", r.code, r.body, s.file())
+	}
+	r = s.do("PUT", "/api/v1/rules/wallet-throttled", "", map[string]any{
+		"name": "wallet-throttled", "when": `webhook_type == "wallet.depleted_ongoing_balance"`,
+		"send": []map[string]any{{"to": "ops"}}, "group": nil})
+	if r.code != 200 || strings.Contains(s.file(), "group:") || !strings.Contains(s.file(), "throttle:") {
+		t.Fatalf("PUT group null: %d %s\n%s", r.code, r.body, s.file())
+	}
+	// Bad settings: 422, file unchanged.
+	before := s.file()
+	r = s.do("PUT", "/api/v1/rules/wallet-throttled", "", map[string]any{
+		"name": "wallet-throttled", "when": `webhook_type == "wallet.depleted_ongoing_balance"`,
+		"send": []map[string]any{{"to": "ops"}}, "throttle": map[string]any{"every": "6 hours"}})
+	if r.code != 422 || !strings.Contains(string(r.body), `throttle.every: \"6 hours\" is not a duration`) || s.file() != before {
+		t.Fatalf("bad duration: %d %s", r.code, r.body)
+	}
+	r = s.do("PUT", "/api/v1/rules/wallet-throttled", "", map[string]any{
+		"name": "wallet-throttled", "when": `webhook_type == "wallet.depleted_ongoing_balance"`,
+		"send": []map[string]any{{"to": "ops"}}, "schedule": map[string]any{"timezone": "Mars/Base", "quiet": []string{"Sat"}}})
+	if r.code != 422 || !strings.Contains(string(r.body), "unknown time zone") || s.file() != before {
+		t.Fatalf("bad time zone: %d %s", r.code, r.body)
+	}
+}

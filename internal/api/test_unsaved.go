@@ -16,33 +16,40 @@ import (
 // sent. An invalid rule answers 422 with the errors shape of a save;
 // positions refer to that copy.
 func (a *API) testUnsaved(w http.ResponseWriter, rc router.RuleConfig, source string, raw []byte, data map[string]any) {
+	rs, herr := a.compileUnsaved(rc)
+	if herr != nil {
+		writeHTTPError(w, herr)
+		return
+	}
+	defer rs.Close()
+	writeJSON(w, http.StatusOK, TestMessage(rs, source, raw, data))
+}
+
+// compileUnsaved compiles one unsaved rule alone in a copy of the rules
+// file (see testUnsaved). The caller closes the Ruleset.
+func (a *API) compileUnsaved(rc router.RuleConfig) (*router.Ruleset, *httpError) {
 	o := a.o.Reload.Options()
 	src, err := os.ReadFile(o.RulesPath)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "read rules file: "+err.Error())
-		return
+		return nil, &httpError{code: http.StatusInternalServerError, msg: "read rules file: " + err.Error()}
 	}
 	f, err := rulesfile.Parse(src)
 	if err != nil {
-		writeHTTPError(w, editFailed(err, rc.Name))
-		return
+		return nil, editFailed(err, rc.Name)
 	}
 	cand, err := f.Only(rc)
 	if err != nil {
-		writeHTTPError(w, editFailed(err, rc.Name))
-		return
+		return nil, editFailed(err, rc.Name)
 	}
 	dir, err := os.MkdirTemp("", "switchboard-test-")
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "create temp directory: "+err.Error())
-		return
+		return nil, &httpError{code: http.StatusInternalServerError, msg: "create temp directory: " + err.Error()}
 	}
 	defer os.RemoveAll(dir)
 	rulesPath := o.RulesPath
 	o.RulesPath = filepath.Join(dir, filepath.Base(rulesPath))
 	if err := os.WriteFile(o.RulesPath, cand, 0o600); err != nil {
-		writeError(w, http.StatusInternalServerError, "write temp file: "+err.Error())
-		return
+		return nil, &httpError{code: http.StatusInternalServerError, msg: "write temp file: " + err.Error()}
 	}
 	rs, _, err := router.Load(o)
 	if err != nil {
@@ -50,9 +57,7 @@ func (a *API) testUnsaved(w http.ResponseWriter, rc router.RuleConfig, source st
 		if le, ok := err.(*router.LoadError); ok {
 			ds = le.Errors()
 		}
-		writeHTTPError(w, invalid(ds))
-		return
+		return nil, invalid(ds)
 	}
-	defer rs.Close()
-	writeJSON(w, http.StatusOK, TestMessage(rs, source, raw, data))
+	return rs, nil
 }

@@ -104,11 +104,25 @@ func (n *Notifier) Notify(ctx context.Context, d notifiers.Delivery) error {
 	if strings.TrimSpace(d.Parts.Text) == "" && len(blocks) == 0 {
 		return notifiers.Permanent(errors.New("slack message: text and blocks are both empty"))
 	}
-	if n.api == nil {
-		return n.postWebhook(ctx, d.Parts.Text, blocks)
+	text := d.Parts.Text
+	if d.Test {
+		// A test from the editor says so, in the text (notifications and
+		// clients without blocks) and above the blocks.
+		text = TestPrefix + text
+		if len(blocks) > 0 {
+			note := slackapi.NewContextBlock("", slackapi.NewTextBlockObject(slackapi.MarkdownType,
+				"*[TEST]* sent from the Switchboard rule editor, not by a real event", false, false))
+			blocks = append([]slackapi.Block{note}, blocks...)
+		}
 	}
-	return n.postMessage(ctx, d.Parts.Text, blocks)
+	if n.api == nil {
+		return n.postWebhook(ctx, text, blocks)
+	}
+	return n.postMessage(ctx, text, blocks)
 }
+
+// TestPrefix starts the text of a test notification.
+const TestPrefix = "[TEST] "
 
 // Close closes the notifier's idle connections.
 func (n *Notifier) Close() error {

@@ -484,3 +484,31 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// A test notification from the editor says so, in both modes.
+func TestNotifyMarksTests(t *testing.T) {
+	for _, mode := range []string{"token", "webhook"} {
+		t.Run(mode, func(t *testing.T) {
+			peer := testpeer.NewSlack(t)
+			cfg := webhookConfig(peer)
+			if mode == "token" {
+				peer.RequireToken(testToken)
+				cfg = tokenConfig(peer)
+			}
+			n := newNotifier(t, cfg, waitTimeout)
+			d := delivery("Wallet of acme is empty", `[{"type":"section","text":{"type":"mrkdwn","text":"hi"}}]`)
+			d.Test = true
+			if err := n.Notify(context.Background(), d); err != nil {
+				t.Fatal(err)
+			}
+			reqs := peer.Requests()
+			if len(reqs) != 1 || reqs[0].Text() != "[TEST] Wallet of acme is empty" {
+				t.Fatalf("text %q", reqs[0].Text())
+			}
+			if b := string(reqs[0].Blocks()); !strings.Contains(b, `"type":"context"`) || !strings.Contains(b, "*[TEST]*") ||
+				strings.Index(b, `"context"`) > strings.Index(b, `"section"`) {
+				t.Fatalf("blocks %s: want a test note first", b)
+			}
+		})
+	}
+}
