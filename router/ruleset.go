@@ -179,6 +179,18 @@ func (rs *Ruleset) Route(m *Message) Result { return rs.route(m, false) }
 // rules, which Route leaves to the digest: for test and the editor.
 func (rs *Ruleset) Preview(m *Message) Result { return rs.route(m, true) }
 
+// RenderRule renders the named rule's deliveries for m whether or not its
+// condition matches, for a test notification. ok is false when there is
+// no such rule.
+func (rs *Ruleset) RenderRule(name string, m *Message) (out []Outgoing, ok bool) {
+	r, ok := rs.Rule(name)
+	if !ok {
+		return nil, false
+	}
+	m.prepare()
+	return rs.render(r, m, true), true
+}
+
 func (rs *Ruleset) route(m *Message, renderGrouped bool) Result {
 	m.prepare()
 	var res Result

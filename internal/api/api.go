@@ -44,6 +44,7 @@ type API struct {
 	tokenHash [32]byte
 	// saveMu serialises edits of the rules file.
 	saveMu sync.Mutex
+	tests  testSender
 }
 
 // New returns the admin API.
@@ -61,6 +62,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/rules", a.auth(http.HandlerFunc(a.rules)))
 	mux.Handle("GET /api/v1/rules/{name}", a.auth(http.HandlerFunc(a.rule)))
 	mux.Handle("POST /api/v1/test", a.auth(http.HandlerFunc(a.test)))
+	mux.Handle("POST /api/v1/test/send", a.auth(http.HandlerFunc(a.sendTest)))
 	mux.Handle("GET /api/v1/catalog", a.auth(http.HandlerFunc(a.catalog)))
 	mux.Handle("GET /api/v1/deliveries", a.auth(http.HandlerFunc(a.deliveries)))
 	mux.Handle("GET /api/v1/deliveries/{id}", a.auth(http.HandlerFunc(a.delivery)))

@@ -159,7 +159,8 @@ func (u *UI) editorData(r *http.Request, e editorForm) map[string]any {
 	data := map[string]any{
 		"Title": "New rule", "Form": e, "Groups": u.typeGroups(), "Fields": u.pickable(e.Type),
 		"Operators": operators, "Channels": chans, "Templates": u.templateNames(),
-		"CSRF": sessionOf(r.Context()).csrf,
+		"CSRF": sessionOf(r.Context()).csrf, "Writable": u.api.writable(r.Context()),
+		"RulesFile": u.o.Reload.Options().RulesPath,
 	}
 	if e.Original != "" {
 		data["Title"] = "Edit rule " + e.Original

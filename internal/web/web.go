@@ -97,6 +97,7 @@ func (u *UI) Register(mux *http.ServeMux) {
 	h("POST /ui/editor/actions", u.actionsFragment)
 	h("POST /ui/editor/check", u.checkFragment)
 	h("POST /ui/editor/try", u.tryFragment)
+	h("POST /ui/editor/send-test", u.sendTest)
 	h("POST /ui/editor/save", u.save)
 	h("GET /ui/history", u.historyPage)
 	h("POST /ui/history/{id}/restore", u.restore)
