@@ -122,6 +122,13 @@ func redactSettings(m map[string]any) map[string]any {
 	keys := secretKeys()
 	var walk func(key string, v any) any
 	walk = func(key string, v any) any {
+		if key == "url" {
+			// An HTTP channel's URL: where it goes is not secret, its
+			// userinfo and query are.
+			if u, ok := v.(string); ok {
+				return secret.RedactURL(u)
+			}
+		}
 		if keys[key] || key == "headers" {
 			if sub, ok := v.(map[string]any); ok {
 				out := map[string]any{}

@@ -27,7 +27,7 @@ func TestChannelsHideSecrets(t *testing.T) {
 	}
 	http, _ := crm.Settings["http"].(map[string]any)
 	headers, _ := http["headers"].(map[string]any)
-	if crm.Kind != "http" || http["url"] != "<secret>" || headers["Authorization"] != "<secret>" {
-		t.Errorf("crm = %+v, want the literal URL and the header as <secret>", crm)
+	if crm.Kind != "http" || http["url"] != "https://crm.example.com/hook" || headers["Authorization"] != "<secret>" {
+		t.Errorf("crm = %+v, want the URL (its userinfo and query would be <secret>) and the header as <secret>", crm)
 	}
 }

@@ -251,7 +251,11 @@ func (u *UI) channelsPage(w http.ResponseWriter, r *http.Request) {
 			}})
 		}
 	}
-	u.render(w, r, http.StatusOK, "channels", map[string]any{"Title": "Channels", "Channels": rows})
+	notice := ""
+	if saved := r.URL.Query().Get("saved"); saved != "" {
+		notice = "Saved channel " + saved + "."
+	}
+	u.render(w, r, http.StatusOK, "channels", map[string]any{"Title": "Channels", "Channels": rows, "Notice": notice})
 }
 
 func rateText(c *router.Channel) string {

@@ -22,7 +22,7 @@ func sessionOf(ctx context.Context) session {
 }
 
 // pageNames are the full pages; each file defines "title" and "content".
-var pageNames = []string{"login", "rules", "editor", "history", "channels", "deliveries", "silences"}
+var pageNames = []string{"login", "rules", "editor", "history", "channels", "deliveries", "silences", "channel"}
 
 func (u *UI) parseTemplates() error {
 	funcs := template.FuncMap{
