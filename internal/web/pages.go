@@ -224,9 +224,9 @@ func (u *UI) channelsPage(w http.ResponseWriter, r *http.Request) {
 			for _, c := range out.Channels {
 				row := channelRow{Name: fmt.Sprint(c["name"]), Kind: fmt.Sprint(c["kind"])}
 				flat := map[string]string{}
-				flatten("", c, flat)
-				delete(flat, "name")
-				delete(flat, "kind")
+				if settings, ok := c["settings"].(map[string]any); ok {
+					flatten("", settings, flat)
+				}
 				keys := make([]string, 0, len(flat))
 				for k := range flat {
 					keys = append(keys, k)
