@@ -78,6 +78,12 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		// result keeps; hand that memory back instead of holding it.
 		debug.FreeOSMemory()
 	})
+	if _, set := os.LookupEnv("GOGC"); !set {
+		// Serving allocates short-lived request garbage over a small live
+		// heap: collecting at 3× the live heap instead of 2× takes a
+		// sixth off the CPU per message (bench/) for a few more MB.
+		gcPercent = servingGCPercent
+	}
 	debug.SetGCPercent(gcPercent)
 	if err != nil {
 		var le *router.LoadError
@@ -238,6 +244,10 @@ func initRuleMetrics(m *metrics.Metrics, rs *router.Ruleset) {
 		m.RuleErrors.WithLabelValues(r.Name)
 	}
 }
+
+// servingGCPercent is the garbage collector's target while serving,
+// unless GOGC is set.
+const servingGCPercent = 200
 
 // maxZeroSeriesRules is the most rules whose metric series are created
 // at zero when loaded.
