@@ -69,7 +69,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	}
 	// Compiling a large rules file makes a lot of short-lived garbage:
 	// collect it eagerly while loading so the peak stays low.
-	gcPercent := debug.SetGCPercent(50)
+	gcPercent := debug.SetGCPercent(30)
 	reloader, err := router.NewReloader(router.LoadOptions{
 		RulesPath: o.Rules, TemplatesDir: o.Templates, DryRun: o.DryRun, Logger: log, Catalog: catalog,
 	}, log, m, func(_, rs *router.Ruleset) {
