@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/internal/ingest"
 	"github.com/switchboard-dev/switchboard/internal/store"
+	"github.com/switchboard-dev/switchboard/internal/testclock"
 	"github.com/switchboard-dev/switchboard/internal/testpg"
 	"github.com/switchboard-dev/switchboard/router"
 )
@@ -33,22 +34,7 @@ func TestMain(m *testing.M) {
 
 // clock is a settable clock shared by the router, the store, ingest and
 // the flusher.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+type clock = testclock.Clock
 
 const rules = `
 sources:
@@ -189,7 +175,7 @@ func digests(t *testing.T, st *store.Store, rule, channel string) []store.Delive
 
 func TestDigestTimingAndContent(t *testing.T) {
 	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-	clk := &clock{t: t0}
+	clk := testclock.New(t0)
 	r := newReplica(t, store.Options{DataDir: t.TempDir()}, "a", clk)
 
 	for i := range 4 {
@@ -272,7 +258,7 @@ func TestDigestTimingAndContent(t *testing.T) {
 
 func TestDigestTemplateBlocks(t *testing.T) {
 	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-	clk := &clock{t: t0}
+	clk := testclock.New(t0)
 	r := newReplica(t, store.Options{DataDir: t.TempDir()}, "a", clk)
 	r.post(t, "CUSTOM-1", 10)
 	r.post(t, "CUSTOM-2", 10)
@@ -286,7 +272,7 @@ func TestDigestTemplateBlocks(t *testing.T) {
 
 func TestRuleRemovedDropsGroup(t *testing.T) {
 	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-	clk := &clock{t: t0}
+	clk := testclock.New(t0)
 	r := newReplica(t, store.Options{DataDir: t.TempDir()}, "a", clk)
 	r.post(t, "INV-1", 2_000_000)
 	empty, _, err := router.Load(router.LoadOptions{RulesPath: writeFile(t, "rules: []\n")})
@@ -320,7 +306,7 @@ func writeFile(t *testing.T, content string) string {
 func TestTwoReplicasOneDigestPerInterval(t *testing.T) {
 	dsn := pg.DSN(t)
 	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-	clk := &clock{t: t0}
+	clk := testclock.New(t0)
 	a := newReplica(t, store.Options{DatabaseURL: dsn}, "a", clk)
 	b := newReplica(t, store.Options{DatabaseURL: dsn}, "b", clk)
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/store"
+	"github.com/switchboard-dev/switchboard/internal/testclock"
 )
 
 // latest returns the newest delivery of a rule.
@@ -23,7 +24,7 @@ func latest(t *testing.T, st *store.Store, rule string) store.Delivery {
 // Saturday-evening match waits until Monday 08:00 CEST, then is claimed
 // like any other delivery.
 func TestQuietHoursHoldAcrossDST(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 3, 28, 19, 30, 0, 0, time.UTC)} // Sat 20:30 CET
+	clk := testclock.New(time.Date(2026, 3, 28, 19, 30, 0, 0, time.UTC)) // Sat 20:30 CET
 	r := newReplica(t, store.Options{DataDir: t.TempDir()}, "a", clk)
 	r.post(t, "PARIS-1", 100)
 	d := latest(t, r.st, "paris-hold")
@@ -55,7 +56,7 @@ func TestQuietHoursHoldAcrossDST(t *testing.T) {
 // forward: 22:00-06:00 ends at 06:00 EDT, which is 10:00 UTC (it would be
 // 11:00 UTC on a winter night).
 func TestQuietHoursDropAcrossDST(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 3, 8, 6, 30, 0, 0, time.UTC)} // 01:30 EST
+	clk := testclock.New(time.Date(2026, 3, 8, 6, 30, 0, 0, time.UTC)) // 01:30 EST
 	r := newReplica(t, store.Options{DataDir: t.TempDir()}, "a", clk)
 	r.post(t, "NY-1", 100)
 	if d := latest(t, r.st, "ny-drop"); d.State != store.StateDropped ||
@@ -77,7 +78,7 @@ func TestQuietHoursDropAcrossDST(t *testing.T) {
 // A grouping rule on a quiet channel: the digest is due during the quiet
 // hours, so it is held and goes out, as one digest, when they end.
 func TestQuietHoursHoldDigest(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 11, 20, 20, 0, 0, 0, time.UTC)} // Fri 21:00 CET
+	clk := testclock.New(time.Date(2026, 11, 20, 20, 0, 0, 0, time.UTC)) // Fri 21:00 CET
 	r := newReplica(t, store.Options{DataDir: t.TempDir()}, "a", clk)
 	r.post(t, "DIGEST-1", 100)
 	clk.Set(clk.Now().Add(10 * time.Hour))

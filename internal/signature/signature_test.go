@@ -36,6 +36,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/internal/standardwebhooks"
+	"github.com/switchboard-dev/switchboard/internal/testclock"
 )
 
 func TestMain(m *testing.M) {
@@ -406,25 +407,8 @@ func (ks *keyServer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock is a settable time source.
+func newClock() *testclock.Clock { return testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 func TestLagoJWTKeySources(t *testing.T) {
 	k := keys()
@@ -515,14 +499,14 @@ func TestLagoJWTKeyCache(t *testing.T) {
 		for range 10 {
 			checkErr(t, v.Verify(ctx, forged, []byte(vector1Body)), "jwt: signature mismatch")
 		}
-		clk.Advance(59 * time.Second)
+		clk.Add(59 * time.Second)
 		checkErr(t, v.Verify(ctx, forged, []byte(vector1Body)), "jwt: signature mismatch")
 		if n := ks.hits.Load(); n != 1 {
 			t.Fatalf("key server hit %d times, want 1", n)
 		}
 	})
 	t.Run("a failure after a minute refetches once", func(t *testing.T) {
-		clk.Advance(2 * time.Second)
+		clk.Add(2 * time.Second)
 		for range 5 {
 			checkErr(t, v.Verify(ctx, forged, []byte(vector1Body)), "jwt: signature mismatch")
 		}
@@ -532,7 +516,7 @@ func TestLagoJWTKeyCache(t *testing.T) {
 		checkErr(t, v.Verify(ctx, good, []byte(vector1Body)), "")
 	})
 	t.Run("other failures never refetch", func(t *testing.T) {
-		clk.Advance(time.Hour)
+		clk.Add(time.Hour)
 		checkErr(t, v.Verify(ctx, good, []byte(vector2Body)), "jwt: data claim does not match body")
 		checkErr(t, v.Verify(ctx, jwtHeaders(libToken(t, jwt.SigningMethodHS256, []byte("x"), jwt.MapClaims{"data": vector1Body})), []byte(vector1Body)), "jwt: unexpected algorithm HS256")
 		if n := ks.hits.Load(); n != 2 {
@@ -573,7 +557,7 @@ func TestLagoJWTKeyRotation(t *testing.T) {
 			ks.setKey(t, &k.other.PublicKey)
 		}
 		t.Run(st.name, func(t *testing.T) {
-			clk.Advance(st.advance)
+			clk.Add(st.advance)
 			checkErr(t, v.Verify(ctx, st.h, []byte(vector1Body)), st.want)
 			if n := ks.hits.Load(); n != st.hits {
 				t.Fatalf("key server hit %d times, want %d", n, st.hits)
@@ -666,7 +650,7 @@ func TestLagoJWTFetchRecovers(t *testing.T) {
 	if n := ks.hits.Load(); n != 1 {
 		t.Fatalf("key server hit %d times, want 1", n)
 	}
-	clk.Advance(3 * time.Second)
+	clk.Add(3 * time.Second)
 	checkErr(t, v.Verify(ctx, good, []byte(vector1Body)), "")
 	if n := ks.hits.Load(); n != 2 {
 		t.Fatalf("key server hit %d times, want 2", n)
@@ -689,7 +673,7 @@ func TestLagoJWTRefetchFailure(t *testing.T) {
 	ctx := context.Background()
 	checkErr(t, v.Verify(ctx, jwtHeaders(handToken(t, k.lago, vector1Body, "")), []byte(vector1Body)), "")
 	ks.setFail(http.StatusServiceUnavailable)
-	clk.Advance(2 * time.Minute)
+	clk.Add(2 * time.Minute)
 	forged := jwtHeaders(handToken(t, k.other, vector1Body, ""))
 	var ue *UnavailableError
 	if err := v.Verify(ctx, forged, []byte(vector1Body)); !errors.As(err, &ue) {

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/switchboard-dev/switchboard/internal/store"
+	"github.com/switchboard-dev/switchboard/internal/testclock"
 	"github.com/switchboard-dev/switchboard/internal/testpg"
 )
 
@@ -23,23 +23,6 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(code)
 	}))
-}
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
 }
 
 func open(t *testing.T, o store.Options) *store.Store {
@@ -59,7 +42,7 @@ func wallet(customer string) map[string]any {
 
 func TestMatchAndExpiry(t *testing.T) {
 	t0 := time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)
-	clk := &clock{t: t0}
+	clk := testclock.New(t0)
 	st := open(t, store.Options{DataDir: t.TempDir(), Now: clk.Now})
 	ctx := context.Background()
 	byRule, err := st.AddSilence(ctx, store.Silence{Rule: "wallet-depleted", Reason: "migration", EndsAt: t0.Add(2 * time.Hour)})

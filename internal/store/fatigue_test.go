@@ -354,9 +354,3 @@ func messageOf(t *testing.T, s *Store, deliveryID string) string {
 	t.Helper()
 	return stateOf(t, s, deliveryID).MessageID
 }
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}

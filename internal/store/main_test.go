@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/switchboard-dev/switchboard/internal/testclock"
 	"github.com/switchboard-dev/switchboard/internal/testpg"
 	"github.com/switchboard-dev/switchboard/notifiers"
 )
@@ -64,27 +64,9 @@ func openT(t *testing.T, o Options) *Store {
 	return s
 }
 
-// clock is a settable clock for Options.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock {
-	return &clock{t: time.Date(2025, 3, 14, 9, 26, 53, 589_793_000, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
+// newClock is a settable clock for Options.Now.
+func newClock() *testclock.Clock {
+	return testclock.New(time.Date(2025, 3, 14, 9, 26, 53, 589_793_000, time.UTC))
 }
 
 var seq atomic.Int64
