@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,8 +12,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/internal/store"
@@ -25,14 +22,7 @@ import (
 // pg is one PostgreSQL server shared by the package's tests.
 var pg testpg.Shared
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		if err := pg.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop PostgreSQL:", err)
-		}
-		os.Exit(code)
-	}))
-}
+func TestMain(m *testing.M) { pg.VerifyTestMain(m) }
 
 const testToken = "test-admin-token"
 

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/switchboard-dev/switchboard/internal/ingest"
 	"github.com/switchboard-dev/switchboard/internal/store"
 	"github.com/switchboard-dev/switchboard/internal/testclock"
@@ -23,14 +21,7 @@ import (
 
 var pg testpg.Shared
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		if err := pg.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop PostgreSQL:", err)
-		}
-		os.Exit(code)
-	}))
-}
+func TestMain(m *testing.M) { pg.VerifyTestMain(m) }
 
 // clock is a settable clock shared by the router, the store, ingest and
 // the flusher.

@@ -2,12 +2,8 @@ package silence
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/switchboard-dev/switchboard/internal/store"
 	"github.com/switchboard-dev/switchboard/internal/testclock"
@@ -16,14 +12,7 @@ import (
 
 var pg testpg.Shared
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		if err := pg.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop PostgreSQL:", err)
-		}
-		os.Exit(code)
-	}))
-}
+func TestMain(m *testing.M) { pg.VerifyTestMain(m) }
 
 func open(t *testing.T, o store.Options) *store.Store {
 	t.Helper()

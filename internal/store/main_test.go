@@ -3,12 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/switchboard-dev/switchboard/internal/testclock"
 	"github.com/switchboard-dev/switchboard/internal/testpg"
@@ -19,14 +16,7 @@ import (
 // getting its own database.
 var pg testpg.Shared
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		if err := pg.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop PostgreSQL:", err)
-		}
-		os.Exit(code)
-	}))
-}
+func TestMain(m *testing.M) { pg.VerifyTestMain(m) }
 
 // eachBackend runs test against SQLite and PostgreSQL, handing it Options
 // that locate a fresh, empty database.

@@ -21,6 +21,7 @@ import (
 	// The pgx driver connects to the server to wait for it and to create
 	// databases.
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"go.uber.org/goleak"
 )
 
 // ErrNotInstalled is returned by NewServer when no PostgreSQL server
@@ -365,4 +366,16 @@ func (s *Server) stop() error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return nil
+}
+
+// VerifyTestMain is a package's TestMain for tests that use s: it runs
+// the tests, checks that none leaked a goroutine (goleak), stops the
+// shared server and exits.
+func (s *Shared) VerifyTestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		if err := s.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop PostgreSQL:", err)
+		}
+		os.Exit(code)
+	}))
 }
