@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/switchboard-dev/switchboard/internal/delivery"
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/internal/store"
@@ -22,10 +24,11 @@ func TestSummaryText(t *testing.T) {
 	}
 }
 
-// A Slack channel paced at 5, sending 2 per second: a burst of 40 becomes
-// the first few one by one and the rest as one summary, and every
-// delivery is accounted for in the delivery log.
-func TestPacingCollapsesBacklog(t *testing.T) {
+// pacedSlack is a dispatcher (not started) with one Slack channel "ops",
+// posting to a real Slack peer one at a time at rate per second, paced at
+// threshold.
+func pacedSlack(t *testing.T, threshold int, perSecond float64) (*testpeer.SlackServer, *env) {
+	t.Helper()
 	peer := testpeer.NewSlack(t)
 	n, err := slack.New(slack.Config{WebhookURL: secret.String(peer.WebhookURL())}, notifiers.Options{Timeout: 5 * time.Second})
 	if err != nil {
@@ -33,8 +36,15 @@ func TestPacingCollapsesBacklog(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = n.Close() })
 	chs := &channels{}
-	chs.set("ops", delivery.Channel{Notifier: n, Kind: "slack", Concurrency: 1, Rate: 2, Burst: 1, Pacing: 5})
-	e := newEnv(t, openStore(t, store.Options{}), chs, nil)
+	chs.set("ops", delivery.Channel{Notifier: n, Kind: "slack", Concurrency: 1, Rate: rate.Limit(perSecond), Burst: 1, Pacing: threshold})
+	return peer, newEnv(t, openStore(t, store.Options{}), chs, nil)
+}
+
+// A Slack channel paced at 5, sending 2 per second: a burst of 40 becomes
+// the first few one by one and the rest as one summary, and every
+// delivery is accounted for in the delivery log.
+func TestPacingCollapsesBacklog(t *testing.T) {
+	peer, e := pacedSlack(t, 5, 2)
 
 	// The burst is queued before the workers start, as after a restart
 	// or the first of the month.
@@ -99,15 +109,7 @@ func TestPacingCollapsesBacklog(t *testing.T) {
 // Deliveries arriving behind a summary not yet sent are merged into it:
 // one summary, not one per burst.
 func TestPacingMergesIntoUnsentSummary(t *testing.T) {
-	peer := testpeer.NewSlack(t)
-	n, err := slack.New(slack.Config{WebhookURL: secret.String(peer.WebhookURL())}, notifiers.Options{Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = n.Close() })
-	chs := &channels{}
-	chs.set("ops", delivery.Channel{Notifier: n, Kind: "slack", Concurrency: 1, Rate: 1, Burst: 1, Pacing: 3})
-	e := newEnv(t, openStore(t, store.Options{}), chs, nil)
+	peer, e := pacedSlack(t, 3, 1)
 	for range 10 {
 		e.disp.Submit(e.enqueue(t, true, "ops"))
 	}

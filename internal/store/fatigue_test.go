@@ -15,14 +15,7 @@ import (
 // Enqueue left them (Decided filled in).
 func enqueueOne(t *testing.T, s *Store, owner string, ds ...NewDelivery) []NewDelivery {
 	t.Helper()
-	m := message("lago", "")
-	for i := range ds {
-		ds[i].MessageID = m.ID
-	}
-	dup, err := s.Enqueue(ctxT(t), m, owner, ds)
-	if err != nil || dup {
-		t.Fatalf("Enqueue = dup %v, %v", dup, err)
-	}
+	enqueue(t, s, owner, ds...) // the same slice: Enqueue's decisions land in ds
 	return ds
 }
 
