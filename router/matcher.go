@@ -48,6 +48,3 @@ func CompileMatcher(src string, now func() time.Time) (*Matcher, error) {
 func (m *Matcher) Match(data map[string]any) (matched bool, err error) {
 	return m.cond.eval(data)
 }
-
-// String returns the expression's source.
-func (m *Matcher) String() string { return m.cond.source }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/store"
@@ -106,12 +107,5 @@ func describe(ctx context.Context, env TestEnv, d router.Outgoing, data map[stri
 	if p.Quiet == schedule.Hold {
 		return DecisionHold, p.QuietWhy
 	}
-	reason = ""
-	for i, n := range notes {
-		if i > 0 {
-			reason += "; "
-		}
-		reason += n
-	}
-	return DecisionSend, reason
+	return DecisionSend, strings.Join(notes, "; ")
 }
