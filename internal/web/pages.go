@@ -110,15 +110,7 @@ func (u *UI) toggleRule(w http.ResponseWriter, r *http.Request) {
 func (u *UI) deleteRule(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	rep, err := u.api.call(r.Context(), http.MethodDelete, "/api/v1/rules/"+name, r.PostFormValue("version"), nil)
-	problem, notice := "", ""
-	switch {
-	case err != nil:
-		problem = err.Error()
-	case !rep.ok():
-		problem = writeProblem(rep)
-	default:
-		notice = fmt.Sprintf("Deleted rule %q.", name)
-	}
+	notice, problem := outcome(rep, err, fmt.Sprintf("Deleted rule %q.", name))
 	u.fragment(w, "rules-table", u.rulesData(r, notice, problem))
 }
 
@@ -195,16 +187,20 @@ func (u *UI) historyPage(w http.ResponseWriter, r *http.Request) {
 func (u *UI) restore(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	rep, err := u.api.call(r.Context(), http.MethodPost, "/api/v1/history/"+id+"/restore", "", nil)
-	notice, problem := "", ""
+	notice, problem := outcome(rep, err, "Restored version "+id+".")
+	u.fragment(w, "history-table", u.historyData(r, notice, problem))
+}
+
+// outcome turns an admin API answer into the notice or the problem a page
+// shows.
+func outcome(rep apiReply, err error, done string) (notice, problem string) {
 	switch {
 	case err != nil:
-		problem = err.Error()
+		return "", err.Error()
 	case !rep.ok():
-		problem = writeProblem(rep)
-	default:
-		notice = "Restored version " + id + "."
+		return "", writeProblem(rep)
 	}
-	u.fragment(w, "history-table", u.historyData(r, notice, problem))
+	return done, ""
 }
 
 // channelRow is one line of the channels page.

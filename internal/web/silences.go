@@ -63,14 +63,6 @@ func (u *UI) addSilence(w http.ResponseWriter, r *http.Request) {
 func (u *UI) expireSilence(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	rep, err := u.api.call(r.Context(), http.MethodDelete, "/api/v1/silences/"+id, "", nil)
-	notice, problem := "", ""
-	switch {
-	case err != nil:
-		problem = err.Error()
-	case !rep.ok():
-		problem = writeProblem(rep)
-	default:
-		notice = "Silence " + id + " expired."
-	}
+	notice, problem := outcome(rep, err, "Silence "+id+" expired.")
 	u.fragment(w, "silences-table", u.silencesData(r, silenceForm{Duration: "2h"}, notice, problem, nil))
 }
