@@ -144,7 +144,7 @@ func decodeNode(file string, n ast.Node, v any, where, rule string, ds *diags) b
 	if isNull(n) {
 		return len(ds.list) == before
 	}
-	if err := yaml.NodeToValue(n, v); err != nil {
+	if err := NodeToValue(n, v); err != nil {
 		p := yamlErrPos(err)
 		msg := yamlErrMsg(err)
 		if p.line == 0 {
@@ -430,4 +430,16 @@ func (f visitFunc) Visit(n ast.Node) ast.Visitor {
 		return nil
 	}
 	return f
+}
+
+// NodeToValue decodes a YAML node into v like yaml.NodeToValue, but
+// reports the decoder's panics on malformed input (a tag on a value that
+// should be a list, for one) as errors instead of crashing.
+func NodeToValue(n ast.Node, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = errors.New("this value cannot be read as the expected type (check its YAML tag and shape)")
+		}
+	}()
+	return yaml.NodeToValue(n, v)
 }

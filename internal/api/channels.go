@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 
@@ -61,7 +60,7 @@ func (a *API) writtenChannels() map[string]map[string]any {
 	for _, mv := range values {
 		if mv.Key.GetToken().Value == "channels" {
 			var out map[string]map[string]any
-			if yaml.NodeToValue(mv.Value, &out) != nil {
+			if router.NodeToValue(mv.Value, &out) != nil {
 				return nil
 			}
 			return out

@@ -12,6 +12,8 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/switchboard-dev/switchboard/router"
 )
 
 // ErrNoChannel is returned when an edit names a channel the file does not
@@ -213,7 +215,7 @@ func (c *Channels) Settings(name string) (map[string]any, bool) {
 		return nil, false
 	}
 	var m map[string]any
-	if yaml.NodeToValue(c.entries[i].node, &m) != nil {
+	if router.NodeToValue(c.entries[i].node, &m) != nil {
 		return nil, false
 	}
 	if m == nil {
