@@ -19,8 +19,9 @@ import (
 // SourceConfig is one entry of `sources:`; it is served at
 // POST /webhooks/<name>.
 type SourceConfig struct {
-	// MaxBody is the largest accepted request body (default 1MiB); larger
-	// requests are answered 413.
+	// MaxBody is the largest accepted request body (default 8MiB for lago
+	// sources, whose invoice.created carries every fee, and 1MiB for
+	// generic ones); larger requests are answered 413.
 	MaxBody ByteSize `yaml:"max_body,omitempty"`
 	// Lago verifies Lago's signatures and deduplicates on X-Lago-Unique-Key.
 	Lago *LagoSourceConfig `yaml:"lago,omitempty"`
@@ -36,6 +37,36 @@ type LagoSourceConfig struct {
 	JWTPublicKeyURL secret.URL    `yaml:"jwt_public_key_url,omitempty" sb:"env"`
 	APIKey          secret.String `yaml:"api_key,omitempty" sb:"env"`
 	JWTIssuer       string        `yaml:"jwt_issuer,omitempty"`
+	// OrganizationID lists the Lago organizations whose messages the
+	// source accepts, checked against the envelope's organization_id
+	// after the signature. Lago signs JWT webhooks with one key per Lago
+	// instance, so on a shared instance (Lago Cloud) every tenant's
+	// messages carry a valid signature: with jwt_public_key or
+	// jwt_public_key_url it is required unless AllowAnyOrganization is
+	// set. With hmac_secret (a key per organization) it is optional.
+	OrganizationID StringList `yaml:"organization_id,omitempty"`
+	// AllowAnyOrganization accepts a JWT source without organization_id,
+	// for a self-hosted Lago whose every organization is trusted.
+	AllowAnyOrganization bool `yaml:"allow_any_organization,omitempty"`
+}
+
+// StringList is one string or a list of strings: `organization_id: abc`
+// and `organization_id: [abc, def]` both work.
+type StringList []string
+
+// UnmarshalYAML implements goccy/go-yaml's InterfaceUnmarshaler.
+func (l *StringList) UnmarshalYAML(unmarshal func(any) error) error {
+	var one string
+	if err := unmarshal(&one); err == nil {
+		*l = StringList{one}
+		return nil
+	}
+	var many []string
+	if err := unmarshal(&many); err != nil {
+		return fmt.Errorf("want one value or a list of values")
+	}
+	*l = many
+	return nil
 }
 
 // GenericSourceConfig configures a source for any JSON sender.

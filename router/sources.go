@@ -2,13 +2,20 @@ package router
 
 import (
 	"reflect"
+	"slices"
+	"strings"
 
 	"github.com/switchboard-dev/switchboard/internal/signature"
 	"github.com/switchboard-dev/switchboard/internal/standardwebhooks"
 )
 
-// DefaultMaxBody is a source's default body limit.
+// DefaultMaxBody is a generic source's default body limit.
 const DefaultMaxBody = 1 << 20
+
+// DefaultLagoMaxBody is a lago source's default body limit: invoice.created
+// carries every fee (about 3 KB each), so an invoice with 600 fees is about
+// 1.9 MB, and Lago gives up after three refused attempts.
+const DefaultLagoMaxBody = 8 << 20
 
 // Source is a compiled entry of `sources:`.
 type Source struct {
@@ -25,6 +32,9 @@ type Source struct {
 	// KeyHeader names the header holding the idempotency key; empty means
 	// messages from this source are never deduplicated.
 	KeyHeader string
+	// Organizations lists the Lago organization IDs the source accepts;
+	// empty means any (HMAC, unsigned, or allow_any_organization).
+	Organizations []string
 }
 
 func (c *compiler) compileSource(sd sourceDoc) {
@@ -50,6 +60,9 @@ func (c *compiler) compileSource(sd sourceDoc) {
 	case hasLago:
 		s.Kind = "lago"
 		s.KeyHeader = "X-Lago-Unique-Key"
+		if cfg.MaxBody <= 0 {
+			s.MaxBody = DefaultLagoMaxBody
+		}
 		l := cfg.Lago
 		if l == nil {
 			l = &LagoSourceConfig{}
@@ -88,6 +101,7 @@ func (c *compiler) compileSource(sd sourceDoc) {
 		default:
 			c.ds.add(SeverityWarning, c.file, at, "", "sources."+sd.name, "source %q is unsigned: anyone who can reach /webhooks/%s can post to it", sd.name, sd.name)
 		}
+		c.pinOrganization(sd, l, s)
 	default:
 		s.Kind = "generic"
 		g := cfg.Generic
@@ -146,6 +160,39 @@ func (c *compiler) compileSource(sd sourceDoc) {
 	}
 	c.rs.Sources[sd.name] = s
 	c.rs.sourceOrder = append(c.rs.sourceOrder, sd.name)
+}
+
+// pinOrganization checks organization_id and allow_any_organization and
+// wraps the source's verifier so that only the listed organizations pass.
+// A JWT source needs one of the two: Lago signs every tenant's webhooks
+// with the same instance-wide key.
+func (c *compiler) pinOrganization(sd sourceDoc, l *LagoSourceConfig, s *Source) {
+	where := "sources." + sd.name
+	at := posIn(sd.node, "lago", "organization_id")
+	if at.line == 0 {
+		at = posIn(sd.node, "lago")
+	}
+	for _, id := range l.OrganizationID {
+		if strings.TrimSpace(id) == "" {
+			c.ds.add(SeverityError, c.file, at, "", where, "source %q: organization_id: empty value", sd.name)
+			return
+		}
+	}
+	jwt := l.JWTPublicKey != "" || l.JWTPublicKeyURL != ""
+	switch {
+	case len(l.OrganizationID) > 0 && l.AllowAnyOrganization:
+		c.ds.add(SeverityError, c.file, posIn(sd.node, "lago", "allow_any_organization"), "", where,
+			"source %q: set organization_id or allow_any_organization, not both", sd.name)
+		return
+	case jwt && len(l.OrganizationID) == 0 && !l.AllowAnyOrganization:
+		c.ds.add(SeverityError, c.file, posIn(sd.node, "lago"), "", where,
+			"source %q: a JWT source needs organization_id (Lago signs every organization's webhooks with the same instance key, so any tenant could post here); write allow_any_organization: true to accept all", sd.name)
+		return
+	}
+	if len(l.OrganizationID) > 0 && s.Verifier != nil {
+		s.Organizations = slices.Clone([]string(l.OrganizationID))
+		s.Verifier = signature.LagoOrganization(s.Verifier, s.Organizations)
+	}
 }
 
 // ValidName reports whether s is usable as a source or channel name: it

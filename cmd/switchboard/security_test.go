@@ -74,6 +74,7 @@ sources:
     lago:
       jwt_public_key_url: ${KEY_URL}
       api_key: ${LAGO_API_KEY}
+      organization_id: 0a0a0a0a-1111-4222-8333-444455556666
   partner:
     generic:
       bearer: {token: "${PARTNER_TOKEN}"}

@@ -164,6 +164,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				h.fail(w, name, OutcomeUnavailable, http.StatusServiceUnavailable, "signature key unavailable", 5*time.Second)
 				return
 			}
+			var oe *signature.OrganizationError
+			if errors.As(err, &oe) {
+				// The signature held: this is a real Lago sending another
+				// organization's message here, which someone should know.
+				h.o.Logger.Warn("rejected a signed message from an organization this source does not accept",
+					"source", name, "organization_id", oe.Got, "accepted", src.Organizations,
+					"unique_key", r.Header.Get(src.KeyHeader))
+			}
 			h.fail(w, name, OutcomeUnauthorized, http.StatusUnauthorized, rs.Scrub(err.Error()), 0)
 			return
 		}

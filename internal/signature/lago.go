@@ -5,8 +5,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/switchboard-dev/switchboard/internal/secret"
 )
@@ -65,6 +67,63 @@ func (v *lagoHMAC) Verify(_ context.Context, h http.Header, body []byte) error {
 	// spelling (hex, base64url, unpadded) without a separate check.
 	if !hmac.Equal([]byte(sig), []byte(want)) {
 		return errSignatureMismatch
+	}
+	return nil
+}
+
+// OrganizationError rejects a correctly signed Lago message whose envelope
+// names an organization the source does not accept. Lago signs JWT webhooks
+// with one key per Lago instance, so on a shared instance another tenant's
+// messages carry a valid signature too; only the envelope's organization_id
+// tells them apart.
+type OrganizationError struct {
+	// Got is the envelope's organization_id; empty when it has none.
+	Got string
+}
+
+// Error implements error. The text is safe to send to the client.
+func (e *OrganizationError) Error() string {
+	if e.Got == "" {
+		return "no organization_id in the message"
+	}
+	return "organization_id not accepted by this source"
+}
+
+// LagoOrganization wraps a Lago verifier so that, once the signature holds,
+// the message must name one of ids in its envelope's organization_id; any
+// other organization, or none, is an *OrganizationError. With no ids it
+// returns v unchanged.
+func LagoOrganization(v Verifier, ids []string) Verifier {
+	if len(ids) == 0 {
+		return v
+	}
+	return &lagoOrganization{inner: v, ids: slices.Clone(ids)}
+}
+
+type lagoOrganization struct {
+	inner Verifier
+	ids   []string
+}
+
+// Verify implements Verifier.
+func (v *lagoOrganization) Verify(ctx context.Context, h http.Header, body []byte) error {
+	if err := v.inner.Verify(ctx, h, body); err != nil {
+		return err
+	}
+	// Only the envelope's key is decoded; the ingest handler parses the
+	// whole body afterwards.
+	var env struct {
+		OrganizationID any `json:"organization_id"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return &OrganizationError{}
+	}
+	got, _ := env.OrganizationID.(string)
+	if got == "" {
+		return &OrganizationError{}
+	}
+	if !slices.Contains(v.ids, got) {
+		return &OrganizationError{Got: got}
 	}
 	return nil
 }
