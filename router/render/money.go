@@ -14,11 +14,15 @@ import (
 // Money(1234567, "USD") is "$12,345.67", Money(999, "EUR") "€9.99",
 // Money(1200, "JPY") "¥1,200", Money(1234, "BHD") "BHD 1.234" and
 // Money(-500, "USD") "-$5.00". A currency without a well-known symbol is
-// written as its code, and one that is not in ISO 4217's list of
-// currencies with 0, 3 or 4 decimals has 2 ("XYZ 12.34"); an empty
+// written as its code, and one without 0, 3 or 4 decimals in Lago's or
+// ISO 4217's list has 2 ("XYZ 12.34"); an empty
 // currency formats the bare number ("12.34"). cents may be any Go number,
 // a json.Number or a numeric string; a fractional amount is rounded to the
-// nearest minor unit.
+// nearest minor unit. A decimal string ("300000.0", as Lago's alerts carry
+// amounts) is read exactly.
+//
+// The number of decimals is the one Lago uses for the currency's cents,
+// which for HUF and MGA is none (see currencyDecimals).
 func Money(cents any, currency string) (string, error) {
 	neg, digits, err := minorUnits(cents)
 	if err != nil {
@@ -69,11 +73,50 @@ func parseAmount(s string) (bool, string, error) {
 		}
 		return strings.HasPrefix(s, "-"), d, nil
 	}
+	// A decimal string, as Lago writes amounts in alerts ("300000.0"), is
+	// rounded exactly, whatever its length.
+	if neg, digits, ok := decimalAmount(s); ok {
+		return neg, digits, nil
+	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		return false, "", fmt.Errorf("%q is not a number", s)
 	}
 	return floatAmount(f)
+}
+
+// decimalAmount reads "[-+]digits.digits" and rounds it to a whole number of
+// minor units, half away from zero, without going through a float.
+func decimalAmount(s string) (neg bool, digits string, ok bool) {
+	body := strings.TrimLeft(s, "+-")
+	if len(s)-len(body) > 1 {
+		return false, "", false
+	}
+	whole, frac, found := strings.Cut(body, ".")
+	if !found || whole == "" && frac == "" || strings.Trim(whole+frac, "0123456789") != "" {
+		return false, "", false
+	}
+	whole = strings.TrimLeft(whole, "0")
+	if frac != "" && frac[0] >= '5' {
+		whole = increment(whole)
+	}
+	if whole == "" {
+		return false, "0", true
+	}
+	return strings.HasPrefix(s, "-"), whole, true
+}
+
+// increment adds one to a string of decimal digits ("" is zero).
+func increment(d string) string {
+	b := []byte(d)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < '9' {
+			b[i]++
+			return string(b)
+		}
+		b[i] = '0'
+	}
+	return "1" + string(b)
 }
 
 // floatAmount rounds to the nearest minor unit, half away from zero.
@@ -141,12 +184,20 @@ func groupThousands(s string) string {
 	return b.String()
 }
 
-// currencyDecimals is the number of minor-unit digits ISO 4217 gives a
-// currency; 2 for any currency not listed.
+// currencyDecimals is the number of minor-unit digits of a currency's
+// amounts in cents: 2 for any currency not listed.
+//
+// Lago stores every *_cents amount in the money gem's subunits
+// (subunit_to_unit), so the table follows the money gem for every currency
+// Lago accepts (app/models/concerns/currencies.rb in lago-api), and ISO 4217
+// for the others. Where the two differ, the gem wins: HUF and MGA have
+// subunit_to_unit 1 there, so Lago's 125000 HUF is HUF 125,000, not
+// HUF 1,250.00. MRO, like MGA, divides into fifths rather than tenths and
+// is treated the same way.
 func currencyDecimals(code string) int {
 	switch code {
-	case "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF",
-		"UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF":
+	case "BIF", "CLP", "DJF", "GNF", "HUF", "ISK", "JPY", "KMF", "KRW", "MGA", "MRO",
+		"PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF":
 		return 0
 	case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND":
 		return 3
