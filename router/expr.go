@@ -53,7 +53,7 @@ func exprOptions(now func() time.Time) []expr.Option {
 			return f(t), nil
 		}, new(func(any) float64))
 	}
-	return []expr.Option{
+	return append([]expr.Option{
 		expr.Env(exprEnv()),
 		expr.AllowUndefinedVariables(),
 		expr.AsBool(),
@@ -61,7 +61,7 @@ func exprOptions(now func() time.Time) []expr.Option {
 		ts("hours_until", func(t time.Time) float64 { return t.Sub(now()).Hours() }),
 		ts("days_since", func(t time.Time) float64 { return now().Sub(t).Hours() / 24 }),
 		ts("days_until", func(t time.Time) float64 { return t.Sub(now()).Hours() / 24 }),
-	}
+	}, numericCompareOptions()...)
 }
 
 // parseTimestamp reads Lago's ISO-8601 timestamps ("2024-03-05T12:34:56Z",
