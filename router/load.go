@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -345,9 +346,15 @@ func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
 	}
 	for _, t := range pinned {
 		if _, ok := c.o.Catalog.Type(t); !ok {
+			if t == lagoRefundFailureFilter {
+				c.ds.add(SeverityWarning, c.file, nodePos(whenNode), rule.Name, "when",
+					"when: %q is what Lago's endpoint filter calls refund failures; the payload's webhook_type is %q", t, lagoRefundFailure)
+				continue
+			}
 			c.ds.add(SeverityWarning, c.file, nodePos(whenNode), rule.Name, "when", "when: %q is not a Lago webhook type", t)
 		}
 	}
+	c.lagoTraps(rule, whenNode, pinned, refs)
 	for _, ref := range refs {
 		if ref.path[0] == "meta" {
 			continue
@@ -364,4 +371,33 @@ func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
 				"when: %s does not exist in %s payloads (a typo never matches)", strings.Join(ref.path, "."), strings.Join(pinned, ", "))
 		}
 	}
+}
+
+// Lago names refund failures differently in two places: the endpoint's
+// event-type filter offers credit_note.provider_refund_failure while the
+// payload says credit_note.refund_failure.
+const (
+	lagoRefundFailure       = "credit_note.refund_failure"
+	lagoRefundFailureFilter = "credit_note.provider_refund_failure"
+)
+
+// lagoTraps adds hints for rules that look right but miss messages because
+// of how Lago splits its events: a money rule on invoice.created misses
+// one-off invoices and credit purchases.
+func (c *compiler) lagoTraps(rule *Rule, whenNode ast.Node, pinned []string, refs []fieldRef) {
+	has := func(t string) bool { return slices.Contains(pinned, t) }
+	if has("invoice.created") && !has("invoice.one_off_created") && !has("invoice.paid_credit_added") && readsAmount(refs) {
+		c.ds.add(SeverityWarning, c.file, nodePos(whenNode), rule.Name, "when",
+			`when: hint: one-off invoices and credit purchases come as invoice.one_off_created and invoice.paid_credit_added, never as invoice.created; to match every invoice amount write webhook_type in ["invoice.created", "invoice.one_off_created", "invoice.paid_credit_added"]`)
+	}
+}
+
+// readsAmount reports whether an expression reads a money amount.
+func readsAmount(refs []fieldRef) bool {
+	for _, ref := range refs {
+		if last := ref.path[len(ref.path)-1]; strings.HasSuffix(last, "amount_cents") {
+			return true
+		}
+	}
+	return false
 }
