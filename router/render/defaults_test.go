@@ -58,23 +58,23 @@ func TestDefaultTemplatesGolden(t *testing.T) {
 		slack   string   // the whole Slack text
 		email   []string // in the email text and html
 	}{
-		{"invoice.created", "*invoice.created* — invoice `INV-2024-0042` for customer `acme_1` · total $12,345.67 · status finalized · payment pending · Lago ID `9c1d2e3f-0000-4000-8000-00000000b042`",
+		{"invoice.created", "*invoice.created* — invoice · Number: `INV-2024-0042` · Customer: `acme_1` · Issuing date: 2024-03-05 · Status: finalized · Payment status: pending · Total: $12,345.67 · Lago ID: `9c1d2e3f-0000-4000-8000-00000000b042`",
 			[]string{"INV-2024-0042", "acme_1", "$12,345.67", "finalized", "pending", "9c1d2e3f-0000-4000-8000-00000000b042"}},
-		{"wallet.depleted_ongoing_balance", "*wallet.depleted_ongoing_balance* — wallet `prepaid` (Prepaid credits) for customer `acme_1` · balance €25.00 · ongoing balance €0.00 · status active · Lago ID `7e8f9a0b-0000-4000-8000-00000000d007`",
+		{"wallet.depleted_ongoing_balance", "*wallet.depleted_ongoing_balance* — wallet · Code: `prepaid` · Name: Prepaid credits · Customer: `acme_1` · Status: active · Balance: €25.00 · Ongoing balance: €0.00 · Lago ID: `7e8f9a0b-0000-4000-8000-00000000d007`",
 			[]string{"prepaid", "Prepaid credits", "acme_1", "€25.00", "€0.00", "active"}},
-		{"credit_note.created", "*credit_note.created* — credit note `INV-2024-0042-CN3` · total BHD 12.345 · Lago ID `2d3e4f50-0000-4000-8000-00000000e003`",
+		{"credit_note.created", "*credit_note.created* — credit note · Number: `INV-2024-0042-CN3` · Invoice: `INV-2024-0042` · Lago invoice ID: `9c1d2e3f-0000-4000-8000-00000000b042` · Total: BHD 12.345 · Lago ID: `2d3e4f50-0000-4000-8000-00000000e003`",
 			[]string{"INV-2024-0042-CN3", "BHD 12.345"}},
-		{"fee.created", "*fee.created* — fee for customer `globex_7` · amount ¥120,000 · total ¥132,000 · payment pending · Lago ID `f0000000-0000-4000-8000-000000000003`",
+		{"fee.created", "*fee.created* — fee · Customer: `globex_7` · Subscription: `sub_globex_7` · Item: `api_calls` · Payment status: pending · Total: ¥132,000 · Amount: ¥120,000 · Lago ID: `f0000000-0000-4000-8000-000000000003`",
 			[]string{"globex_7", "¥120,000", "¥132,000", "pending"}},
-		{"payment.succeeded", "*payment.succeeded* — payment for customer `acme_1` · amount -$5.00 · status succeeded · payment succeeded · Lago ID `5a6b7c8d-0000-4000-8000-00000000f005`",
+		{"payment.succeeded", "*payment.succeeded* — payment · Customer: `acme_1` · Status: succeeded · Payment status: succeeded · Amount: -$5.00 · Lago ID: `5a6b7c8d-0000-4000-8000-00000000f005`",
 			[]string{"acme_1", "-$5.00", "succeeded"}},
-		{"subscription.terminated", "*subscription.terminated* — subscription `sub_acme_pro` (Acme Pro) for customer `acme_1` · status terminated · Lago ID `3c4d5e6f-0000-4000-8000-000000000a10`",
+		{"subscription.terminated", "*subscription.terminated* — subscription · External ID: `sub_acme_pro` · Name: Acme Pro · Customer: `acme_1` · Plan: `pro_monthly` · Terminated at: 2024-03-31T23:59:59Z · Status: terminated · Lago ID: `3c4d5e6f-0000-4000-8000-000000000a10`",
 			[]string{"sub_acme_pro", "acme_1", "terminated"}},
-		{"invoice.payment_failure", "*invoice.payment_failure* — payment provider invoice payment error for customer `acme_1` · error: Your card was declined &lt;code&gt; (`card_declined`)",
+		{"invoice.payment_failure", "*invoice.payment_failure* — payment provider invoice payment error · Customer: `acme_1` · Lago invoice ID: `9c1d2e3f-0000-4000-8000-00000000b042` · Provider: stripe (stripe-test) · Error: Your card was declined &lt;code&gt; [card_declined]",
 			[]string{"acme_1", "Your card was declined"}},
-		{"customer.created", "*customer.created* — customer `initech_3` (Initech) · Lago ID `4a5b6c7d-0000-4000-8000-00000000c002`",
+		{"customer.created", "*customer.created* — customer · External ID: `initech_3` · Name: Initech · Email: ap@initech.example · Lago ID: `4a5b6c7d-0000-4000-8000-00000000c002`",
 			[]string{"initech_3", "Initech"}},
-		{"generic", "*order.paid* for customer `shop_customer_9` · amount €49.99 · status paid · ID `ord_1001`",
+		{"generic", "*order.paid* · Customer: `shop_customer_9` · Status: paid · Amount: €49.99 · ID: `ord_1001`",
 			[]string{"order.paid", "shop_customer_9", "€49.99", "paid", "ord_1001"}},
 		{"unshaped", "Message from `lago`", []string{"Message from lago"}},
 	}
@@ -118,7 +118,7 @@ func TestDefaultTemplatesGolden(t *testing.T) {
 func TestDefaultsEscapeValues(t *testing.T) {
 	data := decode(t, `{"webhook_type":"customer.created","object_type":"customer","customer":{"external_id":"<@U123> & co","name":"<script>alert(1)</script>"}}`)
 	slack, subject, text, html := defaultParts(t, data)
-	if want := "*customer.created* — customer `&lt;@U123&gt; &amp; co` (&lt;script&gt;alert(1)&lt;/script&gt;)"; slack != want {
+	if want := "*customer.created* — customer · External ID: `&lt;@U123&gt; &amp; co` · Name: &lt;script&gt;alert(1)&lt;/script&gt;"; slack != want {
 		t.Errorf("slack %q", slack)
 	}
 	if subject != "[Switchboard] customer.created: <@U123> & co" {
@@ -143,12 +143,12 @@ func TestDefaultsNeverFail(t *testing.T) {
 		{"empty", `{}`, "Message from `an unknown source`"},
 		{"object is a list", `{"webhook_type":"wallet.created","object_type":"wallet","wallet":[1,2,3]}`, "*wallet.created*"},
 		{"nulls and wrong types", `{"webhook_type":null,"object_type":"invoice","invoice":{"total_amount_cents":"x","currency":{"a":1},"number":{"x":1},"status":[1],"provider_error":[1,2],"customer":null}}`,
-			"Message from `an unknown source` — invoice `{\"x\":1}` · status [1] · error: [1,2]"},
+			"Message from `an unknown source` — invoice"},
 		{"meta is not an object", `{"wallet":[1,2,3],"meta":7}`, "Message from `an unknown source`"},
 		{"object_type is a number", `{"object_type":5,"type":"x"}`, "*x*"},
-		{"amount without currency", `{"type":"t","amount_cents":1234}`, "*t* · amount 12.34"},
+		{"amount without currency", `{"type":"t","amount_cents":1234}`, "*t* · Amount: 12.34"},
 		{"huge amount", `{"type":"t","total_amount_cents":1e300,"currency":"USD"}`, ""},
-		{"provider error object without message", `{"type":"t","provider_error":{"code":"x"}}`, "*t* · error: {\"code\":\"x\"}"},
+		{"provider error object without message", `{"type":"t","provider_error":{"code":"x"}}`, "*t* · Error: x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -203,6 +203,7 @@ func ownFuncs(o Options) map[string]any {
 
 		"lagoObject": lagoObject,
 		"eventType":  eventType,
+		"lagoFacts":  lagoFacts,
 	}
 }
 
