@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -42,7 +43,9 @@ type Field struct {
 	// Path is the field's path in expr syntax, e.g. "invoice.total_amount_cents".
 	Path string `json:"path"`
 	// Kind is the JSON kind of the example value: string, number, bool,
-	// object, array or null.
+	// object, array or null; "numeric string" for a string holding a
+	// decimal number, as Lago writes alert values and credit amounts
+	// ("3000.0"). Conditions compare those with numbers as numbers.
 	Kind string `json:"kind"`
 	// Example is the example's value for strings, numbers (float64), bools
 	// and null; it is nil for objects and arrays.
@@ -81,12 +84,19 @@ func (s PathStatus) String() string {
 // Kinds of JSON values, as Field.Kind reports them.
 const (
 	kindString = "string"
-	kindNumber = "number"
-	kindBool   = "bool"
-	kindObject = "object"
-	kindArray  = "array"
-	kindNull   = "null"
+	// kindNumericString is reported by Fields only; Lookup and the
+	// shapes know plain strings.
+	kindNumericString = "numeric string"
+	kindNumber        = "number"
+	kindBool          = "bool"
+	kindObject        = "object"
+	kindArray         = "array"
+	kindNull          = "null"
 )
+
+// decimalString matches a number written as text with a decimal point,
+// the way Rails serializes BigDecimal columns: "3000.0", "-12.5".
+var decimalString = regexp.MustCompile(`^-?[0-9]+\.[0-9]+$`)
 
 // isEnvelopeKey reports whether a top-level key is present in every Lago
 // webhook, whatever its type.
@@ -349,6 +359,9 @@ func fieldsOf(root *node) []Field {
 				p = prefix + "." + k
 			}
 			f := Field{Path: p, Kind: child.kind}
+			if s, ok := child.value.(string); ok && decimalString.MatchString(s) {
+				f.Kind = kindNumericString
+			}
 			if child.kind != kindObject && child.kind != kindArray {
 				f.Example = child.value
 			}

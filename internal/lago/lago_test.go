@@ -488,7 +488,7 @@ func TestFields(t *testing.T) {
 				if st := c.Lookup(typ.WebhookType, strings.Split(f.Path, ".")); st != lago.Exists {
 					t.Errorf("%s: Lookup = %v", f.Path, st)
 				}
-				if !slices.Contains([]string{"string", "number", "bool", "object", "array", "null"}, f.Kind) {
+				if !slices.Contains([]string{"string", "numeric string", "number", "bool", "object", "array", "null"}, f.Kind) {
 					t.Errorf("%s: kind %q", f.Path, f.Kind)
 				}
 				for _, a := range arrays {
@@ -555,4 +555,29 @@ func diff(a, b []string) []string {
 		}
 	}
 	return out
+}
+
+// TestFieldsNumericStrings: Lago's decimal strings are offered as numeric
+// strings, not as numbers (they are not JSON numbers) nor as plain text.
+func TestFieldsNumericStrings(t *testing.T) {
+	c := mustLoad(t)
+	kinds := map[string]string{}
+	for _, f := range c.Fields("alert.triggered") {
+		kinds[f.Path] = f.Kind
+	}
+	for path, want := range map[string]string{
+		"triggered_alert.current_value":  "numeric string",
+		"triggered_alert.previous_value": "numeric string",
+		"triggered_alert.alert_name":     "string",
+		"triggered_alert.triggered_at":   "string",
+	} {
+		if kinds[path] != want {
+			t.Errorf("%s: kind %q, want %q", path, kinds[path], want)
+		}
+	}
+	for _, f := range c.Fields("invoice.created") {
+		if f.Path == "invoice.total_amount_cents" && f.Kind != "number" {
+			t.Errorf("%s: kind %q", f.Path, f.Kind)
+		}
+	}
 }
