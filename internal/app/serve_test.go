@@ -60,6 +60,7 @@ func hostileRules(receiver string) string {
 	return `
 sources:
   lago:
+    max_body: 1MiB   # as the generic sources: the cases share one limit
     lago:
       hmac_secret: "` + hostileLagoSecret + `"
   gen:

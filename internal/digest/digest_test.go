@@ -188,7 +188,7 @@ func TestDigestTimingAndContent(t *testing.T) {
 		t.Fatalf("%d Slack digests", len(slack))
 	}
 	wantText := "*4 × invoices over $10,000 in the last 30 seconds*\n" +
-		"• *invoice.created* — invoice `INV-001` for customer `cust-INV-001` · total $15,000.00\n"
+		"• *invoice.created* — invoice · Number: `INV-001` · Customer: `cust-INV-001` · Total: $15,000.00\n"
 	if !strings.HasPrefix(slack[0].Parts.Text, wantText) {
 		t.Fatalf("Slack digest text:\n%s\nwant prefix:\n%s", slack[0].Parts.Text, wantText)
 	}
@@ -232,7 +232,7 @@ func TestDigestTimingAndContent(t *testing.T) {
 		t.Fatalf("%d digests at group.interval, want 3", n)
 	}
 	slack = digests(t, r.st, "big-invoices", "ops")
-	if len(slack) != 2 || !strings.HasPrefix(slack[1].Parts.Text, "*2 × invoices over $10,000 in the last 5 minutes*\n• *invoice.created* — invoice `INV-005`") {
+	if len(slack) != 2 || !strings.HasPrefix(slack[1].Parts.Text, "*2 × invoices over $10,000 in the last 5 minutes*\n• *invoice.created* — invoice · Number: `INV-005`") {
 		t.Fatalf("second digest: %q", slack[len(slack)-1].Parts.Text)
 	}
 
