@@ -50,7 +50,7 @@ type LagoSourceConfig struct {
 	AllowAnyOrganization bool `yaml:"allow_any_organization,omitempty"`
 }
 
-// StringList is one string or a list of strings: `organization_id: abc`
+// StringList is one string or a list of strings (used by organization_id): `organization_id: abc`
 // and `organization_id: [abc, def]` both work.
 type StringList []string
 
@@ -63,7 +63,7 @@ func (l *StringList) UnmarshalYAML(unmarshal func(any) error) error {
 	}
 	var many []string
 	if err := unmarshal(&many); err != nil {
-		return fmt.Errorf("want one value or a list of values")
+		return fmt.Errorf("organization_id: want one ID or a list of IDs")
 	}
 	*l = many
 	return nil

@@ -189,6 +189,10 @@ func (c *compiler) pinOrganization(sd sourceDoc, l *LagoSourceConfig, s *Source)
 			"source %q: a JWT source needs organization_id (Lago signs every organization's webhooks with the same instance key, so any tenant could post here); write allow_any_organization: true to accept all", sd.name)
 		return
 	}
+	if len(l.OrganizationID) > 0 && s.Verifier == nil && l.HMACSecret == "" && !jwt {
+		c.ds.add(SeverityWarning, c.file, at, "", where,
+			"source %q: organization_id is not checked on an unsigned source (anyone can write any organization_id)", sd.name)
+	}
 	if len(l.OrganizationID) > 0 && s.Verifier != nil {
 		s.Organizations = slices.Clone([]string(l.OrganizationID))
 		s.Verifier = signature.LagoOrganization(s.Verifier, s.Organizations)
