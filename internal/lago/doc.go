@@ -4,7 +4,11 @@
 // have.
 //
 // The examples in testdata/ are also the project's test fixtures: other
-// packages render every one of them in their golden tests. They use fake
+// packages render every one of them in their golden tests. Their shapes
+// follow lago-api's serializers (app/serializers/v1), including what the
+// documentation's examples leave out: decimal columns written as strings
+// ("3000.0"), provider errors as objects, and fields such as an invoice's
+// voided_at or a credit note's precise_total_amount_cents. They use fake
 // IDs, customers and amounts; testdata/variants/ holds older payload shapes
 // from Lago's documentation, which count as valid field paths too.
 //
