@@ -2,6 +2,7 @@ package router
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/mail"
 	"path"
@@ -258,6 +259,15 @@ func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendCo
 		}
 	}
 	if len(c.ds.list) > before && c.ds.hasErrors() {
+		return nil
+	}
+	// A template that blows its render budget without even looking at
+	// the message (a loop over a number, a string doubled in a range)
+	// would fail every delivery: refuse it now, with the file, rather
+	// than on the first webhook.
+	sample := map[string]any{"meta": map[string]any{"source": "", "id": "", "received_at": ""}}
+	if _, err := t.render(sample, []byte("{}")); errors.Is(err, render.ErrBudget) || errors.Is(err, render.ErrTooLarge) {
+		c.ds.add(SeverityError, c.file, nodePos(sn), rule, field, "%s: %s exceeds its limits (rendering an empty message: %v)", field, t.source, err)
 		return nil
 	}
 	return t

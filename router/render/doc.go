@@ -82,6 +82,17 @@
 //
 // Each Execute writes at most Options.MaxBytes (64 KiB by default); the
 // first write past it stops execution with an error wrapping ErrTooLarge.
+//
+// Each Execute also has a budget, so that no template — whoever wrote it —
+// can exhaust the process: at most Options.MaxSteps steps (1,000,000: a
+// function call, a field lookup or output, an iteration of a range, a
+// template call), Options.MaxMemory bytes of intermediate values (32 MiB:
+// the sum of the sizes of every string, list and object a function
+// returns; a function whose result could exceed what is left — print,
+// join, toJson, replace, printf with widths, … of values holding the same
+// long string many times — is refused before it runs) and Options.Timeout
+// of wall-clock time (2 s). Exceeding any of them stops that execution
+// with an error wrapping ErrBudget; the caller fails that one delivery.
 // Parse and ParseFile errors are *Error values with the line and column in
 // the given text. Execute errors are short:
 // "template: x.tmpl:3:12: required: invoice number missing".
