@@ -181,6 +181,10 @@ func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendCo
 			t.text = c.block(file, tf, "text", render.Mrkdwn, rule)
 			if file.Has("blocks") {
 				t.blocks = c.block(file, tf, "blocks", render.Plain, rule)
+				for _, p := range file.UnescapedMrkdwn("blocks") {
+					c.ds.add(SeverityWarning, tf.path, pos{p.Line, p.Column}, rule, "",
+						"a message value goes into a Slack mrkdwn text without mrkdwnJson: it could mention (<!channel>) or add links; write \"text\": \"…{{ mrkdwnJson .x }}\"")
+				}
 			}
 		} else {
 			t.text = c.inline(msgNode, s.Message, render.Mrkdwn, rule, field+".message")

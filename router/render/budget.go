@@ -112,7 +112,7 @@ func growthOf(name string) int {
 		return 3
 	case "mrkdwn":
 		return 5
-	case "toJson", "toRawJson", "quote", "html", "js", "slackText":
+	case "toJson", "toRawJson", "quote", "html", "js", "mrkdwnJson":
 		return 6
 	case "toPrettyJson":
 		return 8

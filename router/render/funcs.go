@@ -166,6 +166,7 @@ func ownFuncs(o Options) map[string]any {
 		"toPrettyJson": func(v any) (string, error) { return marshalJSON(v, true, "  ") },
 		"required":     required,
 		"mrkdwn":       func(v any) mrkdwnText { return mrkdwnText(escapeMrkdwn(formatValue(v))) },
+		"mrkdwnJson":   mrkdwnJSON,
 		"urlquery": func(args ...any) queryText {
 			return queryText(url.QueryEscape(fmt.Sprint(printArgs(args)...)))
 		},
@@ -410,6 +411,22 @@ func moneyFunc(a, b any) (string, error) {
 		return "", err // text/template prefixes "money: "
 	}
 	return formatMoney(neg, digits, strings.ToUpper(strings.TrimSpace(currency))), nil
+}
+
+// mrkdwnJSON is the template's mrkdwnJson: v escaped for Slack mrkdwn
+// (like mrkdwn) and then for the inside of a JSON string, without the
+// quotes, for Block Kit text objects written in a template:
+//
+//	{"type": "mrkdwn", "text": "*Customer*\n{{ mrkdwnJson .customer.name }}"}
+//
+// The template's own mrkdwn (*bold*, <https://…|links>) stays; a value can
+// neither mention, link nor leave the JSON string.
+func mrkdwnJSON(v any) (string, error) {
+	s, err := marshalJSON(escapeMrkdwn(formatValue(v)), true, "")
+	if err != nil {
+		return "", err
+	}
+	return s[1 : len(s)-1], nil
 }
 
 func marshalJSON(v any, escapeHTML bool, indent string) (string, error) {
