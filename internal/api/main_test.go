@@ -69,6 +69,14 @@ func newServer(t *testing.T, rules string, so *store.Options) *server {
 	if err := os.Mkdir(filepath.Join(dir, "templates"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return serverOn(t, path, so)
+}
+
+// serverOn starts a server editing the rules file at path, whose
+// directory holds templates/: one replica among those sharing the file.
+func serverOn(t *testing.T, path string, so *store.Options) *server {
+	t.Helper()
+	dir := filepath.Dir(path)
 	log := slog.New(slog.DiscardHandler)
 	rl, err := router.NewReloader(router.LoadOptions{
 		RulesPath: path, TemplatesDir: filepath.Join(dir, "templates"), DryRun: true, Logger: log,
