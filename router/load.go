@@ -265,6 +265,8 @@ func (c *compiler) compileRule(i int, rd ruleDoc, names map[string]pos, exprs *e
 	}
 	if r.Name == "" {
 		c.ds.add(SeverityError, c.file, p, "", fmt.Sprintf("rules[%d].name", i), "rules[%d]: name is required", i)
+	} else if !ValidRuleName(r.Name) {
+		c.ds.add(SeverityError, c.file, posIn(node, "name"), "", "name", "rule name %q: use letters, digits, '-', '_' and '.', starting with a letter or digit (at most 128 characters)", r.Name)
 	} else if prev, dup := names[r.Name]; dup {
 		c.ds.add(SeverityError, c.file, posIn(node, "name"), r.Name, "name", "duplicate rule name (first defined at line %d)", prev.line)
 	} else {
@@ -364,4 +366,23 @@ func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
 				"when: %s does not exist in %s payloads (a typo never matches)", strings.Join(ref.path, "."), strings.Join(pinned, ", "))
 		}
 	}
+}
+
+// ValidRuleName reports whether name is a valid rule name: 1 to 128
+// letters, digits, '-', '_' and '.', starting with a letter or digit. The
+// name is an identifier in URLs, metrics labels and logs, so it can never
+// hold a path, a query or markup.
+func ValidRuleName(name string) bool {
+	if name == "" || len(name) > 128 {
+		return false
+	}
+	for i, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case i > 0 && (r == '-' || r == '_' || r == '.'):
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -618,3 +618,18 @@ func TestRulesFileLock(t *testing.T) {
 	}
 	second.Unlock()
 }
+
+// TestUnsafeRuleNameRefused: a name that would be a path or a query in
+// the editor's URLs is refused, and the file is untouched.
+func TestUnsafeRuleNameRefused(t *testing.T) {
+	s := newServer(t, original, nil)
+	for _, name := range []string{"../history/1/restore?x=", "a/b", "x y", "<b>"} {
+		r := s.do("POST", "/api/v1/rules", "", map[string]any{"name": name, "when": "true", "send": sends("ops", "x")})
+		if r.code != http.StatusUnprocessableEntity || !strings.Contains(string(r.body), "use letters, digits") {
+			t.Errorf("create %q = %d %s, want 422", name, r.code, r.body)
+		}
+	}
+	if s.file() != original {
+		t.Error("a refused name changed the rules file")
+	}
+}
