@@ -2,9 +2,9 @@ package rulesfile
 
 import (
 	"strings"
+	"testing"
 
 	"github.com/goccy/go-yaml"
-	"testing"
 
 	"github.com/switchboard-dev/switchboard/router"
 )
