@@ -186,6 +186,7 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags
 		LoadedAt: o.Now(),
 		now:      o.Now,
 	}
+	c.x.record = func(v string) { c.rs.secrets = append(c.rs.secrets, v) }
 	doc := parseDocument(o.RulesPath, src, ds)
 	for _, sd := range doc.sources {
 		c.compileSource(sd)

@@ -341,3 +341,24 @@ rules:
 		}
 	}
 }
+
+// TestScrubCoversEveryExpandedValue: every value a ${VAR} expanded to is
+// scrubbed from error texts, in any field — not only secret fields — so a
+// value cannot come back through a DNS error or an SMTP greeting.
+func TestScrubCoversEveryExpandedValue(t *testing.T) {
+	o := writeConfig(t, `
+channels:
+  mail:
+    email: {host: "${MAIL_HOST}", port: 2525, tls: none, from: "B <b@example.com>", to: [ops@example.com]}
+rules:
+  - name: r
+    when: "true"
+    send: [{to: mail, message: x}]
+`, nil)
+	o.Env = testEnv(map[string]string{"MAIL_HOST": "mail-host-value.internal"})
+	rs := mustLoad(t, o)
+	got := rs.Scrub("dial tcp: lookup mail-host-value.internal: no such host")
+	if strings.Contains(got, "mail-host-value") {
+		t.Errorf("Scrub left an expanded value: %s", got)
+	}
+}
