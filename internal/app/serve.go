@@ -120,7 +120,8 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	disp := delivery.New(delivery.Options{
 		Store: st, Owner: owner, Logger: log, Metrics: m, ShutdownGrace: o.ShutdownGrace,
 		Resolve: func(name string) (delivery.Channel, bool) {
-			ch, ok := reloader.Current().Channels[name]
+			rs := reloader.Current()
+			ch, ok := rs.Channels[name]
 			if !ok || ch.Notifier == nil {
 				return delivery.Channel{}, false
 			}
@@ -132,6 +133,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 				Notifier: ch.Notifier, Timeout: ch.Timeout, Concurrency: ch.Concurrency,
 				Rate: lim, Burst: ch.Burst, MaxAttempts: ch.MaxAttempts, MaxAge: ch.MaxAge,
 				Backoff: ch.Backoff, MaxBackoff: ch.MaxBackoff, Kind: ch.Kind, Pacing: ch.Pacing,
+				Scrub: rs.Scrub,
 			}, true
 		},
 	})
