@@ -6,10 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -436,20 +434,13 @@ func Marshal(r router.RuleConfig) ([]byte, error) {
 		r.Group = &g
 		fields = append(fields, &g.By)
 	}
-	quoted := map[string]string{}
+	q := &separatorQuoter{quoted: map[string]string{}}
 	for _, f := range fields {
-		if strings.ContainsAny(*f, "\u2028\u2029\u0085") {
-			mark := fmt.Sprintf("sb-quoted-%d-%x", len(quoted), rand.Uint64())
-			quoted[mark] = strconv.QuoteToASCII(*f)
-			*f = mark
-		}
+		*f = q.walk(*f).(string)
 	}
 	b, err := yaml.MarshalWithOptions(r, yaml.IndentSequence(true), yaml.UseLiteralStyleIfMultiline(true))
 	if err != nil {
 		return nil, fmt.Errorf("encode rule: %w", err)
 	}
-	for mark, q := range quoted {
-		b = bytes.Replace(b, []byte(mark), []byte(q), 1)
-	}
-	return b, nil
+	return q.restore(b), nil
 }
