@@ -3,6 +3,7 @@ package router
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
@@ -84,6 +85,9 @@ type expander struct {
 	// missing counts unset references, so a caller can tell whether the
 	// block it just expanded had any.
 	missing int
+	// record, if set, receives the value of every variable expanded, in
+	// any field: each is scrubbed from errors, logs and API answers.
+	record func(value string)
 }
 
 // expandStruct walks the struct v points to. node is the YAML node the
@@ -153,6 +157,13 @@ func (x *expander) expandStruct(v reflect.Value, node ast.Node, path string, rul
 
 func (x *expander) expand(s string, node ast.Node, field, rule string) string {
 	out, missing, err := expandString(s, x.env)
+	if x.record != nil && out != s {
+		for _, m := range refName.FindAllStringSubmatch(s, -1) {
+			if v, ok := x.env(m[1]); ok && v != "" {
+				x.record(v)
+			}
+		}
+	}
 	p := nodePos(node)
 	if err != nil {
 		x.ds.add(SeverityError, x.file, p, rule, field, "%s: %v", field, err)
@@ -172,3 +183,7 @@ func (x *expander) expand(s string, node ast.Node, field, rule string) string {
 	}
 	return out
 }
+
+// refName finds the variable names of ${VAR} and ${VAR:-default}
+// references.
+var refName = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`)

@@ -187,6 +187,7 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags
 		LoadedAt: o.Now(),
 		now:      o.Now,
 	}
+	c.x.record = func(v string) { c.rs.secrets = append(c.rs.secrets, v) }
 	doc := parseDocument(o.RulesPath, src, ds)
 	for _, sd := range doc.sources {
 		c.compileSource(sd)
@@ -266,6 +267,8 @@ func (c *compiler) compileRule(i int, rd ruleDoc, names map[string]pos, exprs *e
 	}
 	if r.Name == "" {
 		c.ds.add(SeverityError, c.file, p, "", fmt.Sprintf("rules[%d].name", i), "rules[%d]: name is required", i)
+	} else if !ValidRuleName(r.Name) {
+		c.ds.add(SeverityError, c.file, posIn(node, "name"), "", "name", "rule name %q: use letters, digits, '-', '_' and '.', starting with a letter or digit (at most 128 characters)", r.Name)
 	} else if prev, dup := names[r.Name]; dup {
 		c.ds.add(SeverityError, c.file, posIn(node, "name"), r.Name, "name", "duplicate rule name (first defined at line %d)", prev.line)
 	} else {
@@ -400,4 +403,23 @@ func readsAmount(refs []fieldRef) bool {
 		}
 	}
 	return false
+}
+
+// ValidRuleName reports whether name is a valid rule name: 1 to 128
+// letters, digits, '-', '_' and '.', starting with a letter or digit. The
+// name is an identifier in URLs, metrics labels and logs, so it can never
+// hold a path, a query or markup.
+func ValidRuleName(name string) bool {
+	if name == "" || len(name) > 128 {
+		return false
+	}
+	for i, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case i > 0 && (r == '-' || r == '_' || r == '.'):
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -296,3 +296,69 @@ rules:
 		t.Fatalf("expr %q", ex[0].Parts[1].Expr)
 	}
 }
+
+// TestTemplatedRecipientCannotAddRecipients: a customer whose email field
+// holds "a@example.com, everyone@corp.example" would add a recipient
+// through a templated to entry; that delivery fails instead. A static
+// entry may list several addresses, and max_recipients allows more per
+// templated entry where a field really holds a list.
+func TestTemplatedRecipientCannotAddRecipients(t *testing.T) {
+	rs := mustLoad(t, writeConfig(t, `
+channels:
+  one:
+    email: {host: localhost, port: 2525, tls: none, from: "B <b@example.com>", to: ["{{ .email }}", "finance@example.com, ops@example.com"]}
+  two:
+    email: {host: localhost, port: 2525, tls: none, from: "B <b@example.com>", to: [finance@example.com], cc: ["{{ .email }}"], max_recipients: 2}
+rules:
+  - name: r
+    when: "true"
+    send: [{to: one, message: x}, {to: two, message: x}]
+`, nil))
+	cases := []struct {
+		email          string
+		oneErr, twoErr string
+		oneTo          string
+	}{
+		{email: "cust@example.com", oneTo: "cust@example.com,finance@example.com,ops@example.com"},
+		{email: `"Doe, Jane" <jane@example.com>`, oneTo: `"Doe, Jane" <jane@example.com>,finance@example.com,ops@example.com`},
+		{email: "a@example.com, everyone@corp.example", oneErr: "render to[0]: 2 addresses where max_recipients allows 1"},
+		{email: "a@example.com, b@example.com, c@example.com", oneErr: "render to[0]: 3 addresses where max_recipients allows 1",
+			twoErr: "render cc[0]: 3 addresses where max_recipients allows 2"},
+	}
+	for _, c := range cases {
+		raw, _ := json.Marshal(map[string]any{"email": c.email})
+		res := rs.Route(msg(t, string(raw)))
+		one, two := res.Deliveries[0], res.Deliveries[1]
+		if c.oneErr != "" {
+			if one.Err == nil || !strings.Contains(one.Err.Error(), c.oneErr) {
+				t.Errorf("%q: one err = %v, want %q", c.email, one.Err, c.oneErr)
+			}
+		} else if one.Err != nil || strings.Join(one.Parts.To, ",") != c.oneTo {
+			t.Errorf("%q: one to = %q, %v; want %q", c.email, one.Parts.To, one.Err, c.oneTo)
+		}
+		if (c.twoErr == "") != (two.Err == nil) || (two.Err != nil && !strings.Contains(two.Err.Error(), c.twoErr)) {
+			t.Errorf("%q: two err = %v, want %q", c.email, two.Err, c.twoErr)
+		}
+	}
+}
+
+// TestScrubCoversEveryExpandedValue: every value a ${VAR} expanded to is
+// scrubbed from error texts, in any field — not only secret fields — so a
+// value cannot come back through a DNS error or an SMTP greeting.
+func TestScrubCoversEveryExpandedValue(t *testing.T) {
+	o := writeConfig(t, `
+channels:
+  mail:
+    email: {host: "${MAIL_HOST}", port: 2525, tls: none, from: "B <b@example.com>", to: [ops@example.com]}
+rules:
+  - name: r
+    when: "true"
+    send: [{to: mail, message: x}]
+`, nil)
+	o.Env = testEnv(map[string]string{"MAIL_HOST": "mail-host-value.internal"})
+	rs := mustLoad(t, o)
+	got := rs.Scrub("dial tcp: lookup mail-host-value.internal: no such host")
+	if strings.Contains(got, "mail-host-value") {
+		t.Errorf("Scrub left an expanded value: %s", got)
+	}
+}

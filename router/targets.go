@@ -2,6 +2,7 @@ package router
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/mail"
 	"path"
@@ -180,6 +181,10 @@ func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendCo
 			t.text = c.block(file, tf, "text", render.Mrkdwn, rule)
 			if file.Has("blocks") {
 				t.blocks = c.block(file, tf, "blocks", render.Plain, rule)
+				for _, p := range file.UnescapedMrkdwn("blocks") {
+					c.ds.add(SeverityWarning, tf.path, pos{p.Line, p.Column}, rule, "",
+						"a message value goes into a Slack mrkdwn text without mrkdwnJson: it could mention (<!channel>) or add links; write \"text\": \"…{{ mrkdwnJson .x }}\"")
+				}
 			}
 		} else {
 			t.text = c.inline(msgNode, s.Message, render.Mrkdwn, rule, field+".message")
@@ -258,6 +263,15 @@ func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendCo
 		}
 	}
 	if len(c.ds.list) > before && c.ds.hasErrors() {
+		return nil
+	}
+	// A template that blows its render budget without even looking at
+	// the message (a loop over a number, a string doubled in a range)
+	// would fail every delivery: refuse it now, with the file, rather
+	// than on the first webhook.
+	sample := map[string]any{"meta": map[string]any{"source": "", "id": "", "received_at": ""}}
+	if _, err := t.render(sample, []byte("{}")); errors.Is(err, render.ErrBudget) || errors.Is(err, render.ErrTooLarge) {
+		c.ds.add(SeverityError, c.file, nodePos(sn), rule, field, "%s: %s exceeds its limits (rendering an empty message: %v)", field, t.source, err)
 		return nil
 	}
 	return t
@@ -355,11 +369,12 @@ func (t *target) render(data map[string]any, raw []byte) (notifiers.Parts, error
 		p.Subject = oneLine(exec("subject", t.subject))
 		p.Text = exec("text", t.text)
 		p.HTML = exec("html", t.html)
-		for _, tm := range t.to {
-			p.To = append(p.To, splitAddresses(exec("to", tm))...)
+		limit := max(t.channel.email.MaxRecipients, 1)
+		for i, tm := range t.to {
+			p.To = append(p.To, t.recipients(fmt.Sprintf("to[%d]", i), exec("to", tm), t.channel.email.To[i], limit, &err)...)
 		}
-		for _, tm := range t.cc {
-			p.Cc = append(p.Cc, splitAddresses(exec("cc", tm))...)
+		for i, tm := range t.cc {
+			p.Cc = append(p.Cc, t.recipients(fmt.Sprintf("cc[%d]", i), exec("cc", tm), t.channel.email.Cc[i], limit, &err)...)
 		}
 		if err == nil && len(p.To) == 0 {
 			err = fmt.Errorf("render to: no recipient (every to entry rendered empty)")
@@ -407,6 +422,22 @@ func oneLine(s string) string {
 // splitAddresses splits a rendered recipient entry into addresses, so
 // that one template may yield several ("a@x, b@y") or none (""). An entry
 // that does not parse is kept whole for the email notifier to reject.
+// recipients splits the rendered entry field (written as src) into
+// addresses. An entry without template actions is the operator's list and
+// is taken whole; a templated one may give at most limit addresses, so a
+// value from the message ("a@x.com, everyone@corp.example") cannot add
+// recipients. Too many sets *err (if not set yet) and returns none.
+func (t *target) recipients(field, rendered, src string, limit int, err *error) []string {
+	list := splitAddresses(rendered)
+	if strings.Contains(src, "{{") && len(list) > limit {
+		if *err == nil {
+			*err = fmt.Errorf("render %s: %d addresses where max_recipients allows %d (a value of the message holds a comma?)", field, len(list), limit)
+		}
+		return nil
+	}
+	return list
+}
+
 func splitAddresses(s string) []string {
 	s = strings.TrimSpace(s)
 	if s == "" {

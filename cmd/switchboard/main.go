@@ -11,6 +11,7 @@
 // Every flag has an environment variable: SWITCHBOARD_RULES,
 // SWITCHBOARD_TEMPLATES, SWITCHBOARD_LISTEN, SWITCHBOARD_DATA,
 // SWITCHBOARD_DATABASE, SWITCHBOARD_DRY_RUN, SWITCHBOARD_ADMIN_TOKEN,
+// SWITCHBOARD_EDITOR_VARS,
 // SWITCHBOARD_LOG_LEVEL, SWITCHBOARD_LOG_FORMAT.
 package main
 
@@ -217,6 +218,7 @@ func serve(args []string, stderr io.Writer) error {
 		Rules: *rules, Templates: *templates, Listen: *listen, DataDir: *data,
 		DatabaseURL: secret.URL(*database), DryRun: *dryRun,
 		AdminToken: secret.String(os.Getenv("SWITCHBOARD_ADMIN_TOKEN")),
+		EditorVars: os.Getenv("SWITCHBOARD_EDITOR_VARS"),
 		Logger:     logger, Reload: hup,
 	})
 	if err != nil {

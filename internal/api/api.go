@@ -36,6 +36,10 @@ type Options struct {
 	// Silences, if set, is this replica's cache of the silences in force:
 	// refreshed at once after a change, consulted by test results.
 	Silences *silence.Cache
+	// EditorVars are the environment variables (names or path.Match
+	// patterns) a channel written through the API may reference; nil:
+	// those the rules file already references. See ParseEditorVars.
+	EditorVars []string
 }
 
 // API serves the admin routes.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
@@ -105,38 +106,84 @@ func secretKeys() map[string]bool {
 // the secret.
 var envRef = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*\}$`)
 
-// hideLiteral returns a ${VAR} reference as it is and anything else as
-// <secret>.
-func hideLiteral(v any) any {
-	if s, ok := v.(string); ok && envRef.MatchString(s) {
+// hideLiteral returns a value that holds no literal secret as written —
+// ${VAR} references (they say where a secret comes from, not what it is),
+// {{ template }} actions, and in a header an authentication scheme before
+// them ("Bearer ${CRM_TOKEN}") — and anything else as <secret>. It accepts
+// exactly what a save accepts, so a channel saved unchanged stays valid.
+func hideLiteral(v any, header bool) any {
+	s, ok := v.(string)
+	if !ok {
+		return secret.Redacted
+	}
+	if envRef.MatchString(s) || secretRef.MatchString(s) {
+		return s
+	}
+	if rest, refs := withoutReferences(s); refs > 0 && (rest == "" || header && schemeWord.MatchString(rest)) {
 		return s
 	}
 	return secret.Redacted
 }
 
+// urlKeys are the settings holding a URL whose scheme, host and path are
+// not secret (only its userinfo and query are): an HTTP channel's url,
+// Slack's api_url. Slack's webhook_url is a secret as a whole.
+func urlKeys(key string) bool {
+	return key == "url" || key == "api_url" || key == "jwt_public_key_url"
+}
+
+// showURL shows a URL as written — a templated path stays
+// "/customers/{{ .customer.external_id }}", never URL-escaped — with its
+// userinfo and query as <secret> unless they hold only references.
+func showURL(raw string) string {
+	if urlSecretProblem(raw) == "" {
+		return raw
+	}
+	scheme, after, ok := strings.Cut(raw, "://")
+	if !ok {
+		return secret.Redacted
+	}
+	authority, rest := after, ""
+	if i := strings.IndexAny(after, "/?#"); i >= 0 {
+		authority, rest = after[:i], after[i:]
+	}
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		authority = secret.Redacted + authority[at:]
+	}
+	rest, _, _ = strings.Cut(rest, "#")
+	if path, _, hasQuery := strings.Cut(rest, "?"); hasQuery {
+		rest = path + "?" + secret.Redacted
+	}
+	return scheme + "://" + authority + rest
+}
+
 // redactSettings replaces the values of secret keys, at any depth, with
-// <secret> unless they are plain ${VAR} references; header values count
-// as secret.
+// <secret> unless they hold no literal secret (see hideLiteral); header
+// values count as secret, except the descriptive ones (Content-Type).
 func redactSettings(m map[string]any) map[string]any {
 	keys := secretKeys()
 	var walk func(key string, v any) any
 	walk = func(key string, v any) any {
-		if key == "url" {
-			// An HTTP channel's URL: where it goes is not secret, its
-			// userinfo and query are.
+		if urlKeys(key) {
 			if u, ok := v.(string); ok {
-				return secret.RedactURL(u)
+				return showURL(u)
 			}
 		}
-		if keys[key] || key == "headers" {
+		if key == "headers" {
 			if sub, ok := v.(map[string]any); ok {
 				out := map[string]any{}
 				for k, e := range sub {
-					out[k] = hideLiteral(e)
+					if slices.Contains(descriptiveHeaders, strings.ToLower(k)) {
+						out[k] = e
+						continue
+					}
+					out[k] = hideLiteral(e, true)
 				}
 				return out
 			}
-			return hideLiteral(v)
+		}
+		if keys[key] {
+			return hideLiteral(v, false)
 		}
 		switch x := v.(type) {
 		case map[string]any:

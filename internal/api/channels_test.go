@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -27,7 +28,46 @@ func TestChannelsHideSecrets(t *testing.T) {
 	}
 	http, _ := crm.Settings["http"].(map[string]any)
 	headers, _ := http["headers"].(map[string]any)
-	if crm.Kind != "http" || http["url"] != "https://crm.example.com/hook" || headers["Authorization"] != "<secret>" {
-		t.Errorf("crm = %+v, want the URL (its userinfo and query would be <secret>) and the header as <secret>", crm)
+	// "Bearer ${CRM_TOKEN}" holds a reference, not a secret: shown as
+	// written, so saving the channel unchanged works.
+	if crm.Kind != "http" || http["url"] != "https://crm.example.com/hook" || headers["Authorization"] != "Bearer ${CRM_TOKEN}" {
+		t.Errorf("crm = %+v, want the URL and the header as written", crm)
+	}
+}
+
+// TestChannelSettingsShownAsWritten: what the API shows is what the file
+// says, except literal secrets: a templated URL path is not URL-escaped,
+// a plain api_url is not a secret, references are not secrets; literal
+// header values, userinfo and query values are <secret>.
+func TestChannelSettingsShownAsWritten(t *testing.T) {
+	settings := map[string]any{
+		"http": map[string]any{
+			"url": "https://crm.example.com/customers/{{ .customer.external_id }}?src={{ .webhook_type }}",
+			"headers": map[string]any{
+				"Authorization": "Bearer ${CRM_TOKEN}", "X-Api-Key": "sk_live_literal", "X-Mixed": "Bearer sk_live_literal",
+				"Content-Type": "application/json", "X-Customer": "{{ .customer.id }}",
+			},
+		},
+		"slack":  map[string]any{"api_url": "http://127.0.0.1:9000/api/", "webhook_url": "https://hooks.slack.com/services/T0/B0/XXXX", "token": "xoxb-literal"},
+		"http2":  map[string]any{"url": "https://user:pw@crm.example.com/a/{{ .x }}?key=literal"},
+		"source": map[string]any{"jwt_public_key_url": "https://api.getlago.com/api/v1/webhooks/json_public_key"},
+	}
+	got := redactSettings(settings)
+	want := map[string]any{
+		"http": map[string]any{
+			"url": "https://crm.example.com/customers/{{ .customer.external_id }}?src={{ .webhook_type }}",
+			"headers": map[string]any{
+				"Authorization": "Bearer ${CRM_TOKEN}", "X-Api-Key": "<secret>", "X-Mixed": "<secret>",
+				"Content-Type": "application/json", "X-Customer": "{{ .customer.id }}",
+			},
+		},
+		"slack":  map[string]any{"api_url": "http://127.0.0.1:9000/api/", "webhook_url": "<secret>", "token": "<secret>"},
+		"http2":  map[string]any{"url": "https://<secret>@crm.example.com/a/{{ .x }}?<secret>"},
+		"source": map[string]any{"jwt_public_key_url": "https://api.getlago.com/api/v1/webhooks/json_public_key"},
+	}
+	for k := range want {
+		if g, w := fmt.Sprint(got[k]), fmt.Sprint(want[k]); g != w {
+			t.Errorf("%s:\n got %s\nwant %s", k, g, w)
+		}
 	}
 }

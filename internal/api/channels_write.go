@@ -506,7 +506,7 @@ func (a *API) putChannel(w http.ResponseWriter, r *http.Request) {
 	}
 	created := false
 	c := change{}
-	c.apply = editChannels(func(ch *rulesfile.Channels) ([]byte, *httpError) {
+	edit := editChannels(func(ch *rulesfile.Channels) ([]byte, *httpError) {
 		old, exists := ch.Settings(name)
 		if !exists {
 			if in.name != name {
@@ -535,6 +535,12 @@ func (a *API) putChannel(w http.ResponseWriter, r *http.Request) {
 		}
 		return out, nil
 	})
+	c.apply = func(src []byte) ([]byte, *httpError) {
+		if errs := a.checkReferences(plainSettings(in.settings), src); len(errs) > 0 {
+			return nil, fieldsInvalid(errs)
+		}
+		return edit(src)
+	}
 	// apply sets the action and summary, before save records them.
 	version, herr := a.save(r, &c)
 	if herr != nil {

@@ -69,6 +69,24 @@ func newServer(t *testing.T, rules string, so *store.Options) *server {
 	if err := os.Mkdir(filepath.Join(dir, "templates"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return serverOn(t, path, so)
+}
+
+// testEditorVars are the variables the tests' channels reference.
+var testEditorVars = []string{"SLACK_*", "CRM_*", "SMTP_*", "LAGO_*"}
+
+// serverOn starts a server editing the rules file at path, whose
+// directory holds templates/: one replica among those sharing the file.
+func serverOn(t *testing.T, path string, so *store.Options) *server {
+	t.Helper()
+	return serverWithVars(t, path, so, testEditorVars)
+}
+
+// serverWithVars is serverOn with the editor's variables (nil: those the
+// rules file references).
+func serverWithVars(t *testing.T, path string, so *store.Options, editorVars []string) *server {
+	t.Helper()
+	dir := filepath.Dir(path)
 	log := slog.New(slog.DiscardHandler)
 	rl, err := router.NewReloader(router.LoadOptions{
 		RulesPath: path, TemplatesDir: filepath.Join(dir, "templates"), DryRun: true, Logger: log,
@@ -88,7 +106,7 @@ func newServer(t *testing.T, rules string, so *store.Options) *server {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	mux := http.NewServeMux()
-	New(Options{Token: secret.String(testToken), Reload: rl, Store: st, Logger: log}).Register(mux)
+	New(Options{Token: secret.String(testToken), Reload: rl, Store: st, Logger: log, EditorVars: editorVars}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &server{t: t, path: path, url: srv.URL, reload: rl, store: st}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/rulesfile"
 	"github.com/switchboard-dev/switchboard/internal/store"
@@ -174,6 +176,18 @@ func (a *API) save(r *http.Request, c *change) (string, *httpError) {
 	a.saveMu.Lock()
 	defer a.saveMu.Unlock()
 	path := a.o.Reload.Options().RulesPath
+	// Other processes (replicas sharing the file) take the same lock, so
+	// the If-Match check and the rename below are one step for them too.
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	lock, err := rulesfile.Lock(ctx, path)
+	cancel()
+	if errors.Is(err, rulesfile.ErrLocked) {
+		return "", &httpError{code: http.StatusConflict, msg: "another save of the rules file is in progress; nothing was saved: reload and make the change again"}
+	}
+	if err != nil {
+		return "", a.writeFailed(path, err)
+	}
+	defer lock.Unlock()
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return "", &httpError{code: http.StatusInternalServerError, msg: "read rules file: " + errors.Unwrap(err).Error()}
@@ -197,6 +211,12 @@ func (a *API) save(r *http.Request, c *change) (string, *httpError) {
 	defer tmp.Remove()
 	if ds := a.validate(tmp.Path); ds != nil {
 		return "", invalid(ds)
+	}
+	// A writer that does not take the lock (a person with an editor, a
+	// config sync) may have changed the file while it was validated.
+	if now, err := os.ReadFile(path); err != nil || rulesfile.Hash(now) != cur {
+		return "", &httpError{code: http.StatusConflict, version: rulesfile.Hash(now),
+			msg: fmt.Sprintf("the rules file changed while version %s was being saved; nothing was saved: reload and make the change again", cur)}
 	}
 	if err := tmp.Commit(); err != nil {
 		return "", a.writeFailed(path, err)

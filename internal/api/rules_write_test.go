@@ -1,12 +1,19 @@
 package api
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/rulesfile"
 	"github.com/switchboard-dev/switchboard/internal/store"
@@ -351,7 +358,8 @@ func assertNoTempFiles(t *testing.T, s *server) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if e.Name() != "rules.yaml" && e.Name() != "templates" {
+		// The lock file stays on purpose: every writer locks one inode.
+		if e.Name() != "rules.yaml" && e.Name() != "templates" && e.Name() != ".rules.yaml.lock" {
 			t.Errorf("left behind: %s", e.Name())
 		}
 	}
@@ -548,5 +556,80 @@ func TestRulesAPIFatigueSettings(t *testing.T) {
 		"send": []map[string]any{{"to": "ops"}}, "schedule": map[string]any{"timezone": "Mars/Base", "quiet": []string{"Sat"}}})
 	if r.code != 422 || !strings.Contains(string(r.body), "unknown time zone") || s.file() != before {
 		t.Fatalf("bad time zone: %d %s", r.code, r.body)
+	}
+}
+
+// TestTwoReplicasConcurrentCreate: two servers (each with its own API,
+// in-process lock and reloader, as two replicas are) edit one rules
+// file. Concurrent creates with the same If-Match: exactly one is saved
+// (201), the other answers 409, and the file holds the saved rule — no
+// edit is lost silently. Repeated, since a race shows only sometimes.
+func TestTwoReplicasConcurrentCreate(t *testing.T) {
+	a := newServer(t, original, nil)
+	b := serverOn(t, a.path, nil)
+	for round := range 10 {
+		version := a.do("GET", "/api/v1/rules", "", nil).etag
+		names := []string{fmt.Sprintf("from-a-%d", round), fmt.Sprintf("from-b-%d", round)}
+		codes := make([]int, 2)
+		var wg sync.WaitGroup
+		for i, s := range []*server{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rule := map[string]any{"name": names[i], "when": "true", "send": sends("ops", "x")}
+				codes[i] = s.do("POST", "/api/v1/rules", version, rule).code
+			}()
+		}
+		wg.Wait()
+		slices.Sort(codes)
+		if codes[0] != http.StatusCreated || codes[1] != http.StatusConflict {
+			t.Fatalf("round %d: answers %v, want one 201 and one 409", round, codes)
+		}
+		file := a.file()
+		saved := 0
+		for _, n := range names {
+			if strings.Contains(file, "name: "+n) {
+				saved++
+			}
+		}
+		if saved != 1 {
+			t.Fatalf("round %d: the file holds %d of the two rules, want the one answered 201", round, saved)
+		}
+	}
+}
+
+// TestRulesFileLock: the lock excludes a second holder (another open
+// file, as another process has) until it is released.
+func TestRulesFileLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	first, err := rulesfile.Lock(ctxT(t), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(ctxT(t), 100*time.Millisecond)
+	defer cancel()
+	if _, err := rulesfile.Lock(ctx, path); !errors.Is(err, rulesfile.ErrLocked) {
+		t.Fatalf("second Lock = %v, want ErrLocked", err)
+	}
+	first.Unlock()
+	second, err := rulesfile.Lock(ctxT(t), path)
+	if err != nil {
+		t.Fatalf("Lock after Unlock: %v", err)
+	}
+	second.Unlock()
+}
+
+// TestUnsafeRuleNameRefused: a name that would be a path or a query in
+// the editor's URLs is refused, and the file is untouched.
+func TestUnsafeRuleNameRefused(t *testing.T) {
+	s := newServer(t, original, nil)
+	for _, name := range []string{"../history/1/restore?x=", "a/b", "x y", "<b>"} {
+		r := s.do("POST", "/api/v1/rules", "", map[string]any{"name": name, "when": "true", "send": sends("ops", "x")})
+		if r.code != http.StatusUnprocessableEntity || !strings.Contains(string(r.body), "use letters, digits") {
+			t.Errorf("create %q = %d %s, want 422", name, r.code, r.body)
+		}
+	}
+	if s.file() != original {
+		t.Error("a refused name changed the rules file")
 	}
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -94,5 +95,49 @@ func TestUnsavedRule(t *testing.T) {
 	assertNoTempFiles(t, s)
 	if h, err := s.store.History(ctxT(t), 10); err != nil || len(h) != 0 {
 		t.Errorf("history = %+v, %v; want nothing", h, err)
+	}
+}
+
+// TestUnsavedRuleTemplateBombs: the test endpoint compiles and renders
+// whatever an editor sends. A template that blows the render budget on
+// any message is refused with 422; one that blows it on this message
+// fails that delivery with the reason. The server keeps answering.
+func TestUnsavedRuleTemplateBombs(t *testing.T) {
+	s := newServer(t, original, nil)
+	msg := json.RawMessage(`{"webhook_type": "wallet.depleted_ongoing_balance", "wallet": {"name": "ab"}}`)
+	cases := []struct {
+		name, template string
+		wantCode       int
+		want           string
+	}{
+		{"string doubling", `{{ $s := "x" }}{{ range until 40 }}{{ $s = print $s $s }}{{ end }}{{ len $s }}`,
+			http.StatusUnprocessableEntity, "intermediate values would exceed 32 MiB"},
+		{"three nested ranges", `{{ range until 10000 }}{{ range until 10000 }}{{ range until 10000 }}{{ end }}{{ end }}{{ end }}`,
+			http.StatusUnprocessableEntity, "render budget exceeded"},
+		{"doubling a value of the message", `{{ $s := .wallet.name }}{{ range until 40 }}{{ $s = print $s $s }}{{ end }}{{ len $s }}`,
+			http.StatusOK, "intermediate values would exceed 32 MiB"},
+		{"ranges as long as the message says", `{{ $n := mul (len .wallet.name) 5000 }}{{ range until $n }}{{ range until $n }}{{ range until $n }}{{ end }}{{ end }}{{ end }}`,
+			http.StatusOK, "render budget exceeded"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rule := map[string]any{"name": "bomb", "when": "true", "send": sends("ops", c.template)}
+			r := s.do("POST", "/api/v1/test", "", map[string]any{"message": msg, "rule": rule})
+			if r.code != c.wantCode || !strings.Contains(string(r.body), c.want) {
+				t.Fatalf("POST /api/v1/test = %d %s; want %d with %q", r.code, r.body, c.wantCode, c.want)
+			}
+			if r.code == http.StatusOK {
+				var res TestResult
+				r.decode(t, &res)
+				if len(res.Matches) != 1 || len(res.Matches[0].Deliveries) != 1 || !strings.Contains(res.Matches[0].Deliveries[0].Error, c.want) {
+					t.Errorf("result = %+v; want the delivery failed with the budget", res)
+				}
+			}
+		})
+	}
+	// The process is alive and renders the next message.
+	rule := map[string]any{"name": "ok", "when": "true", "send": sends("ops", "wallet {{ .wallet.name }}")}
+	if r := s.do("POST", "/api/v1/test", "", map[string]any{"message": msg, "rule": rule}); r.code != http.StatusOK || !strings.Contains(string(r.body), "wallet ab") {
+		t.Errorf("after the bombs: %d %s", r.code, r.body)
 	}
 }

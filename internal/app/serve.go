@@ -41,6 +41,11 @@ type ServeOptions struct {
 	DatabaseURL secret.URL
 	DryRun      bool
 	AdminToken  secret.String
+	// EditorVars is SWITCHBOARD_EDITOR_VARS: the environment variables a
+	// channel written through the admin API or editor may reference
+	// (names or patterns, see api.ParseEditorVars); empty: those the
+	// rules file already references.
+	EditorVars string
 	// ShutdownGrace bounds how long in-flight deliveries may take to
 	// finish on shutdown (default 10s).
 	ShutdownGrace time.Duration
@@ -115,7 +120,8 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	disp := delivery.New(delivery.Options{
 		Store: st, Owner: owner, Logger: log, Metrics: m, ShutdownGrace: o.ShutdownGrace,
 		Resolve: func(name string) (delivery.Channel, bool) {
-			ch, ok := reloader.Current().Channels[name]
+			rs := reloader.Current()
+			ch, ok := rs.Channels[name]
 			if !ok || ch.Notifier == nil {
 				return delivery.Channel{}, false
 			}
@@ -127,6 +133,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 				Notifier: ch.Notifier, Timeout: ch.Timeout, Concurrency: ch.Concurrency,
 				Rate: lim, Burst: ch.Burst, MaxAttempts: ch.MaxAttempts, MaxAge: ch.MaxAge,
 				Backoff: ch.Backoff, MaxBackoff: ch.MaxBackoff, Kind: ch.Kind, Pacing: ch.Pacing,
+				Scrub: rs.Scrub,
 			}, true
 		},
 	})
@@ -154,8 +161,12 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	editorVars, err := api.ParseEditorVars(o.EditorVars)
+	if err != nil {
+		return err
+	}
 	admin := api.New(api.Options{Token: o.AdminToken, Reload: reloader, Store: st, Catalog: catalog, Logger: log, Wake: disp.Wake,
-		Silences: silences})
+		Silences: silences, EditorVars: editorVars})
 	admin.Register(mux)
 	editor, err := web.New(web.Options{Token: o.AdminToken, API: mux, Reload: reloader, Store: st, Catalog: catalog, Logger: log, Wake: disp.Wake})
 	if err != nil {

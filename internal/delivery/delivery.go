@@ -81,7 +81,21 @@ type Channel struct {
 	// replica's queue for the channel: the overflow is collapsed into one
 	// summary delivery.
 	Pacing int
+	// Scrub, if set, removes the configuration's secret values (every
+	// value a ${VAR} expanded to) from a failed attempt's error before it
+	// is logged or stored: a peer or a resolver may echo them.
+	Scrub func(string) string
 }
+
+// scrubbedError is an error whose text had secret values removed; it
+// still unwraps to the original for errors.Is and errors.As.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
 
 func (c Channel) withDefaults() Channel {
 	if c.Timeout <= 0 {
@@ -454,6 +468,9 @@ func (d *Dispatcher) process(p *pool, it *item) {
 		} else {
 			out.Result = store.ResultRetry
 		}
+	}
+	if err != nil && ch.Scrub != nil {
+		err = &scrubbedError{msg: ch.Scrub(err.Error()), err: err}
 	}
 	if err != nil {
 		attempt.Error, out.Error = err.Error(), err.Error()

@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -488,5 +489,29 @@ func TestRunErrors(t *testing.T) {
 	}
 	if err := e.disp.Run(ctx); err == nil {
 		t.Fatal("second Run returned no error")
+	}
+}
+
+type echoNotifier struct{ msg string }
+
+func (n echoNotifier) Notify(context.Context, notifiers.Delivery) error {
+	return notifiers.Permanent(errors.New(n.msg))
+}
+
+// TestErrorsAreScrubbed: a peer or a resolver that echoes a configured
+// value (a host expanded from ${VAR}) has it removed from the stored
+// error and the attempt history.
+func TestErrorsAreScrubbed(t *testing.T) {
+	chs := &channels{}
+	chs.set("leaky", delivery.Channel{
+		Notifier: echoNotifier{"dial tcp: lookup secret-host-value.internal: no such host"},
+		Scrub:    func(s string) string { return strings.ReplaceAll(s, "secret-host-value.internal", "<secret>") },
+	})
+	e := newEnv(t, openStore(t, store.Options{}), chs, nil)
+	e.run(t)
+	ds := e.ingest(t, "leaky")
+	d, history := e.waitState(t, ds[0].ID, store.StateDead)
+	if d.LastError != "dial tcp: lookup <secret>: no such host" || len(history) != 1 || strings.Contains(history[0].Error, "secret-host") {
+		t.Fatalf("LastError = %q, history %+v", d.LastError, history)
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -428,12 +430,66 @@ func MarshalChannel(name string, settings yaml.MapSlice, step int) ([]byte, erro
 	if settings == nil {
 		settings = yaml.MapSlice{}
 	}
-	b, err := yaml.MarshalWithOptions(yaml.MapSlice{{Key: name, Value: settings}},
+	q := &separatorQuoter{quoted: map[string]string{}}
+	b, err := yaml.MarshalWithOptions(yaml.MapSlice{{Key: name, Value: q.walk(settings)}},
 		yaml.Indent(step), yaml.IndentSequence(true), yaml.UseLiteralStyleIfMultiline(true))
 	if err != nil {
 		return nil, fmt.Errorf("encode channel: %w", err)
 	}
-	return b, nil
+	return q.restore(b), nil
+}
+
+// separatorQuoter keeps U+2028, U+2029 and U+0085 out of the YAML the
+// encoder writes (it writes them raw, where YAML 1.1 readers and text
+// editors see line breaks): walk replaces each string holding one by a
+// unique mark, restore puts the string back as a double-quoted scalar
+// with the character escaped.
+type separatorQuoter struct {
+	quoted map[string]string
+}
+
+func (q *separatorQuoter) walk(v any) any {
+	switch x := v.(type) {
+	case string:
+		if !strings.ContainsAny(x, "\u2028\u2029\u0085") {
+			return x
+		}
+		mark := fmt.Sprintf("sb-quoted-%d-%x", len(q.quoted), rand.Uint64())
+		q.quoted[mark] = strconv.QuoteToASCII(x)
+		return mark
+	case yaml.MapSlice:
+		out := make(yaml.MapSlice, len(x))
+		for i, it := range x {
+			out[i] = yaml.MapItem{Key: it.Key, Value: q.walk(it.Value)}
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = q.walk(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = q.walk(e)
+		}
+		return out
+	case []string:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = q.walk(e)
+		}
+		return out
+	}
+	return v
+}
+
+func (q *separatorQuoter) restore(b []byte) []byte {
+	for mark, s := range q.quoted {
+		b = bytes.Replace(b, []byte(mark), []byte(s), 1)
+	}
+	return b
 }
 
 // sameValue reports whether a decoded YAML value equals v, comparing

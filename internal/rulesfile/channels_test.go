@@ -278,3 +278,32 @@ func TestChannelSettings(t *testing.T) {
 		t.Error("Settings found an unknown channel")
 	}
 }
+
+// TestMarshalChannelEscapesLineSeparators: a channel's values never
+// carry U+2028/U+2029/U+0085 raw into the file, and read back identical.
+func TestMarshalChannelEscapesLineSeparators(t *testing.T) {
+	subject := "Invoice\u2028{{ .invoice.number }}"
+	to := []any{"a@example.com", "b\u2029@example.com"}
+	out, err := MarshalChannel("mail", yaml.MapSlice{{Key: "email", Value: yaml.MapSlice{
+		{Key: "subject", Value: subject}, {Key: "to", Value: to}}}}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(string(out), "\u2028\u2029\u0085") {
+		t.Fatalf("written raw:\n%s", out)
+	}
+	var back struct {
+		Mail struct {
+			Email struct {
+				Subject string   `yaml:"subject"`
+				To      []string `yaml:"to"`
+			} `yaml:"email"`
+		} `yaml:"mail"`
+	}
+	if err := yaml.Unmarshal(out, &back); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if back.Mail.Email.Subject != subject || len(back.Mail.Email.To) != 2 || back.Mail.Email.To[1] != to[1] {
+		t.Errorf("read back %+v from\n%s", back, out)
+	}
+}

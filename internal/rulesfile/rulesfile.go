@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -414,9 +415,32 @@ func Marshal(r router.RuleConfig) ([]byte, error) {
 	if r.IsEnabled() {
 		r.Enabled = nil
 	}
+	// The YAML encoder writes U+2028, U+2029 and U+0085 raw, in plain or
+	// literal scalars, where YAML 1.1 readers and text editors see line
+	// breaks that are not there. Values holding one are written as
+	// double-quoted scalars with the character escaped instead.
+	r.Send = slices.Clone(r.Send)
+	fields := []*string{&r.Description, &r.When}
+	for i := range r.Send {
+		fields = append(fields, &r.Send[i].Message, &r.Send[i].Template, &r.Send[i].To)
+	}
+	if r.Throttle != nil {
+		t := *r.Throttle
+		r.Throttle = &t
+		fields = append(fields, &t.Key)
+	}
+	if r.Group != nil {
+		g := *r.Group
+		r.Group = &g
+		fields = append(fields, &g.By)
+	}
+	q := &separatorQuoter{quoted: map[string]string{}}
+	for _, f := range fields {
+		*f = q.walk(*f).(string)
+	}
 	b, err := yaml.MarshalWithOptions(r, yaml.IndentSequence(true), yaml.UseLiteralStyleIfMultiline(true))
 	if err != nil {
 		return nil, fmt.Errorf("encode rule: %w", err)
 	}
-	return b, nil
+	return q.restore(b), nil
 }

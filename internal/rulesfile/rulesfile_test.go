@@ -1,7 +1,10 @@
 package rulesfile
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/goccy/go-yaml"
 
 	"github.com/switchboard-dev/switchboard/router"
 )
@@ -59,5 +62,32 @@ func TestHash(t *testing.T) {
 	a, b := Hash([]byte("rules:\n")), Hash([]byte("rules: \n"))
 	if a == b || len(a) != 16 || a != Hash([]byte("rules:\n")) {
 		t.Errorf("Hash = %s, %s", a, b)
+	}
+}
+
+// TestMarshalEscapesLineSeparators: U+2028, U+2029 and U+0085 typed into
+// the editor are never written raw (YAML 1.1 readers and text editors
+// take them for line breaks): the value is double-quoted with the
+// character escaped, and reads back identical.
+func TestMarshalEscapesLineSeparators(t *testing.T) {
+	rule := router.RuleConfig{Name: "sep", Description: "one\u2028two", When: "true \u2029",
+		Send:     []router.SendConfig{{To: "ops", Message: "a\u0085b\nline two é"}},
+		Throttle: &router.ThrottleConfig{Key: "{{ .k }}\u2028"}}
+	out, err := Marshal(rule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(string(out), "\u2028\u2029\u0085") {
+		t.Fatalf("written raw:\n%s", out)
+	}
+	var back router.RuleConfig
+	if err := yaml.Unmarshal(out, &back); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if back.Description != rule.Description || back.When != rule.When || back.Send[0].Message != rule.Send[0].Message || back.Throttle.Key != rule.Throttle.Key {
+		t.Errorf("read back %+v\nfrom\n%s", back, out)
+	}
+	if rule.Send[0].Message != "a\u0085b\nline two é" || rule.Throttle.Key != "{{ .k }}\u2028" {
+		t.Error("Marshal changed its argument")
 	}
 }

@@ -75,7 +75,7 @@ func startServer(t *testing.T) *server {
 	go func() {
 		done <- app.Serve(ctx, app.ServeOptions{
 			Rules: rules, Templates: tmpls, Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, "data"),
-			AdminToken: secret.String(adminToken), Logger: slog.New(slog.DiscardHandler),
+			AdminToken: secret.String(adminToken), Logger: slog.New(slog.DiscardHandler), EditorVars: "UI_*",
 			ShutdownGrace: 2 * time.Second, Ready: func(addr string) { ready <- addr },
 		})
 	}()

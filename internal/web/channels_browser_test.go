@@ -74,3 +74,45 @@ func TestChannelFormInBrowser(t *testing.T) {
 		t.Fatalf("billing after the edit:\n%s", file)
 	}
 }
+
+// The form shows and saves exactly what the file says: a templated URL
+// path is not URL-escaped, "Bearer ${VAR}" is a reference and not a
+// secret, so a channel saved unchanged keeps both as written.
+func TestChannelFormShowsWhatIsWritten(t *testing.T) {
+	t.Setenv("UI_CRM_TOKEN", "crm-token-value-7a6b")
+	ctx := browser(t)
+	s := startServer(t)
+	login(t, ctx, s)
+	const url = "http://127.0.0.1:9/customers/{{ .customer.external_id }}/events"
+	run(t, ctx, "create",
+		chromedp.Navigate(s.url+"/ui/channels/new"),
+		waitText("h1", "New channel"),
+		chromedp.SendKeys(chromedp.CSS("#ch-name"), "crm"),
+		setField("#ch-kind", "http"),
+		setField("#http-url", url),
+		setField("#http-headers", "Authorization: Bearer ${UI_CRM_TOKEN}"),
+		chromedp.Click(chromedp.CSS("#channel-save")),
+		waitText("main", "Saved channel crm."),
+	)
+	before := s.file(t)
+	if !strings.Contains(before, "customers/{{ .customer.external_id }}/events") {
+		t.Fatalf("the templated path was not saved as written:\n%s", before)
+	}
+	run(t, ctx, "edit",
+		chromedp.Navigate(s.url+"/ui/channels/crm/edit"),
+		waitText("h1", "Edit channel crm"),
+	)
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#http-url").value + "\n" + document.querySelector("#http-headers").value`))
+	if err != nil || shown != url+"\nAuthorization: Bearer ${UI_CRM_TOKEN}" {
+		t.Fatalf("the form shows %q (%v), want the URL and header as written", shown, err)
+	}
+	run(t, ctx, "save unchanged",
+		chromedp.Click(chromedp.CSS("#channel-save")),
+		waitText("main", "Saved channel crm."),
+	)
+	after := s.file(t)
+	if !strings.Contains(after, "customers/{{ .customer.external_id }}/events") || strings.Contains(after, "%7B") ||
+		!strings.Contains(after, "Bearer ${UI_CRM_TOKEN}") {
+		t.Fatalf("saving unchanged changed the channel:\n%s", after)
+	}
+}

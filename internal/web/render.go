@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -26,6 +27,10 @@ var pageNames = []string{"login", "rules", "editor", "history", "channels", "del
 
 func (u *UI) parseTemplates() error {
 	funcs := template.FuncMap{
+		// pathEscape makes a name one path segment of a URL the page
+		// builds: "../history/1/restore?x=" cannot turn a toggle into
+		// another action.
+		"pathEscape": url.PathEscape,
 		"ago": func(t time.Time) string {
 			if t.IsZero() {
 				return "never"

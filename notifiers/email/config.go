@@ -64,14 +64,20 @@ type Config struct {
 	// address. It is also the envelope sender (MAIL FROM).
 	From string `yaml:"from"`
 	// To are the recipients, at least one. Each entry is a template
-	// ("{{ .invoice.customer.email }}") and may render to several
-	// comma-separated addresses.
+	// ("{{ .invoice.customer.email }}"). An entry written without "{{"
+	// may list several comma-separated addresses; a templated entry must
+	// render to one address (a customer's email holding a comma cannot
+	// add recipients) unless MaxRecipients allows more.
 	To []string `yaml:"to,omitempty"`
 	// Cc are copy recipients, templates like To.
 	Cc []string `yaml:"cc,omitempty"`
 	// Subject is the subject template used when the rule's template has
 	// no subject block.
 	Subject string `yaml:"subject,omitempty"`
+	// MaxRecipients is how many addresses one templated to or cc entry
+	// may render to; 0 means 1. A delivery whose entry renders to more
+	// fails (dead-lettered with the reason) instead of mailing them.
+	MaxRecipients int `yaml:"max_recipients,omitempty"`
 }
 
 // Validate reports every problem with the block, each as a
@@ -124,6 +130,9 @@ func (c Config) Validate() error {
 
 	if len(c.To) == 0 {
 		add("to", "required: at least one recipient")
+	}
+	if c.MaxRecipients < 0 {
+		add("max_recipients", "must be 1 or more")
 	}
 	for i, to := range c.To {
 		if msg := recipientProblem(to); msg != "" {

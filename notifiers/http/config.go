@@ -3,6 +3,7 @@ package http
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"sort"
 	"strings"
@@ -35,6 +36,13 @@ type Config struct {
 	// makes every request carry webhook-timestamp and webhook-signature so
 	// the receiver can check where it came from.
 	SigningSecret secret.String `yaml:"signing_secret,omitempty" sb:"env"`
+	// AllowLinkLocal lets the channel connect to link-local and cloud
+	// metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254,
+	// 100.100.100.200), which are refused by default: from a cloud VM they
+	// answer with the machine's credentials. The check applies to the
+	// address actually dialled, after DNS, so a name that resolves there
+	// is refused too. Private and loopback addresses are allowed.
+	AllowLinkLocal bool `yaml:"allow_link_local,omitempty"`
 }
 
 // Headers Switchboard sets itself on every request.
@@ -107,6 +115,9 @@ func (c Config) urlProblem() string {
 	}
 	if u.Hostname() == "" {
 		return "must have a host"
+	}
+	if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !c.AllowLinkLocal && LinkLocal(ip) {
+		return "host is a link-local or cloud metadata address; set allow_link_local: true on the channel if it is really meant"
 	}
 	// Parse the whole URL with template actions replaced by a plain
 	// placeholder, so a broken static part is caught now, not per message.
@@ -228,4 +239,19 @@ func validHeaderValue(s string) bool {
 		}
 	}
 	return true
+}
+
+// LinkLocal reports whether ip is a link-local or cloud metadata address
+// (see Config.AllowLinkLocal); IPv4-mapped IPv6 addresses count as their
+// IPv4 address.
+func LinkLocal(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	if ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() {
+		return true
+	}
+	switch ip {
+	case netip.MustParseAddr("fd00:ec2::254"), netip.MustParseAddr("100.100.100.200"):
+		return true
+	}
+	return false
 }

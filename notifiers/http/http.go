@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"net"
 	nethttp "net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/secret"
@@ -109,6 +111,9 @@ func New(c Config, o notifiers.Options) (*Notifier, error) {
 		timeout = DefaultTimeout
 	}
 	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	if !c.AllowLinkLocal {
+		dialer.Control = refuseLinkLocal
+	}
 	n.client = &nethttp.Client{
 		Timeout: timeout,
 		Transport: &nethttp.Transport{
@@ -224,6 +229,9 @@ func (n *Notifier) notify(ctx context.Context, d notifiers.Delivery) error {
 		if errors.As(err, &ue) {
 			ue.URL = secret.RedactURL(ue.URL)
 		}
+		if errors.Is(err, errLinkLocal) {
+			return notifiers.Permanent(err)
+		}
 		return err
 	}
 	defer resp.Body.Close()
@@ -293,4 +301,21 @@ func hasDotSegment(p string) bool {
 		}
 	}
 	return false
+}
+
+// errLinkLocal is the dial error for a refused link-local address.
+var errLinkLocal = errors.New("refused: a link-local or cloud metadata address (set allow_link_local: true on the channel to allow it)")
+
+// refuseLinkLocal is the dialer's Control: it runs on the resolved
+// address, so a host name that resolves to a metadata address (or is
+// rebound to one) is refused as well.
+func refuseLinkLocal(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return nil
+	}
+	if LinkLocal(ap.Addr()) {
+		return fmt.Errorf("connect to %s: %w", ap.Addr(), errLinkLocal)
+	}
+	return nil
 }

@@ -42,8 +42,9 @@
 // The Escape given to Parse or File.Block applies to interpolated values
 // only, never to the template's literal text: Mrkdwn (Slack text) escapes
 // &, < and > so a value cannot add links or mentions while the template's
-// own <https://…|link> stays; HTML uses html/template's contextual
-// escaping; URLPath and URLQuery escape for a URL's path and query;
+// own <https://…|link> stays, and a backtick becomes ˋ (U+02CB), since
+// Slack has no escape for it and it would end a `code span`; HTML uses
+// html/template's contextual escaping; URLPath and URLQuery escape for a URL's path and query;
 // HeaderValue strips CR, LF and other control characters. The mrkdwn and
 // urlquery functions escape explicitly; their results are not escaped a
 // second time by Mrkdwn, respectively URLPath and URLQuery.
@@ -65,6 +66,9 @@
 //	                       accept Lago timestamps, format in UTC unless given a zone,
 //	                       and print a missing date as "" (Sprig's would print now)
 //	mrkdwn V               V escaped for Slack mrkdwn
+//	mrkdwnJson V           V escaped for Slack mrkdwn and then for the inside of a
+//	                       JSON string (no quotes): the safe way to put a value in
+//	                       a Block Kit mrkdwn text, "text": "*Name*\n{{ mrkdwnJson .x }}"
 //	urlquery V             V escaped with url.QueryEscape
 //	lagoObject .           the object of a Lago message (the value under the key
 //	                       its object_type names), or nil
@@ -82,6 +86,17 @@
 //
 // Each Execute writes at most Options.MaxBytes (64 KiB by default); the
 // first write past it stops execution with an error wrapping ErrTooLarge.
+//
+// Each Execute also has a budget, so that no template — whoever wrote it —
+// can exhaust the process: at most Options.MaxSteps steps (1,000,000: a
+// function call, a field lookup or output, an iteration of a range, a
+// template call), Options.MaxMemory bytes of intermediate values (32 MiB:
+// the sum of the sizes of every string, list and object a function
+// returns; a function whose result could exceed what is left — print,
+// join, toJson, replace, printf with widths, … of values holding the same
+// long string many times — is refused before it runs) and Options.Timeout
+// of wall-clock time (2 s). Exceeding any of them stops that execution
+// with an error wrapping ErrBudget; the caller fails that one delivery.
 // Parse and ParseFile errors are *Error values with the line and column in
 // the given text. Execute errors are short:
 // "template: x.tmpl:3:12: required: invoice number missing".

@@ -304,6 +304,7 @@ func tidyMessage(msg string) string {
 	msg = strings.TrimPrefix(msg, "error calling ")
 	msg = strings.ReplaceAll(msg, fnRange+":", "range:")
 	msg = strings.ReplaceAll(msg, fnRange, "range")
+	msg = strings.ReplaceAll(msg, fnTick, "range")
 	msg = strings.ReplaceAll(msg, fnOut, "output")
 	msg = strings.ReplaceAll(msg, fnGet, "field")
 	msg = strings.ReplaceAll(msg, fnShow, "field")

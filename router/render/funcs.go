@@ -70,9 +70,10 @@ func builtinNames() map[string]any {
 	return m
 }
 
-// funcMap returns every function a template compiled with esc and o
-// calls: the allow-listed Sprig helpers, Switchboard's own, and the
-// internal functions of the rewritten tree.
+// funcMap returns the public functions of a template compiled with esc
+// and o: the allow-listed Sprig helpers and Switchboard's own, made
+// lenient. bindFuncs adds the internal functions of the rewritten tree
+// and the budget.
 func funcMap(esc Escape, o Options) map[string]any {
 	all := sprig.TxtFuncMap()
 	m := make(map[string]any, 160)
@@ -90,15 +91,55 @@ func funcMap(esc Escape, o Options) map[string]any {
 	for n, f := range m {
 		m[n] = lenient(f)
 	}
-	m[fnGet] = lookup
-	m[fnGet+"1"] = func(v any, a string) any { return lookup1(v, a) }
-	m[fnGet+"2"] = func(v any, a, b string) any { return lookup1(lookup1(v, a), b) }
-	m[fnGet+"3"] = func(v any, a, b, c string) any { return lookup1(lookup1(lookup1(v, a), b), c) }
+	return m
+}
+
+// bindFuncs returns the functions of one instance: base (from funcMap)
+// with each public function metered against b (see meter), and the
+// internal functions of the rewritten tree, which count their steps too.
+func bindFuncs(base map[string]any, esc Escape, o Options, b *budget) map[string]any {
+	m := make(map[string]any, len(base)+12)
+	for n, f := range base {
+		m[n] = meter(n, f, b)
+	}
 	out := outFunc(esc)
-	m[fnOut] = out
-	m[fnShow] = func(v any, path ...string) string { return out(lookup(v, path...)) }
-	m[fnRange] = rangeLimit
-	m[fnStr] = func(args ...any) string { return fmt.Sprint(printArgs(args)...) }
+	show := func(v any) (string, error) {
+		if err := b.step(1); err != nil {
+			return "", err
+		}
+		switch v.(type) {
+		case nil, string, float64, bool, int:
+		default:
+			// An object or list prints as JSON: refuse one that could
+			// not fit the output before building it.
+			if printedSize(v, o.MaxBytes) > o.MaxBytes {
+				return "", fmt.Errorf("%w of %d bytes", ErrTooLarge, o.MaxBytes)
+			}
+		}
+		return out(v), nil
+	}
+	get := func(v any, path ...string) (any, error) { return lookup(v, path...), b.step(1) }
+	m[fnGet] = get
+	m[fnGet+"1"] = func(v any, a string) (any, error) { return lookup1(v, a), b.step(1) }
+	m[fnGet+"2"] = func(v any, a, c string) (any, error) { return lookup1(lookup1(v, a), c), b.step(1) }
+	m[fnGet+"3"] = func(v any, a, c, d string) (any, error) {
+		return lookup1(lookup1(lookup1(v, a), c), d), b.step(1)
+	}
+	m[fnOut] = show
+	m[fnShow] = func(v any, path ...string) (string, error) { return show(lookup(v, path...)) }
+	m[fnRange] = func(v any) (any, error) {
+		if err := b.step(1); err != nil {
+			return nil, err
+		}
+		return rangeLimit(v)
+	}
+	m[fnTick] = func() (bool, error) { return false, b.step(1) }
+	m[fnStr] = func(args ...any) (string, error) {
+		if err := b.fits(printedSize(args, o.MaxMemory)); err != nil {
+			return "", err
+		}
+		return fmt.Sprint(printArgs(args)...), b.step(1)
+	}
 	m[fnStop] = func() (string, error) { return "", errStopProbe }
 	return m
 }
@@ -125,6 +166,7 @@ func ownFuncs(o Options) map[string]any {
 		"toPrettyJson": func(v any) (string, error) { return marshalJSON(v, true, "  ") },
 		"required":     required,
 		"mrkdwn":       func(v any) mrkdwnText { return mrkdwnText(escapeMrkdwn(formatValue(v))) },
+		"mrkdwnJson":   mrkdwnJSON,
 		"urlquery": func(args ...any) queryText {
 			return queryText(url.QueryEscape(fmt.Sprint(printArgs(args)...)))
 		},
@@ -200,6 +242,11 @@ func ownFuncs(o Options) map[string]any {
 		},
 		"untilStep": untilStep,
 		"seq":       seq,
+
+		"regexReplaceAll":            regexReplace(false, o.MaxMemory),
+		"mustRegexReplaceAll":        regexReplace(false, o.MaxMemory),
+		"regexReplaceAllLiteral":     regexReplace(true, o.MaxMemory),
+		"mustRegexReplaceAllLiteral": regexReplace(true, o.MaxMemory),
 
 		"lagoObject": lagoObject,
 		"eventType":  eventType,
@@ -365,6 +412,22 @@ func moneyFunc(a, b any) (string, error) {
 		return "", err // text/template prefixes "money: "
 	}
 	return formatMoney(neg, digits, strings.ToUpper(strings.TrimSpace(currency))), nil
+}
+
+// mrkdwnJSON is the template's mrkdwnJson: v escaped for Slack mrkdwn
+// (like mrkdwn) and then for the inside of a JSON string, without the
+// quotes, for Block Kit text objects written in a template:
+//
+//	{"type": "mrkdwn", "text": "*Customer*\n{{ mrkdwnJson .customer.name }}"}
+//
+// The template's own mrkdwn (*bold*, <https://…|links>) stays; a value can
+// neither mention, link nor leave the JSON string.
+func mrkdwnJSON(v any) (string, error) {
+	s, err := marshalJSON(escapeMrkdwn(formatValue(v)), true, "")
+	if err != nil {
+		return "", err
+	}
+	return s[1 : len(s)-1], nil
 }
 
 func marshalJSON(v any, escapeHTML bool, indent string) (string, error) {

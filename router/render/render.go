@@ -34,11 +34,30 @@ type Options struct {
 	// Now is the clock of now, ago, hours_since, hours_until, days_since
 	// and days_until; nil means time.Now.
 	Now func() time.Time
+	// MaxSteps caps the steps of one execution (function calls, field
+	// lookups, outputs, range iterations); 0 means DefaultMaxSteps.
+	MaxSteps int
+	// MaxMemory caps the intermediate values one execution builds: the
+	// sum of the sizes of the strings, lists and objects its functions
+	// return; 0 means DefaultMaxMemory.
+	MaxMemory int
+	// Timeout caps the wall-clock time of one execution; 0 means
+	// DefaultTimeout. It is measured on the real clock, not Now.
+	Timeout time.Duration
 }
 
 func (o Options) normalized() Options {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.MaxSteps <= 0 {
+		o.MaxSteps = DefaultMaxSteps
+	}
+	if o.MaxMemory <= 0 {
+		o.MaxMemory = DefaultMaxMemory
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -89,14 +108,27 @@ func (e Escape) String() string {
 	return fmt.Sprintf("Escape(%d)", int(e))
 }
 
-// Template is one compiled template. It is safe for concurrent Execute.
+// Template is one compiled template. It is safe for concurrent Execute:
+// each execution takes an instance of its own — the template set bound to
+// functions that count against that instance's budget — from a pool.
 type Template struct {
-	name string // for errors: the template's or the file's name
-	src  string // the source, to turn byte offsets into columns
-	text *texttemplate.Template
-	html *htmltemplate.Template
-	max  int
-	bufs sync.Pool // of *capWriter
+	name  string // for errors: the template's or the file's name
+	src   string // the source, to turn byte offsets into columns
+	exec  string // the entry point in trees
+	esc   Escape
+	trees map[string]*parse.Tree // rewritten; html instances escape copies
+	funcs map[string]any         // unbound: see bindFuncs
+	opts  Options
+	pool  sync.Pool // of *instance
+}
+
+// instance is one executable copy of a Template with its own budget and
+// output buffer; one goroutine uses it at a time.
+type instance struct {
+	text   *texttemplate.Template
+	html   *htmltemplate.Template
+	budget *budget
+	w      capWriter
 }
 
 // Parse compiles text as one template whose values are escaped with esc.
@@ -111,36 +143,52 @@ func Parse(name, text string, esc Escape, opts Options) (*Template, error) {
 	return compile(name, text, trees, name, esc, funcs, opts.normalized())
 }
 
-// compile rewrites trees (see rewrite.go) and builds the template set whose
-// entry point is exec.
+// compile rewrites trees (see rewrite.go) and builds the first instance,
+// which reports the errors of compilation (html/template escapes here).
 func compile(name, src string, trees map[string]*parse.Tree, exec string, esc Escape, funcs map[string]any, o Options) (*Template, error) {
-	t := &Template{name: name, src: src, max: o.MaxBytes}
-	if esc == HTML {
-		set := htmltemplate.New(name).Funcs(htmltemplate.FuncMap(funcs))
-		for n, tree := range trees {
-			rewriteTree(tree, true)
-			if _, err := set.AddParseTree(n, tree); err != nil {
-				return nil, &Error{Name: name, Msg: err.Error()}
+	for _, tree := range trees {
+		rewriteTree(tree, esc == HTML)
+	}
+	t := &Template{name: name, src: src, exec: exec, esc: esc, trees: trees, funcs: funcs, opts: o}
+	in, err := t.newInstance()
+	if err != nil {
+		return nil, err
+	}
+	t.pool.Put(in)
+	return t, nil
+}
+
+// newInstance builds an executable copy of t with a budget of its own.
+func (t *Template) newInstance() (*instance, error) {
+	b := newBudget(t.opts)
+	funcs := bindFuncs(t.funcs, t.esc, t.opts, b)
+	in := &instance{budget: b}
+	if t.esc == HTML {
+		set := htmltemplate.New(t.name).Funcs(htmltemplate.FuncMap(funcs))
+		for n, tree := range t.trees {
+			// html/template escapes a tree in place: each instance
+			// escapes its own copy.
+			if _, err := set.AddParseTree(n, tree.Copy()); err != nil {
+				return nil, &Error{Name: t.name, Msg: err.Error()}
 			}
 		}
-		if err := escapeNow(set, name, src, exec, trees[exec]); err != nil {
+		if err := escapeNow(set, t.name, t.src, t.exec, t.trees[t.exec]); err != nil {
 			return nil, err
 		}
-		t.html = set.Lookup(exec)
+		in.html = set.Lookup(t.exec)
 	} else {
-		set := texttemplate.New(name).Funcs(texttemplate.FuncMap(funcs))
-		for n, tree := range trees {
-			rewriteTree(tree, false)
+		set := texttemplate.New(t.name).Funcs(texttemplate.FuncMap(funcs))
+		for n, tree := range t.trees {
 			if _, err := set.AddParseTree(n, tree); err != nil {
-				return nil, &Error{Name: name, Msg: err.Error()}
+				return nil, &Error{Name: t.name, Msg: err.Error()}
 			}
 		}
-		t.text = set.Lookup(exec)
+		in.text = set.Lookup(t.exec)
 	}
-	if t.text == nil && t.html == nil {
-		return nil, &Error{Name: name, Msg: fmt.Sprintf("no template %q", exec)}
+	if in.text == nil && in.html == nil {
+		return nil, &Error{Name: t.name, Msg: fmt.Sprintf("no template %q", t.exec)}
 	}
-	return t, nil
+	return in, nil
 }
 
 // errStopProbe ends the probe execution that forces html/template to
@@ -207,23 +255,30 @@ func actionAt(src string, pos int) (string, bool) {
 // Execute renders the template with data: normally the decoded message
 // (map[string]any from json.Unmarshal) plus extra keys such as "meta".
 // Errors are short: "template: name:3:12: required: invoice number missing".
+// An execution that exceeds its budget (Options.MaxSteps, MaxMemory,
+// Timeout) stops with an error wrapping ErrBudget.
 func (t *Template) Execute(data any) (string, error) {
-	w, _ := t.bufs.Get().(*capWriter)
-	if w == nil {
-		w = &capWriter{}
+	in, _ := t.pool.Get().(*instance)
+	if in == nil {
+		var err error
+		if in, err = t.newInstance(); err != nil {
+			return "", err
+		}
 	}
-	w.buf.Reset()
-	w.max = t.max
+	in.w.buf.Reset()
+	in.w.max = t.opts.MaxBytes
+	in.budget.start()
 	var err error
-	if t.html != nil {
-		err = t.html.Execute(w, data)
+	if in.html != nil {
+		err = in.html.Execute(&in.w, data)
 	} else {
-		err = t.text.Execute(w, data)
+		err = in.text.Execute(&in.w, data)
 	}
-	out := w.buf.String()
-	if w.buf.Cap() <= 4*DefaultMaxBytes {
-		t.bufs.Put(w)
+	out := in.w.buf.String()
+	if in.w.buf.Cap() > 4*DefaultMaxBytes {
+		in.w.buf = bytes.Buffer{}
 	}
+	t.pool.Put(in)
 	if err != nil {
 		return "", t.execError(err)
 	}

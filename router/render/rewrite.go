@@ -16,6 +16,7 @@ const (
 	fnStr   = "__str"   // nil-safe print, before html/template's predefined escapers
 	fnStop  = "__stop"  // ends the compile-time escaping probe
 	fnShow  = "__show"  // __get and __out in one call, for {{ .a.b }}
+	fnTick  = "__tick"  // counts a step of the render budget
 )
 
 // rewriteTree makes a parsed template forgiving about data, the way
@@ -28,7 +29,10 @@ const (
 //   - every output action ends with __out, which prints nil as "", floats
 //     without exponent, and escapes the value for the template's Escape;
 //   - every range pipeline ends with __range, which refuses integer ranges
-//     longer than maxIterations.
+//     longer than maxIterations;
+//   - every range body and every defined template starts with
+//     {{ if __tick }}{{ end }}, so each iteration and each template call
+//     counts against the render budget even when it calls nothing else.
 //
 // A field in function position with arguments (.Method arg), or receiving a
 // piped value, is a method call and is left as it is.
@@ -38,6 +42,24 @@ func rewriteTree(t *parse.Tree, html bool) {
 	}
 	r := &rewriter{tree: t, html: html}
 	r.list(t.Root)
+	r.tick(t.Root, t.Root.Pos)
+}
+
+// tick prepends {{ if __tick }}{{ end }} to l. An if prints nothing, so
+// html/template has no context to escape for it.
+func (r *rewriter) tick(l *parse.ListNode, pos parse.Pos) {
+	if l == nil {
+		return
+	}
+	cmd := &parse.CommandNode{NodeType: parse.NodeCommand, Pos: pos, Args: []parse.Node{r.ident(fnTick, pos)}}
+	pipe := &parse.PipeNode{NodeType: parse.NodePipe, Pos: pos, Cmds: []*parse.CommandNode{cmd}}
+	if r.pipe0 != nil {
+		pipe = r.pipe0.CopyPipe()
+		pipe.Pos, pipe.Decl, pipe.IsAssign, pipe.Cmds = pos, nil, false, []*parse.CommandNode{cmd}
+	}
+	n := &parse.IfNode{BranchNode: parse.BranchNode{NodeType: parse.NodeIf, Pos: pos, Pipe: pipe,
+		List: &parse.ListNode{NodeType: parse.NodeList, Pos: pos}}}
+	l.Nodes = append([]parse.Node{n}, l.Nodes...)
 }
 
 type rewriter struct {
@@ -90,6 +112,9 @@ func (r *rewriter) branch(b *parse.BranchNode, isRange bool) {
 	}
 	r.list(b.List)
 	r.list(b.ElseList)
+	if isRange {
+		r.tick(b.List, b.Pos)
+	}
 }
 
 func (r *rewriter) pipe(p *parse.PipeNode) {

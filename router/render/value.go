@@ -215,7 +215,7 @@ func outFunc(esc Escape) func(any) string {
 // escapeMrkdwn escapes the three characters Slack's mrkdwn gives a meaning
 // to: &, < and >.
 func escapeMrkdwn(s string) string {
-	if !strings.ContainsAny(s, "&<>") {
+	if !strings.ContainsAny(s, "&<>`") {
 		return s
 	}
 	var b strings.Builder
@@ -228,6 +228,10 @@ func escapeMrkdwn(s string) string {
 			b.WriteString("&lt;")
 		case '>':
 			b.WriteString("&gt;")
+		case '`':
+			// Slack has no escape for a backtick: a value holding one
+			// would end the template's `code span` and start its own.
+			b.WriteString("ˋ")
 		default:
 			b.WriteRune(r)
 		}
