@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/switchboard-dev/switchboard/internal/admission"
 	"github.com/switchboard-dev/switchboard/internal/api"
 	"github.com/switchboard-dev/switchboard/internal/delivery"
 	"github.com/switchboard-dev/switchboard/internal/digest"
@@ -49,7 +51,27 @@ type ServeOptions struct {
 	Reload <-chan os.Signal
 	// Ready, if set, is called with the listening address once serving.
 	Ready func(addr string)
+	// MaxConnsPerClient bounds the connections open at once from one
+	// client address (default DefaultMaxConnsPerClient; negative: no
+	// bound). Behind a reverse proxy every connection comes from the
+	// proxy's address: raise it or turn it off there.
+	MaxConnsPerClient int
+	// RequestMemory bounds the bytes of request headers and bodies held
+	// at once (default DefaultRequestMemory; negative: no bound).
+	RequestMemory int64
 }
+
+// Defaults for ServeOptions.
+const (
+	// DefaultMaxConnsPerClient is the most connections one client address
+	// may hold open at once.
+	DefaultMaxConnsPerClient = 64
+	// DefaultRequestMemory is the request memory budget: enough for
+	// several Lago JWT webhooks at the largest default body size (8 MiB,
+	// which travels again in a header) while the rest of the traffic
+	// flows.
+	DefaultRequestMemory = 96 << 20
+)
 
 // Serve runs the server until ctx is cancelled, then shuts down
 // gracefully: ingest answers 503, in-flight deliveries finish within the
@@ -58,6 +80,12 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	log := o.Logger
 	if o.ShutdownGrace == 0 {
 		o.ShutdownGrace = 10 * time.Second
+	}
+	if o.MaxConnsPerClient == 0 {
+		o.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
+	if o.RequestMemory == 0 {
+		o.RequestMemory = DefaultRequestMemory
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -134,9 +162,10 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if err := silences.Refresh(ctx); err != nil {
 		log.Warn("cannot read silences yet; retrying every second", "error", err)
 	}
+	budget := admission.NewBudget(max(o.RequestMemory, 0))
 	ing := ingest.New(ingest.Options{
 		Rules: reloader.Current, Store: st, Dispatch: disp, Owner: owner, Logger: log, Metrics: m,
-		Silenced: silences.Silenced,
+		Silenced: silences.Silenced, Budget: budget,
 	})
 
 	mux := http.NewServeMux()
@@ -166,18 +195,26 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		log.Warn("admin surface disabled (/api/v1, /ui, /-/reload answer 404): set SWITCHBOARD_ADMIN_TOKEN to enable it")
 	}
 
+	tcp, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return err
+	}
+	ln := admission.Listen(tcp, admission.Options{
+		PerClient: max(o.MaxConnsPerClient, 0), Budget: budget, Logger: log,
+		HeaderLimit: func(target string) int { return headerLimit(reloader.Current(), target) },
+	})
+	registerAdmissionMetrics(reg, ln, budget)
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           ln.Handler(mux),
+		ConnContext:       ln.ConnContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    maxHeaderBytes(rs),
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-	ln, err := net.Listen("tcp", o.Listen)
-	if err != nil {
-		return err
+		// The listener enforces each target's own limit (headerLimit);
+		// this is only the ceiling.
+		MaxHeaderBytes: maxHeaderCeiling,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	log.Info("switchboard listening", "addr", ln.Addr().String(), "rules", o.Rules, "version", rs.Version,
 		"sources", len(rs.Sources), "channels", len(rs.Channels), "rules_count", len(rs.Rules), "owner", owner)
@@ -187,7 +224,8 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	var wg sync.WaitGroup
 	dispDone := make(chan error, 1)
 	flusher := digest.New(digest.Options{Store: st, Rules: reloader.Current, Logger: log, Metrics: m, Wake: disp.Wake})
-	wg.Add(4)
+	wg.Add(5)
+	go func() { defer wg.Done(); budget.Relieve(runCtx, time.Second) }()
 	go func() { defer wg.Done(); flusher.Run(runCtx) }()
 	go func() { defer wg.Done(); silences.Run(runCtx) }()
 	go func() { defer wg.Done(); dispDone <- disp.Run(runCtx) }()
@@ -253,15 +291,50 @@ const servingGCPercent = 200
 // at zero when loaded.
 const maxZeroSeriesRules = 1000
 
-// maxHeaderBytes allows Lago's JWT mode, where the whole body travels in a
-// header: base64url of a JSON string escaping the body's quotes comes to
-// 1.5–1.7 times the body, so allow twice the largest body limit.
-func maxHeaderBytes(rs *router.Ruleset) int {
-	largest := int64(router.DefaultMaxBody)
-	for _, s := range rs.Sources {
-		largest = max(largest, s.MaxBody)
+// maxHeaderCeiling is the server's header limit, above any target's own
+// (headerLimit): 2 × 64 MiB bodies in a JWT header.
+const maxHeaderCeiling = 128<<20 + 64<<10
+
+// headerLimit is the header bytes a request to target may send. Lago's
+// JWT mode carries the whole body in a header: base64url of a JSON string
+// escaping the body's quotes comes to 1.5–1.7 times the body, so its
+// webhook path allows twice the source's body limit. Every other target
+// gets Go's default (1 MiB).
+func headerLimit(rs *router.Ruleset, target string) int {
+	name, ok := strings.CutPrefix(target, "/webhooks/")
+	if !ok {
+		return admission.DefaultHeaderLimit
 	}
-	return int(largest*2) + 64<<10
+	name, _, _ = strings.Cut(name, "?")
+	if src, ok := rs.Sources[name]; ok && src.Verification == "jwt" {
+		return int(min(src.MaxBody*2+64<<10, maxHeaderCeiling))
+	}
+	return admission.DefaultHeaderLimit
+}
+
+// registerAdmissionMetrics exports the request memory in use and the
+// connections the listener cut off.
+func registerAdmissionMetrics(reg prometheus.Registerer, ln *admission.Listener, b *admission.Budget) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "switchboard", Name: "request_memory_bytes",
+		Help: "Bytes of request headers and bodies held now (bounded by the request memory budget).",
+	}, func() float64 { return float64(b.Used()) }))
+	for _, reason := range []string{"per_client", "memory", "header_too_large"} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "switchboard", Name: "connections_refused_total",
+			Help:        "Connections closed by admission control, by reason.",
+			ConstLabels: prometheus.Labels{"reason": reason},
+		}, func() float64 {
+			pc, mem, hdr := ln.Refused()
+			switch reason {
+			case "per_client":
+				return float64(pc)
+			case "memory":
+				return float64(mem)
+			}
+			return float64(hdr)
+		}))
+	}
 }
 
 func ownerName() string {

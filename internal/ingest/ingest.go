@@ -6,11 +6,14 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/internal/admission"
 	"github.com/switchboard-dev/switchboard/internal/delivery"
 	"github.com/switchboard-dev/switchboard/internal/metrics"
 	"github.com/switchboard-dev/switchboard/internal/signature"
@@ -29,7 +32,13 @@ const (
 	OutcomeBadRequest    = "bad_request"
 	OutcomeUnavailable   = "unavailable"
 	OutcomeOverloaded    = "overloaded"
+	OutcomeTimeout       = "timeout"
 )
+
+// DefaultBodyTimeout is how long a request may take to send its body once
+// its headers are in. Lago sends a few kilobytes at once; a client that
+// trickles must not hold a connection for the server's whole read timeout.
+const DefaultBodyTimeout = 5 * time.Second
 
 // Enqueuer is the durable hand-off: it commits a message and its
 // deliveries atomically. *store.Store implements it.
@@ -54,10 +63,17 @@ type Options struct {
 	Owner   string
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
-	// MaxInFlight bounds requests being processed at once; more answer
-	// 429 (default 256). With bodies of up to max_body each, it bounds the
-	// memory a flood can take.
+	// MaxInFlight bounds requests being verified as authentic and then
+	// parsed, routed and committed at once; more answer 429 (default
+	// 256). A slot is taken only once the body is in and its signature
+	// checked, so slow or unsigned clients never hold one.
 	MaxInFlight int
+	// Budget, if set, is charged with every body byte read until the
+	// request is answered; a body that does not fit answers 429.
+	Budget *admission.Budget
+	// BodyTimeout bounds reading a body once the headers are in
+	// (default DefaultBodyTimeout); a slower client gets 408.
+	BodyTimeout time.Duration
 	Now         func() time.Time
 	// Silenced, if set, returns the active silence that mutes rule on a
 	// message: its ID and reason.
@@ -78,6 +94,9 @@ func New(o Options) *Handler {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = DefaultBodyTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -135,25 +154,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, name, OutcomeUnavailable, http.StatusServiceUnavailable, "shutting down", 5*time.Second)
 		return
 	}
-	select {
-	case h.sem <- struct{}{}:
-		defer func() { <-h.sem }()
-	default:
-		h.fail(w, name, OutcomeOverloaded, http.StatusTooManyRequests, "overloaded", time.Second)
-		return
-	}
 	if r.ContentLength > src.MaxBody {
 		h.fail(w, name, OutcomeTooLarge, http.StatusRequestEntityTooLarge, "body too large", 0)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, src.MaxBody))
+	// The body is read before a slot is taken, under its own deadline and
+	// charged to the memory budget: clients that send headers and then
+	// trickle (or nothing) wait on their own connection, not in the queue
+	// signed senders need.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.o.BodyTimeout))
+	br := admission.NewReader(http.MaxBytesReader(w, r.Body, src.MaxBody), h.o.Budget)
+	defer br.Release()
+	body, err := io.ReadAll(br)
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		var ne net.Error
+		switch {
+		case errors.As(err, &mbe):
 			h.fail(w, name, OutcomeTooLarge, http.StatusRequestEntityTooLarge, "body too large", 0)
-			return
+		case errors.Is(err, admission.ErrBudget):
+			h.fail(w, name, OutcomeOverloaded, http.StatusTooManyRequests, "overloaded", time.Second)
+		case errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
+			w.Header().Set("Connection", "close")
+			h.fail(w, name, OutcomeTimeout, http.StatusRequestTimeout, "body not received in time", 0)
+		default:
+			h.fail(w, name, OutcomeBadRequest, http.StatusBadRequest, "cannot read body", 0)
 		}
-		h.fail(w, name, OutcomeBadRequest, http.StatusBadRequest, "cannot read body", 0)
 		return
 	}
 	if src.Verifier != nil {
@@ -167,6 +193,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, name, OutcomeUnauthorized, http.StatusUnauthorized, rs.Scrub(err.Error()), 0)
 			return
 		}
+	}
+	select {
+	case h.sem <- struct{}{}:
+		defer func() { <-h.sem }()
+	default:
+		h.fail(w, name, OutcomeOverloaded, http.StatusTooManyRequests, "overloaded", time.Second)
+		return
 	}
 	var data map[string]any
 	if err := json.Unmarshal(body, &data); err != nil || data == nil {
