@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -93,12 +93,11 @@ func clientFrom(ip string) *http.Client {
 	}
 }
 
-// postSigned sends a signed Lago webhook and returns the status and how
-// long the answer took.
-func postSigned(t *testing.T, c *http.Client, addr string, n int) (int, time.Duration) {
+// signedRequest is signed Lago webhook number n.
+func signedRequest(t *testing.T, addr string, n int) *http.Request {
 	t.Helper()
 	body := fmt.Appendf(nil, `{"webhook_type":"invoice.created","object_type":"invoice","invoice":{"lago_id":"inv-flood-%d"}}`, n)
-	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/webhooks/lago", strings.NewReader(string(body)))
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/webhooks/lago", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +105,14 @@ func postSigned(t *testing.T, c *http.Client, addr string, n int) (int, time.Dur
 	req.Header.Set("X-Lago-Signature-Algorithm", "hmac")
 	req.Header.Set("X-Lago-Signature", lagoSignature(floodSecret, body))
 	req.Header.Set("X-Lago-Unique-Key", fmt.Sprintf("flood-key-%d", n))
+	return req
+}
+
+// postSigned sends signed Lago webhook number n and returns the status
+// and how long the answer took.
+func postSigned(t *testing.T, c *http.Client, addr string, n int) (int, time.Duration) {
+	t.Helper()
+	req := signedRequest(t, addr, n)
 	start := time.Now()
 	resp, err := c.Do(req)
 	if err != nil {

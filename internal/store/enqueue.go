@@ -158,9 +158,16 @@ func (s *Store) commit(batch []*enqueueReq) {
 	}
 
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
-	inserted, err := s.insertBatch(ctx, unique)
-	cancel()
+	// SQLite writes on to a removed or replaced file: nothing committed
+	// there survives a restart, so nothing may be acknowledged.
+	err := s.checkFile()
+	var inserted map[string]bool
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+		inserted, err = s.insertBatch(ctx, unique)
+		cancel()
+		s.noteErr(err)
+	}
 	if m := s.o.Metrics; m != nil {
 		m.IngestBatchSize.Observe(float64(len(live)))
 		m.CommitDuration.Observe(time.Since(start).Seconds())
