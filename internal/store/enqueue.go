@@ -159,8 +159,9 @@ func (s *Store) commit(batch []*enqueueReq) {
 
 	start := time.Now()
 	// SQLite writes on to a removed or replaced file: nothing committed
-	// there survives a restart, so nothing may be acknowledged.
-	err := s.checkFile()
+	// there survives a restart, so nothing may be acknowledged. Nor when
+	// the disk is all but full.
+	err := s.Health()
 	var inserted map[string]bool
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
