@@ -61,6 +61,9 @@ type ServeOptions struct {
 	RequestMemory int64
 }
 
+// MinAdminTokenLength is the shortest admin token Serve accepts.
+const MinAdminTokenLength = 32
+
 // Defaults for ServeOptions.
 const (
 	// DefaultMaxConnsPerClient is the most connections one client address
@@ -78,6 +81,10 @@ const (
 // grace period, leases are released.
 func Serve(ctx context.Context, o ServeOptions) error {
 	log := o.Logger
+	if n := len(strings.TrimSpace(o.AdminToken.Reveal())); n > 0 && n < MinAdminTokenLength {
+		return fmt.Errorf("SWITCHBOARD_ADMIN_TOKEN has %d characters, want at least %d: a short token can be guessed (make one with: openssl rand -hex 32)",
+			n, MinAdminTokenLength)
+	}
 	if o.ShutdownGrace == 0 {
 		o.ShutdownGrace = 10 * time.Second
 	}
@@ -183,10 +190,12 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	failures := admission.NewAuthFailures(nil)
 	admin := api.New(api.Options{Token: o.AdminToken, Reload: reloader, Store: st, Catalog: catalog, Logger: log, Wake: disp.Wake,
-		Silences: silences})
+		Silences: silences, Failures: failures})
 	admin.Register(mux)
-	editor, err := web.New(web.Options{Token: o.AdminToken, API: mux, Reload: reloader, Store: st, Catalog: catalog, Logger: log, Wake: disp.Wake})
+	editor, err := web.New(web.Options{Token: o.AdminToken, API: mux, Reload: reloader, Store: st, Catalog: catalog, Logger: log, Wake: disp.Wake,
+		Failures: failures})
 	if err != nil {
 		return fmt.Errorf("editor: %w", err)
 	}

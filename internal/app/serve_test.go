@@ -43,7 +43,7 @@ var hostileSeed = flag.Uint64("seed", 0, "seed of TestServeHostileInput's reques
 const (
 	hostileLagoSecret  = "hostile-lago-hmac-5e1f0c77"
 	hostileGenSecret   = "hostile-generic-hmac-a9d4e2"
-	hostileAdminToken  = "hostile-admin-token-33b7f1"
+	hostileAdminToken  = "hostile-admin-token-33b7f1-9a0c4e2d"
 	hostileSmallMax    = 256
 	hostileDefaultMax  = 1 << 20
 	hostileCases       = 520
