@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -217,7 +219,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	news := h.newDeliveries(rs, msg, res, now)
 	dup, err := h.o.Store.Enqueue(r.Context(), store.Message{
 		ID: msg.ID, Source: name, Key: key, WebhookType: msg.WebhookType(),
-		RulesVersion: rs.Version, ReceivedAt: now, Body: body,
+		RulesVersion: rs.Version, ReceivedAt: now, Body: body, BodyHash: replayHash(src, body),
 	}, h.o.Owner, news)
 	if err != nil {
 		h.o.Logger.Error("cannot store message", "source", name, "message", msg.ID, "error", err)
@@ -242,6 +244,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.answer(w, name, OutcomeQueued, http.StatusAccepted, reply{
 		Status: "queued", ID: msg.ID, Matched: len(res.Matched), Deliveries: len(res.Deliveries),
 	}, 0)
+}
+
+// replayHash returns the hex SHA-256 of body for sources whose signature
+// covers the body but neither a message ID nor a time (Lago's HMAC and
+// JWT, generic hmac): the store then drops a body it already holds, so a
+// captured request replayed with a fresh idempotency key, or none, is a
+// duplicate. Lago's own retries resend the same bytes with the same key.
+// Unsigned and bearer sources get none (anyone holding what it takes to
+// replay can send anything), nor do Standard Webhooks, which sign the
+// message ID and a time.
+func replayHash(src *router.Source, body []byte) string {
+	if src.Verifier == nil || (src.Verification != "hmac" && src.Verification != "jwt") {
+		return ""
+	}
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
 }
 
 // newDeliveries turns routed deliveries into the outbox's: leased to this

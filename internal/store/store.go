@@ -167,6 +167,12 @@ type Message struct {
 	RulesVersion string    `json:"rules_version"`
 	ReceivedAt   time.Time `json:"received_at"`
 	Body         []byte    `json:"-"`
+	// BodyHash, if not empty, is unique per Source as Key is: a message
+	// whose Source and BodyHash are already stored is a duplicate. Ingest
+	// sets it (hex SHA-256 of Body) for sources whose signature covers the
+	// body but no message ID or time, so a replayed request is dropped
+	// whatever key it carries.
+	BodyHash string `json:"-"`
 }
 
 // NewDelivery is a delivery to insert with its message.
