@@ -144,11 +144,18 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if err != nil {
 		return fmt.Errorf("open store: %w", secretFree(err, o.DatabaseURL))
 	}
-	defer st.Close()
+	// Closed on every way out but one: a shutdown that outlives its grace
+	// leaves the store to the process's exit (see below).
+	storeAbandoned := false
+	defer func() {
+		if !storeAbandoned {
+			st.Close()
+		}
+	}()
 
 	owner := ownerName()
 	disp := delivery.New(delivery.Options{
-		Store: st, Owner: owner, Logger: log, Metrics: m, ShutdownGrace: o.ShutdownGrace,
+		Store: st, Owner: owner, Logger: log, Metrics: m, ShutdownGrace: sendGrace(o.ShutdownGrace),
 		Resolve: func(name string) (delivery.Channel, bool) {
 			ch, ok := reloader.Current().Channels[name]
 			if !ok || ch.Notifier == nil {
@@ -263,17 +270,52 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		return err
 	}
 	log.Info("shutting down: refusing new messages, finishing deliveries", "grace", o.ShutdownGrace)
+	// Everything stops within the grace, however the store behaves: HTTP
+	// requests in progress and deliveries being sent finish side by side
+	// (a request that completes now hands its deliveries back to the
+	// queue), sends are cut short a little before the end so that their
+	// outcomes can be written, and the store is closed.
 	ing.Drain()
 	shutCtx, cancel := context.WithTimeout(context.Background(), o.ShutdownGrace)
 	defer cancel()
-	_ = srv.Shutdown(shutCtx)
-	stopRun()
-	wg.Wait()
-	if err := <-dispDone; err != nil && !errors.Is(err, context.Canceled) {
-		log.Error("delivery shutdown", "error", err)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		httpDone := make(chan struct{})
+		go func() { defer close(httpDone); _ = srv.Shutdown(shutCtx) }()
+		stopRun()
+		wg.Wait()
+		<-httpDone
+		if err := <-dispDone; err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("delivery shutdown", "error", err)
+		}
+		if err := st.Close(); err != nil {
+			log.Error("close store", "error", err)
+		}
+	}()
+	select {
+	case <-stopped:
+		storeAbandoned = true // closed above
+		log.Info("stopped")
+	case <-shutCtx.Done():
+		// The store does not answer (locked, unreachable): waiting on would
+		// outlast the grace the operator gave, and the orchestrator would
+		// kill the process anyway. Leases held expire, and other replicas
+		// or the next start retry those deliveries; nothing acknowledged is
+		// lost.
+		storeAbandoned = true
+		_ = srv.Close()
+		log.Error("shutdown grace over with the store not answering: exiting without waiting for it; leased deliveries are retried once their leases expire",
+			"grace", o.ShutdownGrace)
 	}
-	log.Info("stopped")
 	return nil
+}
+
+// sendGrace is how long deliveries being sent may take at shutdown: the
+// grace less a reserve (a fifth, at most 2 s) for writing their outcomes
+// and closing the store.
+func sendGrace(grace time.Duration) time.Duration {
+	return grace - min(grace/5, 2*time.Second)
 }
 
 // initRuleMetrics exports every rule's counters from the start, at 0, so
