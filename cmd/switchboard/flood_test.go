@@ -40,8 +40,9 @@ func rssBytes(t *testing.T, pid int) int64 {
 // TestHeaderFloodMemoryBounded stalls 400 connections, each after about
 // 2 MB of headers, on the path of a Lago JWT source (whose header limit is
 // twice its body limit, as the body travels in a header): the request
-// memory budget must keep the process's resident memory bounded while
-// they last, and it must come back down once they close.
+// memory budget and the soft memory limit it sets must keep the process's
+// resident memory bounded while they last, and it must come back down
+// once they close.
 func TestHeaderFloodMemoryBounded(t *testing.T) {
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		t.Skip("needs /proc")
@@ -78,7 +79,9 @@ rules: []
 		peak    atomic.Int64
 		stopped = make(chan struct{})
 	)
+	sampled := make(chan struct{})
 	go func() {
+		defer close(sampled)
 		for {
 			select {
 			case <-stopped:
@@ -109,15 +112,19 @@ rules: []
 		}()
 	}
 	wg.Wait()
-	time.Sleep(500 * time.Millisecond)
-	during := peak.Load()
+	// The kernel holds what the clients wrote until the server reads it:
+	// let it work through the flood before the clients go.
+	time.Sleep(time.Second)
 	mu.Lock()
 	for _, c := range open {
 		c.Close()
 	}
 	mu.Unlock()
+	poll(t, "the request memory budget to empty", 15*time.Second, 100*time.Millisecond, func() bool {
+		return strings.Contains(s.do("GET", "/metrics", nil).body, "\nswitchboard_request_memory_bytes 0\n")
+	})
 	var after int64
-	deadline := time.Now().Add(8 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for {
 		time.Sleep(250 * time.Millisecond)
 		after = rssBytes(t, pid)
@@ -126,10 +133,16 @@ rules: []
 		}
 	}
 	close(stopped)
-	t.Logf("resident memory: %d MiB at rest, %d MiB peak under %d stalled 2 MB headers, %d MiB after",
-		base>>20, during>>20, conns, after>>20)
-	if during > base+320<<20 {
-		t.Errorf("peak resident memory %d MiB over a %d MiB baseline, want at most 320 MiB more", during>>20, base>>20)
+	<-sampled
+	top := peak.Load()
+	t.Logf("resident memory: %d MiB at rest, %d MiB at most under %d connections stalled after 2 MB of headers, %d MiB after",
+		base>>20, top>>20, conns, after>>20)
+	// The default request budget (96 MiB) sets a soft memory limit of
+	// 384 MiB, which the collector may overshoot a little when pressed;
+	// without either, 400 such connections took 1.4 GiB and kept it, and
+	// a 1 GiB container was killed.
+	if top > 512<<20 {
+		t.Errorf("peak resident memory %d MiB, want at most 512 MiB", top>>20)
 	}
 	if after > base+64<<20 {
 		t.Errorf("resident memory %d MiB after the flood, want within 64 MiB of the %d MiB baseline", after>>20, base>>20)

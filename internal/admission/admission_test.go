@@ -85,11 +85,11 @@ func TestHeaderLimitPerTarget(t *testing.T) {
 // budget is spent the connection gets 503 with Retry-After, and the
 // budget is whole again once the connections close.
 func TestHeaderBudget(t *testing.T) {
-	b := NewBudget(1 << 20)
+	b := NewBudget(3 << 20) // header bytes count three times
 	_, addr := serveOn(t, Options{Budget: b}, http.HandlerFunc(ok))
 
-	// Three connections send 400 KiB of headers each and stall before
-	// the end of them: the third does not fit.
+	// Three connections send 400 KiB of headers each (1.2 MiB charged)
+	// and stall before the end of them: the third does not fit.
 	var stalled []net.Conn
 	defer func() {
 		for _, c := range stalled {

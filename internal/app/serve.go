@@ -177,6 +177,13 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		log.Warn("cannot read silences yet; retrying every second", "error", err)
 	}
 	budget := admission.NewBudget(max(o.RequestMemory, 0))
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && budget.Limit() > 0 {
+		// The collector lets the heap grow to 3× what is live
+		// (servingGCPercent): under a flood that fills the request budget
+		// the garbage it leaves would take the process far past it. A soft
+		// limit makes the collector work harder near it instead.
+		debug.SetMemoryLimit(memoryLimit(budget.Limit()))
+	}
 	ing := ingest.New(ingest.Options{
 		Rules: reloader.Current, Store: st, Dispatch: disp, Owner: owner, Logger: log, Metrics: m,
 		Silenced: silences.Silenced, Budget: budget,
@@ -310,6 +317,10 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	}
 	return nil
 }
+
+// memoryLimit is the soft memory limit set for a request budget: room for
+// the configuration, the queue and the workers, and twice the budget.
+func memoryLimit(budget int64) int64 { return 192<<20 + 2*budget }
 
 // sendGrace is how long deliveries being sent may take at shutdown: the
 // grace less a reserve (a fifth, at most 2 s) for writing their outcomes
