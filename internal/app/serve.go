@@ -182,7 +182,8 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		// (servingGCPercent): under a flood that fills the request budget
 		// the garbage it leaves would take the process far past it. A soft
 		// limit makes the collector work harder near it instead.
-		debug.SetMemoryLimit(memoryLimit(budget.Limit()))
+		prev := debug.SetMemoryLimit(memoryLimit(budget.Limit()))
+		defer debug.SetMemoryLimit(prev)
 	}
 	ing := ingest.New(ingest.Options{
 		Rules: reloader.Current, Store: st, Dispatch: disp, Owner: owner, Logger: log, Metrics: m,
