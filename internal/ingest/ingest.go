@@ -136,7 +136,7 @@ func (h *Handler) fail(w http.ResponseWriter, source, outcome string, code int, 
 // ServeHTTP implements http.Handler. The checks run in the documented
 // order: 404 unknown source, 413 too large, 401 bad signature, 400 not a
 // JSON object, 200 duplicate, 202 queued; 429/503 when overloaded or the
-// store is unavailable.
+// store is unavailable; 408 when the body is not in within BodyTimeout.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("source")
 	rs := h.o.Rules()
