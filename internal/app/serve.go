@@ -43,8 +43,9 @@ type ServeOptions struct {
 	DatabaseURL secret.URL
 	DryRun      bool
 	AdminToken  secret.String
-	// ShutdownGrace bounds how long in-flight deliveries may take to
-	// finish on shutdown (default 10s).
+	// ShutdownGrace bounds the whole shutdown: requests and sends in
+	// progress finish within it, and Serve returns by its end even if the
+	// store does not answer (default 10s).
 	ShutdownGrace time.Duration
 	Logger        *slog.Logger
 	// Reload receives a value for every SIGHUP.
@@ -69,10 +70,9 @@ const (
 	// DefaultMaxConnsPerClient is the most connections one client address
 	// may hold open at once.
 	DefaultMaxConnsPerClient = 64
-	// DefaultRequestMemory is the request memory budget: enough for
-	// several Lago JWT webhooks at the largest default body size (8 MiB,
-	// which travels again in a header) while the rest of the traffic
-	// flows.
+	// DefaultRequestMemory is the request memory budget: enough for a
+	// Lago JWT webhook of 8 MiB (its header, twice the body, counts three
+	// times: 48 MiB, plus the body) beside the rest of the traffic.
 	DefaultRequestMemory = 96 << 20
 )
 
@@ -303,7 +303,6 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	}()
 	select {
 	case <-stopped:
-		storeAbandoned = true // closed above
 		log.Info("stopped")
 	case <-shutCtx.Done():
 		// The store does not answer (locked, unreachable): waiting on would
