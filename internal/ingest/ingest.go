@@ -164,10 +164,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// charged to the memory budget: clients that send headers and then
 	// trickle (or nothing) wait on their own connection, not in the queue
 	// signed senders need.
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.o.BodyTimeout))
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(h.o.BodyTimeout))
 	br := admission.NewReader(http.MaxBytesReader(w, r.Body, src.MaxBody), h.o.Budget)
 	defer br.Release()
 	body, err := io.ReadAll(br)
+	if err == nil {
+		// The body is in; the server sets the next request's deadlines.
+		_ = rc.SetReadDeadline(time.Time{})
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		var ne net.Error
