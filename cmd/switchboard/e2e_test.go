@@ -17,7 +17,7 @@ const (
 	slackToken   = "xoxb-e2e-slack-token-0001"
 	smtpPassword = "smtp-e2e-password-0001"
 	signingKey   = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-	adminToken   = "admin-e2e-token-0001"
+	adminToken   = "admin-e2e-token-0001-7f3c9a2b5d8e41f6"
 )
 
 // peers are the real network peers a full configuration delivers to.

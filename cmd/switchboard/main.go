@@ -12,6 +12,7 @@
 // SWITCHBOARD_TEMPLATES, SWITCHBOARD_LISTEN, SWITCHBOARD_DATA,
 // SWITCHBOARD_DATABASE, SWITCHBOARD_DRY_RUN, SWITCHBOARD_ADMIN_TOKEN,
 // SWITCHBOARD_EDITOR_VARS,
+// SWITCHBOARD_MAX_CONNS_PER_CLIENT, SWITCHBOARD_REQUEST_MEMORY,
 // SWITCHBOARD_LOG_LEVEL, SWITCHBOARD_LOG_FORMAT.
 package main
 
@@ -31,6 +32,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/internal/app"
 	"github.com/switchboard-dev/switchboard/internal/secret"
+	"github.com/switchboard-dev/switchboard/router"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -202,11 +204,31 @@ func serve(args []string, stderr io.Writer) error {
 	data, database := storeFlags(f)
 	listen := f.str("listen", "", ":8080", "listen address")
 	dryRun := f.boolFlag("dry-run", "route and render for real, but log each notification instead of sending it")
+	perClient := f.str("max-conns-per-client", "", strconv.Itoa(app.DefaultMaxConnsPerClient),
+		"most connections open at once from one client address; 0: no bound (behind a reverse proxy)")
+	reqMem := f.str("request-memory", "", "96MiB", "most bytes of request headers and bodies held at once; 0: no bound")
 	if pos, err := f.parse(args); err != nil {
 		return err
 	} else if len(pos) > 0 {
 		fmt.Fprintf(stderr, "serve takes no arguments (got %q)\n", pos)
 		return errUsage
+	}
+	maxConns, err := strconv.Atoi(*perClient)
+	if err != nil || maxConns < 0 {
+		fmt.Fprintf(stderr, "--max-conns-per-client: want a whole number >= 0, got %q\n", *perClient)
+		return errUsage
+	}
+	memory, err := router.ParseByteSize(*reqMem)
+	if err != nil || memory < 0 {
+		fmt.Fprintf(stderr, "--request-memory: want a size such as 96MiB, got %q\n", *reqMem)
+		return errUsage
+	}
+	// 0 means "no bound" on the command line, where app takes negative.
+	if maxConns == 0 {
+		maxConns = -1
+	}
+	if memory == 0 {
+		memory = -1
 	}
 	logger := newLogger(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -214,12 +236,13 @@ func serve(args []string, stderr io.Writer) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	err := app.Serve(ctx, app.ServeOptions{
+	err = app.Serve(ctx, app.ServeOptions{
 		Rules: *rules, Templates: *templates, Listen: *listen, DataDir: *data,
 		DatabaseURL: secret.URL(*database), DryRun: *dryRun,
 		AdminToken: secret.String(os.Getenv("SWITCHBOARD_ADMIN_TOKEN")),
 		EditorVars: os.Getenv("SWITCHBOARD_EDITOR_VARS"),
 		Logger:     logger, Reload: hup,
+		MaxConnsPerClient: maxConns, RequestMemory: memory,
 	})
 	if err != nil {
 		logger.Error("switchboard stopped", "error", err)

@@ -43,7 +43,7 @@ const (
 	leakPartnerToken  = "S3cr3t-partner-bearer-7b7b7b"
 	leakLagoAPIKey    = "S3cr3t-lago-api-key-44dd11"
 	leakKeyURLQuery   = "S3cr3t-key-url-q-88ee33"
-	leakAdminToken    = "S3cr3t-admin-token-e5e5e5"
+	leakAdminToken    = "S3cr3t-admin-token-e5e5e5-0b1c2d3e4f"
 )
 
 // leakNeedles are the strings no output may contain: the marker, and the

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/internal/admission"
 	"github.com/switchboard-dev/switchboard/internal/lago"
 	"github.com/switchboard-dev/switchboard/internal/rulesfile"
 	"github.com/switchboard-dev/switchboard/internal/secret"
@@ -40,6 +41,9 @@ type Options struct {
 	// patterns) a channel written through the API may reference; nil:
 	// those the rules file already references. See ParseEditorVars.
 	EditorVars []string
+	// Failures, if set, throttles clients that get the token wrong
+	// (shared with the editor's login).
+	Failures *admission.AuthFailures
 }
 
 // API serves the admin routes.
@@ -87,7 +91,17 @@ func (a *API) auth(next http.Handler) http.Handler {
 			http.NotFound(w, r)
 			return
 		}
+		client := admission.Client(r.RemoteAddr)
+		if ok, wait := a.o.Failures.Allowed(client); !ok {
+			a.o.Logger.Debug("admin authentication throttled", "client", client, "path", r.URL.Path)
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Round(time.Second)/time.Second)))
+			writeError(w, http.StatusTooManyRequests, "too many failed authentications from this address; try again later")
+			return
+		}
 		if !a.Authorized(r) {
+			a.o.Failures.Failed(client)
+			a.o.Logger.Warn("admin authentication failed", "client", client, "method", r.Method, "path", r.URL.Path,
+				"token_given", r.Header.Get("Authorization") != "")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong admin token")
 			return

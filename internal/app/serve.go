@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/switchboard-dev/switchboard/internal/admission"
 	"github.com/switchboard-dev/switchboard/internal/api"
 	"github.com/switchboard-dev/switchboard/internal/delivery"
 	"github.com/switchboard-dev/switchboard/internal/digest"
@@ -46,23 +48,56 @@ type ServeOptions struct {
 	// (names or patterns, see api.ParseEditorVars); empty: those the
 	// rules file already references.
 	EditorVars string
-	// ShutdownGrace bounds how long in-flight deliveries may take to
-	// finish on shutdown (default 10s).
+	// ShutdownGrace bounds the whole shutdown: requests and sends in
+	// progress finish within it, and Serve returns by its end even if the
+	// store does not answer (default 10s).
 	ShutdownGrace time.Duration
 	Logger        *slog.Logger
 	// Reload receives a value for every SIGHUP.
 	Reload <-chan os.Signal
 	// Ready, if set, is called with the listening address once serving.
 	Ready func(addr string)
+	// MaxConnsPerClient bounds the connections open at once from one
+	// client address (default DefaultMaxConnsPerClient; negative: no
+	// bound). Behind a reverse proxy every connection comes from the
+	// proxy's address: raise it or turn it off there.
+	MaxConnsPerClient int
+	// RequestMemory bounds the bytes of request headers and bodies held
+	// at once (default DefaultRequestMemory; negative: no bound).
+	RequestMemory int64
 }
+
+// MinAdminTokenLength is the shortest admin token Serve accepts.
+const MinAdminTokenLength = 32
+
+// Defaults for ServeOptions.
+const (
+	// DefaultMaxConnsPerClient is the most connections one client address
+	// may hold open at once.
+	DefaultMaxConnsPerClient = 64
+	// DefaultRequestMemory is the request memory budget: enough for a
+	// Lago JWT webhook of 8 MiB (its header, twice the body, counts three
+	// times: 48 MiB, plus the body) beside the rest of the traffic.
+	DefaultRequestMemory = 96 << 20
+)
 
 // Serve runs the server until ctx is cancelled, then shuts down
 // gracefully: ingest answers 503, in-flight deliveries finish within the
 // grace period, leases are released.
 func Serve(ctx context.Context, o ServeOptions) error {
 	log := o.Logger
+	if n := len(strings.TrimSpace(o.AdminToken.Reveal())); n > 0 && n < MinAdminTokenLength {
+		return fmt.Errorf("SWITCHBOARD_ADMIN_TOKEN has %d characters, want at least %d: a short token can be guessed (make one with: openssl rand -hex 32)",
+			n, MinAdminTokenLength)
+	}
 	if o.ShutdownGrace == 0 {
 		o.ShutdownGrace = 10 * time.Second
+	}
+	if o.MaxConnsPerClient == 0 {
+		o.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
+	if o.RequestMemory == 0 {
+		o.RequestMemory = DefaultRequestMemory
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -114,11 +149,18 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if err != nil {
 		return fmt.Errorf("open store: %w", secretFree(err, o.DatabaseURL))
 	}
-	defer st.Close()
+	// Closed on every way out but one: a shutdown that outlives its grace
+	// leaves the store to the process's exit (see below).
+	storeAbandoned := false
+	defer func() {
+		if !storeAbandoned {
+			st.Close()
+		}
+	}()
 
 	owner := ownerName()
 	disp := delivery.New(delivery.Options{
-		Store: st, Owner: owner, Logger: log, Metrics: m, ShutdownGrace: o.ShutdownGrace,
+		Store: st, Owner: owner, Logger: log, Metrics: m, ShutdownGrace: sendGrace(o.ShutdownGrace),
 		Resolve: func(name string) (delivery.Channel, bool) {
 			rs := reloader.Current()
 			ch, ok := rs.Channels[name]
@@ -141,9 +183,18 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if err := silences.Refresh(ctx); err != nil {
 		log.Warn("cannot read silences yet; retrying every second", "error", err)
 	}
+	budget := admission.NewBudget(max(o.RequestMemory, 0))
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && budget.Limit() > 0 {
+		// The collector lets the heap grow to 3× what is live
+		// (servingGCPercent): under a flood that fills the request budget
+		// the garbage it leaves would take the process far past it. A soft
+		// limit makes the collector work harder near it instead.
+		prev := debug.SetMemoryLimit(memoryLimit(budget.Limit()))
+		defer debug.SetMemoryLimit(prev)
+	}
 	ing := ingest.New(ingest.Options{
 		Rules: reloader.Current, Store: st, Dispatch: disp, Owner: owner, Logger: log, Metrics: m,
-		Silenced: silences.Silenced,
+		Silenced: silences.Silenced, Budget: budget,
 	})
 
 	mux := http.NewServeMux()
@@ -165,10 +216,12 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if err != nil {
 		return err
 	}
+	failures := admission.NewAuthFailures(nil)
 	admin := api.New(api.Options{Token: o.AdminToken, Reload: reloader, Store: st, Catalog: catalog, Logger: log, Wake: disp.Wake,
-		Silences: silences, EditorVars: editorVars})
+		Silences: silences, EditorVars: editorVars, Failures: failures})
 	admin.Register(mux)
-	editor, err := web.New(web.Options{Token: o.AdminToken, API: mux, Reload: reloader, Store: st, Catalog: catalog, Logger: log, Wake: disp.Wake})
+	editor, err := web.New(web.Options{Token: o.AdminToken, API: mux, Reload: reloader, Store: st, Catalog: catalog, Logger: log, Wake: disp.Wake,
+		Failures: failures})
 	if err != nil {
 		return fmt.Errorf("editor: %w", err)
 	}
@@ -177,18 +230,26 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		log.Warn("admin surface disabled (/api/v1, /ui, /-/reload answer 404): set SWITCHBOARD_ADMIN_TOKEN to enable it")
 	}
 
+	tcp, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return err
+	}
+	ln := admission.Listen(tcp, admission.Options{
+		PerClient: max(o.MaxConnsPerClient, 0), Budget: budget, Logger: log,
+		HeaderLimit: func(target string) int { return headerLimit(reloader.Current(), target) },
+	})
+	registerAdmissionMetrics(reg, ln, budget)
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           ln.Handler(mux),
+		ConnContext:       ln.ConnContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    maxHeaderBytes(rs),
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-	ln, err := net.Listen("tcp", o.Listen)
-	if err != nil {
-		return err
+		// The listener enforces each target's own limit (headerLimit);
+		// this is only the ceiling.
+		MaxHeaderBytes: maxHeaderCeiling,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	log.Info("switchboard listening", "addr", ln.Addr().String(), "rules", o.Rules, "version", rs.Version,
 		"sources", len(rs.Sources), "channels", len(rs.Channels), "rules_count", len(rs.Rules), "owner", owner)
@@ -198,7 +259,8 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	var wg sync.WaitGroup
 	dispDone := make(chan error, 1)
 	flusher := digest.New(digest.Options{Store: st, Rules: reloader.Current, Logger: log, Metrics: m, Wake: disp.Wake})
-	wg.Add(4)
+	wg.Add(5)
+	go func() { defer wg.Done(); budget.Relieve(runCtx, time.Second) }()
 	go func() { defer wg.Done(); flusher.Run(runCtx) }()
 	go func() { defer wg.Done(); silences.Run(runCtx) }()
 	go func() { defer wg.Done(); dispDone <- disp.Run(runCtx) }()
@@ -227,17 +289,55 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		return err
 	}
 	log.Info("shutting down: refusing new messages, finishing deliveries", "grace", o.ShutdownGrace)
+	// Everything stops within the grace, however the store behaves: HTTP
+	// requests in progress and deliveries being sent finish side by side
+	// (a request that completes now hands its deliveries back to the
+	// queue), sends are cut short a little before the end so that their
+	// outcomes can be written, and the store is closed.
 	ing.Drain()
 	shutCtx, cancel := context.WithTimeout(context.Background(), o.ShutdownGrace)
 	defer cancel()
-	_ = srv.Shutdown(shutCtx)
-	stopRun()
-	wg.Wait()
-	if err := <-dispDone; err != nil && !errors.Is(err, context.Canceled) {
-		log.Error("delivery shutdown", "error", err)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		httpDone := make(chan struct{})
+		go func() { defer close(httpDone); _ = srv.Shutdown(shutCtx) }()
+		stopRun()
+		wg.Wait()
+		<-httpDone
+		if err := <-dispDone; err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("delivery shutdown", "error", err)
+		}
+		if err := st.Close(); err != nil {
+			log.Error("close store", "error", err)
+		}
+	}()
+	select {
+	case <-stopped:
+		log.Info("stopped")
+	case <-shutCtx.Done():
+		// The store does not answer (locked, unreachable): waiting on would
+		// outlast the grace the operator gave, and the orchestrator would
+		// kill the process anyway. Leases held expire, and other replicas
+		// or the next start retry those deliveries; nothing acknowledged is
+		// lost.
+		storeAbandoned = true
+		_ = srv.Close()
+		log.Error("shutdown grace over with the store not answering: exiting without waiting for it; leased deliveries are retried once their leases expire",
+			"grace", o.ShutdownGrace)
 	}
-	log.Info("stopped")
 	return nil
+}
+
+// memoryLimit is the soft memory limit set for a request budget: room for
+// the configuration, the queue and the workers, and twice the budget.
+func memoryLimit(budget int64) int64 { return 192<<20 + 2*budget }
+
+// sendGrace is how long deliveries being sent may take at shutdown: the
+// grace less a reserve (a fifth, at most 2 s) for writing their outcomes
+// and closing the store.
+func sendGrace(grace time.Duration) time.Duration {
+	return grace - min(grace/5, 2*time.Second)
 }
 
 // initRuleMetrics exports every rule's counters from the start, at 0, so
@@ -264,15 +364,50 @@ const servingGCPercent = 200
 // at zero when loaded.
 const maxZeroSeriesRules = 1000
 
-// maxHeaderBytes allows Lago's JWT mode, where the whole body travels in a
-// header: base64url of a JSON string escaping the body's quotes comes to
-// 1.5–1.7 times the body, so allow twice the largest body limit.
-func maxHeaderBytes(rs *router.Ruleset) int {
-	largest := int64(router.DefaultMaxBody)
-	for _, s := range rs.Sources {
-		largest = max(largest, s.MaxBody)
+// maxHeaderCeiling is the server's header limit, above any target's own
+// (headerLimit): 2 × 64 MiB bodies in a JWT header.
+const maxHeaderCeiling = 128<<20 + 64<<10
+
+// headerLimit is the header bytes a request to target may send. Lago's
+// JWT mode carries the whole body in a header: base64url of a JSON string
+// escaping the body's quotes comes to 1.5–1.7 times the body, so its
+// webhook path allows twice the source's body limit. Every other target
+// gets Go's default (1 MiB).
+func headerLimit(rs *router.Ruleset, target string) int {
+	name, ok := strings.CutPrefix(target, "/webhooks/")
+	if !ok {
+		return admission.DefaultHeaderLimit
 	}
-	return int(largest*2) + 64<<10
+	name, _, _ = strings.Cut(name, "?")
+	if src, ok := rs.Sources[name]; ok && src.Verification == "jwt" {
+		return int(min(src.MaxBody*2+64<<10, maxHeaderCeiling))
+	}
+	return admission.DefaultHeaderLimit
+}
+
+// registerAdmissionMetrics exports the request memory in use and the
+// connections the listener cut off.
+func registerAdmissionMetrics(reg prometheus.Registerer, ln *admission.Listener, b *admission.Budget) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "switchboard", Name: "request_memory_bytes",
+		Help: "Bytes of request headers and bodies held now (bounded by the request memory budget).",
+	}, func() float64 { return float64(b.Used()) }))
+	for _, reason := range []string{"per_client", "memory", "header_too_large"} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "switchboard", Name: "connections_refused_total",
+			Help:        "Connections closed by admission control, by reason.",
+			ConstLabels: prometheus.Labels{"reason": reason},
+		}, func() float64 {
+			pc, mem, hdr := ln.Refused()
+			switch reason {
+			case "per_client":
+				return float64(pc)
+			case "memory":
+				return float64(mem)
+			}
+			return float64(hdr)
+		}))
+	}
 }
 
 func ownerName() string {

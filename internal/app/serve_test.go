@@ -43,11 +43,11 @@ var hostileSeed = flag.Uint64("seed", 0, "seed of TestServeHostileInput's reques
 const (
 	hostileLagoSecret  = "hostile-lago-hmac-5e1f0c77"
 	hostileGenSecret   = "hostile-generic-hmac-a9d4e2"
-	hostileAdminToken  = "hostile-admin-token-33b7f1"
+	hostileAdminToken  = "hostile-admin-token-33b7f1-9a0c4e2d"
 	hostileSmallMax    = 256
 	hostileDefaultMax  = 1 << 20
 	hostileCases       = 520
-	hostileHugeHeader  = 1_500_000
+	hostileHugeHeader  = 900_000
 	hostileUnknownName = "<unknown>"
 )
 
@@ -501,7 +501,7 @@ func (g *generator) badLagoSignature() []*send {
 		}
 		h.Set(alg, "hmac")
 	case 8:
-		h.Del("X-Huge") // one 1.5 MB header per request: two exceed the header limit
+		h.Del("X-Huge") // one 0.9 MB header per request: two exceed the header limit (1 MiB)
 		h.Set(sig, strings.Repeat("A", hostileHugeHeader))
 		h.Set(alg, "hmac")
 	case 9:

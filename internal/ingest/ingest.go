@@ -2,15 +2,20 @@ package ingest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/internal/admission"
 	"github.com/switchboard-dev/switchboard/internal/delivery"
 	"github.com/switchboard-dev/switchboard/internal/metrics"
 	"github.com/switchboard-dev/switchboard/internal/signature"
@@ -29,7 +34,13 @@ const (
 	OutcomeBadRequest    = "bad_request"
 	OutcomeUnavailable   = "unavailable"
 	OutcomeOverloaded    = "overloaded"
+	OutcomeTimeout       = "timeout"
 )
+
+// DefaultBodyTimeout is how long a request may take to send its body once
+// its headers are in. Lago sends a few kilobytes at once; a client that
+// trickles must not hold a connection for the server's whole read timeout.
+const DefaultBodyTimeout = 5 * time.Second
 
 // Enqueuer is the durable hand-off: it commits a message and its
 // deliveries atomically. *store.Store implements it.
@@ -54,10 +65,17 @@ type Options struct {
 	Owner   string
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
-	// MaxInFlight bounds requests being processed at once; more answer
-	// 429 (default 256). With bodies of up to max_body each, it bounds the
-	// memory a flood can take.
+	// MaxInFlight bounds requests being verified as authentic and then
+	// parsed, routed and committed at once; more answer 429 (default
+	// 256). A slot is taken only once the body is in and its signature
+	// checked, so slow or unsigned clients never hold one.
 	MaxInFlight int
+	// Budget, if set, is charged with every body byte read until the
+	// request is answered; a body that does not fit answers 429.
+	Budget *admission.Budget
+	// BodyTimeout bounds reading a body once the headers are in
+	// (default DefaultBodyTimeout); a slower client gets 408.
+	BodyTimeout time.Duration
 	Now         func() time.Time
 	// Silenced, if set, returns the active silence that mutes rule on a
 	// message: its ID and reason.
@@ -78,6 +96,9 @@ func New(o Options) *Handler {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = DefaultBodyTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -115,7 +136,7 @@ func (h *Handler) fail(w http.ResponseWriter, source, outcome string, code int, 
 // ServeHTTP implements http.Handler. The checks run in the documented
 // order: 404 unknown source, 413 too large, 401 bad signature, 400 not a
 // JSON object, 200 duplicate, 202 queued; 429/503 when overloaded or the
-// store is unavailable.
+// store is unavailable; 408 when the body is not in within BodyTimeout.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("source")
 	rs := h.o.Rules()
@@ -135,25 +156,37 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, name, OutcomeUnavailable, http.StatusServiceUnavailable, "shutting down", 5*time.Second)
 		return
 	}
-	select {
-	case h.sem <- struct{}{}:
-		defer func() { <-h.sem }()
-	default:
-		h.fail(w, name, OutcomeOverloaded, http.StatusTooManyRequests, "overloaded", time.Second)
-		return
-	}
 	if r.ContentLength > src.MaxBody {
 		h.fail(w, name, OutcomeTooLarge, http.StatusRequestEntityTooLarge, "body too large", 0)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, src.MaxBody))
+	// The body is read before a slot is taken, under its own deadline and
+	// charged to the memory budget: clients that send headers and then
+	// trickle (or nothing) wait on their own connection, not in the queue
+	// signed senders need.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(h.o.BodyTimeout))
+	br := admission.NewReader(http.MaxBytesReader(w, r.Body, src.MaxBody), h.o.Budget)
+	defer br.Release()
+	body, err := io.ReadAll(br)
+	if err == nil {
+		// The body is in; the server sets the next request's deadlines.
+		_ = rc.SetReadDeadline(time.Time{})
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		var ne net.Error
+		switch {
+		case errors.As(err, &mbe):
 			h.fail(w, name, OutcomeTooLarge, http.StatusRequestEntityTooLarge, "body too large", 0)
-			return
+		case errors.Is(err, admission.ErrBudget):
+			h.fail(w, name, OutcomeOverloaded, http.StatusTooManyRequests, "overloaded", time.Second)
+		case errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
+			w.Header().Set("Connection", "close")
+			h.fail(w, name, OutcomeTimeout, http.StatusRequestTimeout, "body not received in time", 0)
+		default:
+			h.fail(w, name, OutcomeBadRequest, http.StatusBadRequest, "cannot read body", 0)
 		}
-		h.fail(w, name, OutcomeBadRequest, http.StatusBadRequest, "cannot read body", 0)
 		return
 	}
 	if src.Verifier != nil {
@@ -176,6 +209,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	select {
+	case h.sem <- struct{}{}:
+		defer func() { <-h.sem }()
+	default:
+		h.fail(w, name, OutcomeOverloaded, http.StatusTooManyRequests, "overloaded", time.Second)
+		return
+	}
 	var data map[string]any
 	if err := json.Unmarshal(body, &data); err != nil || data == nil {
 		h.fail(w, name, OutcomeBadRequest, http.StatusBadRequest, "body is not a JSON object", 0)
@@ -192,7 +232,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	news := h.newDeliveries(rs, msg, res, now)
 	dup, err := h.o.Store.Enqueue(r.Context(), store.Message{
 		ID: msg.ID, Source: name, Key: key, WebhookType: msg.WebhookType(),
-		RulesVersion: rs.Version, ReceivedAt: now, Body: body,
+		RulesVersion: rs.Version, ReceivedAt: now, Body: body, BodyHash: replayHash(src, body),
 	}, h.o.Owner, news)
 	if err != nil {
 		h.o.Logger.Error("cannot store message", "source", name, "message", msg.ID, "error", err)
@@ -217,6 +257,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.answer(w, name, OutcomeQueued, http.StatusAccepted, reply{
 		Status: "queued", ID: msg.ID, Matched: len(res.Matched), Deliveries: len(res.Deliveries),
 	}, 0)
+}
+
+// replayHash returns the hex SHA-256 of body for sources whose signature
+// covers the body but neither a message ID nor a time (Lago's HMAC and
+// JWT, generic hmac): the store then drops a body it already holds, so a
+// captured request replayed with a fresh idempotency key, or none, is a
+// duplicate. Lago's own retries resend the same bytes with the same key.
+// Unsigned and bearer sources get none (anyone holding what it takes to
+// replay can send anything), nor do Standard Webhooks, which sign the
+// message ID and a time.
+func replayHash(src *router.Source, body []byte) string {
+	if src.Verifier == nil || (src.Verification != "hmac" && src.Verification != "jwt") {
+		return ""
+	}
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
 }
 
 // newDeliveries turns routed deliveries into the outbox's: leased to this

@@ -22,7 +22,8 @@ import (
 const secret = "6a2f1f5e-3c8b-4d7e-9b1a-0f4c2d8e7a31"
 
 // recorder is the other side of the hand-off: it records what ingest
-// committed, deduplicating on (source, key) as the store does.
+// committed, deduplicating on (source, key) and (source, body hash) as the
+// store does.
 type recorder struct {
 	mu      sync.Mutex
 	msgs    []store.Message
@@ -38,14 +39,18 @@ func (r *recorder) Enqueue(_ context.Context, m store.Message, _ string, ds []st
 	if r.fail != nil {
 		return false, r.fail
 	}
+	if r.keys == nil {
+		r.keys = map[string]bool{}
+	}
+	k, b := m.Source+"\x00k\x00"+m.Key, m.Source+"\x00b\x00"+m.BodyHash
+	if (m.Key != "" && r.keys[k]) || (m.BodyHash != "" && r.keys[b]) {
+		return true, nil
+	}
 	if m.Key != "" {
-		if r.keys == nil {
-			r.keys = map[string]bool{}
-		}
-		if r.keys[m.Source+"\x00"+m.Key] {
-			return true, nil
-		}
-		r.keys[m.Source+"\x00"+m.Key] = true
+		r.keys[k] = true
+	}
+	if m.BodyHash != "" {
+		r.keys[b] = true
 	}
 	// As the store does for deliveries without alert-fatigue settings.
 	for i := range ds {
@@ -129,6 +134,7 @@ func TestAnswers(t *testing.T) {
 	rec := &recorder{}
 	h := newHandler(t, rec)
 	good := `{"webhook_type":"wallet.created","wallet":{"lago_id":"w1"}}`
+	other := `{"webhook_type":"wallet.created","wallet":{"lago_id":"w2"}}`
 	lago := func(body, key string) map[string]string {
 		return map[string]string{"X-Lago-Signature": sign(body), "X-Lago-Signature-Algorithm": "hmac", "X-Lago-Unique-Key": key}
 	}
@@ -148,9 +154,12 @@ func TestAnswers(t *testing.T) {
 		{"json null", "POST", "/webhooks/small", "null", nil, 400, "not a JSON object"},
 		{"queued", "POST", "/webhooks/lago", good, lago(good, "k1"), 202, ""},
 		{"duplicate", "POST", "/webhooks/lago", good, lago(good, "k1"), 200, ""},
-		{"same body, new key", "POST", "/webhooks/lago", good, lago(good, "k2"), 202, ""},
-		{"no key is never deduplicated", "POST", "/webhooks/small", `{"a":1}`, nil, 202, ""},
-		{"no key, again", "POST", "/webhooks/small", `{"a":1}`, nil, 202, ""},
+		{"same signed body, fresh key (a replay)", "POST", "/webhooks/lago", good, lago(good, "k2"), 200, "duplicate"},
+		{"same signed body, no key (a replay)", "POST", "/webhooks/lago", good, lago(good, ""), 200, "duplicate"},
+		{"other signed body, no key", "POST", "/webhooks/lago", other, lago(other, ""), 202, ""},
+		{"and again, no key (a replay)", "POST", "/webhooks/lago", other, lago(other, ""), 200, "duplicate"},
+		{"unsigned, no key: never deduplicated", "POST", "/webhooks/small", `{"a":1}`, nil, 202, ""},
+		{"unsigned, no key, again", "POST", "/webhooks/small", `{"a":1}`, nil, 202, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

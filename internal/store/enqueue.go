@@ -141,26 +141,46 @@ func (s *Store) commit(batch []*enqueueReq) {
 	}
 	// Within the batch, the first request with a key wins; later ones are
 	// duplicates of it and share its fate.
-	firstOf := make(map[[2]string]int)
+	firstOf := make(map[[3]string]int)
 	dupOf := make([]int, len(live))
 	var unique []*enqueueReq
 	for i, r := range live {
 		dupOf[i] = -1
+		// Keys and body hashes live in separate namespaces: "k" and "b".
+		var ks [][3]string
 		if key := clean(r.m.Key); key != "" {
-			k := [2]string{clean(r.m.Source), key}
+			ks = append(ks, [3]string{"k", clean(r.m.Source), key})
+		}
+		if h := clean(r.m.BodyHash); h != "" {
+			ks = append(ks, [3]string{"b", clean(r.m.Source), h})
+		}
+		for _, k := range ks {
 			if j, ok := firstOf[k]; ok {
 				dupOf[i] = j
-				continue
+				break
 			}
+		}
+		if dupOf[i] >= 0 {
+			continue
+		}
+		for _, k := range ks {
 			firstOf[k] = i
 		}
 		unique = append(unique, r)
 	}
 
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
-	inserted, err := s.insertBatch(ctx, unique)
-	cancel()
+	// SQLite writes on to a removed or replaced file: nothing committed
+	// there survives a restart, so nothing may be acknowledged. Nor when
+	// the disk is all but full.
+	err := s.Health()
+	var inserted map[string]bool
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+		inserted, err = s.insertBatch(ctx, unique)
+		cancel()
+		s.noteErr(err)
+	}
 	if m := s.o.Metrics; m != nil {
 		m.IngestBatchSize.Observe(float64(len(live)))
 		m.CommitDuration.Observe(time.Since(start).Seconds())
@@ -180,8 +200,8 @@ func (s *Store) commit(batch []*enqueueReq) {
 	}
 }
 
-// insertBatch inserts the messages, skipping those whose (source, key) is
-// already stored, then the deliveries of the inserted ones, and commits. It
+// insertBatch inserts the messages, skipping those whose (source, key) or
+// (source, body hash) is already stored, then the deliveries of the inserted ones, and commits. It
 // returns the IDs of the inserted messages.
 func (s *Store) insertBatch(ctx context.Context, reqs []*enqueueReq) (map[string]bool, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -224,11 +244,11 @@ func (s *Store) insertBatch(ctx context.Context, reqs []*enqueueReq) (map[string
 	return inserted, nil
 }
 
-const messageColumns = 7
+const messageColumns = 8
 
 func insertMessages(ctx context.Context, tx *sql.Tx, d dialect, reqs []*enqueueReq, now time.Time, inserted map[string]bool) error {
 	var q strings.Builder
-	q.WriteString("INSERT INTO messages (id, source, idem_key, received_at, webhook_type, rules_version, body) VALUES ")
+	q.WriteString("INSERT INTO messages (id, source, idem_key, received_at, webhook_type, rules_version, body, body_hash) VALUES ")
 	args := make([]any, 0, len(reqs)*messageColumns)
 	for i, r := range reqs {
 		if i > 0 {
@@ -247,10 +267,16 @@ func insertMessages(ctx context.Context, tx *sql.Tx, d dialect, reqs []*enqueueR
 		if body == nil {
 			body = []byte{}
 		}
+		var bodyHash any
+		if h := clean(r.m.BodyHash); h != "" {
+			bodyHash = h
+		}
 		args = append(args, r.m.ID, clean(r.m.Source), key, micros(received),
-			clean(r.m.WebhookType), clean(r.m.RulesVersion), body)
+			clean(r.m.WebhookType), clean(r.m.RulesVersion), body, bodyHash)
 	}
-	q.WriteString(" ON CONFLICT (source, idem_key) DO NOTHING RETURNING id")
+	// No conflict target: a message is skipped when its (source, key) or
+	// its (source, body hash) is already stored.
+	q.WriteString(" ON CONFLICT DO NOTHING RETURNING id")
 	rows, err := tx.QueryContext(ctx, q.String(), args...)
 	if err != nil {
 		return fmt.Errorf("insert messages: %w", err)

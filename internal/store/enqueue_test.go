@@ -108,6 +108,16 @@ func TestEnqueueDeduplicates(t *testing.T) {
 				wantDup: false, wantMsgs: 2},
 			{name: "different keys", first: message("lago", "k3"), second: message("lago", "k4"),
 				wantDup: false, wantMsgs: 2},
+			{name: "same body hash, fresh key", first: hashed("lago", "k5", "h1"), second: hashed("lago", "k6", "h1"),
+				wantDup: true, wantMsgs: 1},
+			{name: "same body hash, no key", first: hashed("lago", "", "h2"), second: hashed("lago", "", "h2"),
+				wantDup: true, wantMsgs: 1},
+			{name: "same body hash other source", first: hashed("lago", "", "h3"), second: hashed("stripe", "", "h3"),
+				wantDup: false, wantMsgs: 2},
+			{name: "body hash equal to a key", first: message("lago", "h4"), second: hashed("lago", "", "h4"),
+				wantDup: false, wantMsgs: 2},
+			{name: "same key, other body hash", first: hashed("lago", "k7", "h5"), second: hashed("lago", "k7", "h6"),
+				wantDup: true, wantMsgs: 1},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -130,6 +140,45 @@ func TestEnqueueDeduplicates(t *testing.T) {
 					t.Errorf("Get(second delivery) = %v", err)
 				}
 			})
+		}
+	})
+}
+
+// hashed is a message with a key (maybe empty) and a body hash.
+func hashed(source, key, hash string) Message {
+	m := message(source, key)
+	m.BodyHash = hash
+	return m
+}
+
+// TestEnqueueDeduplicatesBodyHashInBatch: within one group commit the
+// first message with a body hash wins, as with keys.
+func TestEnqueueDeduplicatesBodyHashInBatch(t *testing.T) {
+	eachBackend(t, func(t *testing.T, o Options) {
+		o.BatchWait = 50 * time.Millisecond
+		s := openT(t, o)
+		var wg sync.WaitGroup
+		dups := make([]bool, 8)
+		for i := range dups {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				dup, err := s.Enqueue(ctxT(t), hashed("lago", fmt.Sprintf("batch-key-%d", i), "same-body"), "", nil)
+				if err != nil {
+					t.Error(err)
+				}
+				dups[i] = dup
+			}()
+		}
+		wg.Wait()
+		n := 0
+		for _, d := range dups {
+			if !d {
+				n++
+			}
+		}
+		if n != 1 || countMessages(t, s) != 1 {
+			t.Fatalf("%d of 8 accepted, %d stored; want 1 and 1", n, countMessages(t, s))
 		}
 	})
 }
@@ -295,7 +344,12 @@ func TestMigrations(t *testing.T) {
 		}
 		// Opening again applies nothing and keeps the data.
 		s2 := openT(t, o)
-		if v, err := s2.SchemaVersion(ctxT(t)); err != nil || v != 3 {
+		ms, err := loadMigrations(s2.dialect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		latest := ms[len(ms)-1].version
+		if v, err := s2.SchemaVersion(ctxT(t)); err != nil || v != latest {
 			t.Fatalf("SchemaVersion = %d, %v", v, err)
 		}
 		if n := countMessages(t, s2); n != 1 {
@@ -308,7 +362,7 @@ func TestMigrations(t *testing.T) {
 		}
 		if _, err := Open(ctxT(t), o); err == nil {
 			t.Fatal("Open accepted a schema newer than it knows")
-		} else if want := "database schema is at version 99 but this switchboard knows only up to 3"; !strings.Contains(err.Error(), want) {
+		} else if want := fmt.Sprintf("database schema is at version 99 but this switchboard knows only up to %d", latest); !strings.Contains(err.Error(), want) {
 			t.Fatalf("Open error %q does not say %q", err, want)
 		}
 	})

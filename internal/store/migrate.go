@@ -14,7 +14,9 @@ import (
 
 // migrationFiles holds the schema, one directory per dialect with the same
 // versions in each: NNNN_name.sql, applied in order, each in the one
-// transaction that records it.
+// transaction that records it. Versions only increase; a number may be
+// skipped (branches developed side by side reserve theirs), and a database
+// gets every migration above its version.
 //
 //go:embed migrations
 var migrationFiles embed.FS
@@ -51,8 +53,8 @@ func loadMigrations(d dialect) ([]migration, error) {
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
 	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: expected version %d", m.name, i+1)
+		if i > 0 && m.version == ms[i-1].version {
+			return nil, fmt.Errorf("migrations %s and %s have the same version", ms[i-1].name, m.name)
 		}
 	}
 	return ms, nil
@@ -111,12 +113,18 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := tx.QueryRowContext(ctx, "SELECT max(version) FROM schema_migrations").Scan(&current); err != nil {
 		return fmt.Errorf("migrate: read schema version: %w", err)
 	}
-	latest := len(ms)
+	latest := 0
+	if len(ms) > 0 {
+		latest = ms[len(ms)-1].version
+	}
 	if int(current.Int64) > latest {
 		return fmt.Errorf("database schema is at version %d but this switchboard knows only up to %d: "+
 			"run a newer switchboard, or point this one at another database", current.Int64, latest)
 	}
-	for _, m := range ms[current.Int64:] {
+	for _, m := range ms {
+		if m.version <= int(current.Int64) {
+			continue
+		}
 		for _, stmt := range statements(m.sql) {
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("migrate: %s: %w", m.name, err)

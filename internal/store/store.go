@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	// Drivers: "pgx" for PostgreSQL, "sqlite" for SQLite.
@@ -166,6 +167,12 @@ type Message struct {
 	RulesVersion string    `json:"rules_version"`
 	ReceivedAt   time.Time `json:"received_at"`
 	Body         []byte    `json:"-"`
+	// BodyHash, if not empty, is unique per Source as Key is: a message
+	// whose Source and BodyHash are already stored is a duplicate. Ingest
+	// sets it (hex SHA-256 of Body) for sources whose signature covers the
+	// body but no message ID or time, so a replayed request is dropped
+	// whatever key it carries.
+	BodyHash string `json:"-"`
 }
 
 // NewDelivery is a delivery to insert with its message.
@@ -328,6 +335,9 @@ type Store struct {
 	full    chan struct{} // a batch is full (capacity 1)
 	stopped chan struct{} // closed when the writer has exited
 	once    sync.Once
+
+	file   *dbFile               // SQLite's database file; nil on PostgreSQL
+	broken atomic.Pointer[error] // a lasting problem Health reports
 }
 
 type dialect int
@@ -393,6 +403,12 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.closeDBs()
 		return nil, err
 	}
+	if s.dialect == sqliteDialect {
+		if err := s.recordFile(filepath.Join(o.DataDir, FileName)); err != nil {
+			s.closeDBs()
+			return nil, err
+		}
+	}
 	go s.writeLoop()
 	return s, nil
 }
@@ -456,10 +472,22 @@ func (s *Store) ping(ctx context.Context) error {
 	return nil
 }
 
-// Ping checks that the database answers, for readiness probes.
+// Ping checks that the store is healthy (Health) and that the database
+// answers a query, for readiness probes.
 func (s *Store) Ping(ctx context.Context) error {
+	if err := s.Health(); err != nil {
+		return err
+	}
 	if err := s.ping(ctx); err != nil {
+		s.noteErr(err)
 		return fmt.Errorf("ping %s: %w", s.dialect, err)
+	}
+	// A query reads the schema: a file overwritten with garbage fails
+	// here, where a ping on an open connection would not.
+	var n int
+	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM messages WHERE id = ''").Scan(&n); err != nil {
+		s.noteErr(err)
+		return fmt.Errorf("query %s: %w", s.dialect, err)
 	}
 	return nil
 }

@@ -22,7 +22,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/testpeer"
 )
 
-const adminToken = "ui-test-admin-token"
+const adminToken = "ui-test-admin-token-4c8e2a9f1b7d3e56"
 
 // rulesFile has comments the editor must keep.
 const rulesFile = `# Switchboard rules for the editor test.

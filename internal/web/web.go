@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/internal/admission"
 	"github.com/switchboard-dev/switchboard/internal/lago"
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/internal/store"
@@ -41,6 +43,9 @@ type Options struct {
 	// RecentMessages is how many received messages "Try it" offers
 	// (default 20).
 	RecentMessages int
+	// Failures, if set, throttles clients that get the token wrong at
+	// login (shared with the admin API).
+	Failures *admission.AuthFailures
 }
 
 // UI serves the rule editor.
@@ -171,8 +176,17 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cross-site login refused", http.StatusForbidden)
 		return
 	}
+	client := admission.Client(r.RemoteAddr)
+	if ok, wait := u.o.Failures.Allowed(client); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Round(time.Second)/time.Second)))
+		u.render(w, r, http.StatusTooManyRequests, "login", map[string]any{"Title": "Log in",
+			"Error": "Too many wrong tokens from this address: wait a few seconds and try again."})
+		return
+	}
 	got := sha256.Sum256([]byte(strings.TrimSpace(r.PostFormValue("token"))))
 	if subtle.ConstantTimeCompare(got[:], u.tokenHash[:]) != 1 {
+		u.o.Failures.Failed(client)
+		u.o.Logger.Warn("admin authentication failed", "client", client, "method", r.Method, "path", r.URL.Path)
 		u.render(w, r, http.StatusUnauthorized, "login", map[string]any{"Title": "Log in", "Error": "That is not the admin token."})
 		return
 	}
