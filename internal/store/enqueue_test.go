@@ -295,7 +295,7 @@ func TestMigrations(t *testing.T) {
 		}
 		// Opening again applies nothing and keeps the data.
 		s2 := openT(t, o)
-		if v, err := s2.SchemaVersion(ctxT(t)); err != nil || v != 3 {
+		if v, err := s2.SchemaVersion(ctxT(t)); err != nil || v != 4 {
 			t.Fatalf("SchemaVersion = %d, %v", v, err)
 		}
 		if n := countMessages(t, s2); n != 1 {
@@ -308,7 +308,7 @@ func TestMigrations(t *testing.T) {
 		}
 		if _, err := Open(ctxT(t), o); err == nil {
 			t.Fatal("Open accepted a schema newer than it knows")
-		} else if want := "database schema is at version 99 but this switchboard knows only up to 3"; !strings.Contains(err.Error(), want) {
+		} else if want := "database schema is at version 99 but this switchboard knows only up to 4"; !strings.Contains(err.Error(), want) {
 			t.Fatalf("Open error %q does not say %q", err, want)
 		}
 	})
