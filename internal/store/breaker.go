@@ -330,8 +330,15 @@ func (s *Store) Defer(ctx context.Context, owner string, until time.Time, ids []
 	for start := 0; start < len(ids); start += idsPerStatement {
 		chunk := ids[start:min(start+idsPerStatement, len(ids))]
 		args := append([]any{now, microsCeil(until), owner}, stringArgs(chunk)...)
+		next := "$2"
+		if until.Equal(Parked) {
+			// Parked only while the breaker is still open: one that has
+			// just closed would not make it due again.
+			next = `CASE WHEN EXISTS (SELECT 1 FROM channel_breakers b
+				WHERE b.channel = deliveries.channel AND b.state = 'open') THEN CAST($2 AS BIGINT) ELSE CAST($1 AS BIGINT) END`
+		}
 		res, err := s.w.ExecContext(ctx, `UPDATE deliveries SET state = 'pending', lease_owner = NULL,
-			lease_until = NULL, next_attempt_at = $2, updated_at = $1
+			lease_until = NULL, next_attempt_at = `+next+`, updated_at = $1
 			WHERE state = 'in_flight' AND lease_owner = $3 AND id IN (`+s.dialect.params(4, len(chunk))+")", args...)
 		if err != nil {
 			return total, fmt.Errorf("defer deliveries: %w", err)

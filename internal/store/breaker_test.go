@@ -88,11 +88,12 @@ func TestBreakerLifecycle(t *testing.T) {
 		if _, _, err := a.BreakerFailure(ctx, "crm", "503", true, p); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.Release(ctx, "x", d.ID); err != nil {
-			t.Fatal(err)
+		// The probe goes back parked, without an attempt.
+		if n, err := a.Defer(ctx, "x", Parked, []string{d.ID}); err != nil || n != 1 {
+			t.Fatalf("Defer = %d, %v", n, err)
 		}
-		if _, err := a.Defer(ctx, "x", Parked, nil); err != nil {
-			t.Fatal(err)
+		if got, _, _ := a.Get(ctx, d.ID); got.State != StatePending || !got.NextAttemptAt.Equal(Parked) || got.Attempts != 0 {
+			t.Fatalf("deferred probe %+v", got)
 		}
 		all, _ = a.Breakers(ctx)
 		if br := all["crm"]; br.ProbeEvery != time.Minute || !br.ProbeAt.Equal(clock.Now().Add(time.Minute)) {
