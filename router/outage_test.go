@@ -45,3 +45,26 @@ rules: []
 		})
 	}
 }
+
+func TestRerender(t *testing.T) {
+	rs := mustLoad(t, writeConfig(t, threeChannels+`
+rules:
+  - name: r
+    when: "true"
+    send: [{to: ops, message: "v2 {{ .invoice.number }}"}]
+`, nil))
+	body := []byte(`{"webhook_type":"invoice.created","invoice":{"number":"INV-7"}}`)
+	at := time.Unix(1700000000, 0).UTC()
+	p, err := rs.Rerender("r", "ops", "m1", "lago", at, body)
+	if err != nil || p.Text != "v2 INV-7" {
+		t.Fatalf("Rerender = %+v, %v", p, err)
+	}
+	for _, tt := range []struct{ rule, channel, want string }{
+		{"gone", "ops", `rule "gone" no longer exists`},
+		{"r", "hook", `rule "r" no longer sends to channel "hook"`},
+	} {
+		if _, err := rs.Rerender(tt.rule, tt.channel, "m1", "lago", at, body); err == nil || err.Error() != tt.want {
+			t.Errorf("Rerender(%s, %s) = %v, want %s", tt.rule, tt.channel, err, tt.want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -340,7 +341,7 @@ func TestDeadLettersAndReplay(t *testing.T) {
 	})
 	data := s.dataDir()
 	auth := []string{"Authorization", "Bearer " + adminToken}
-	bodies := markedBodies(t, "dead", 4)
+	bodies := markedBodies(t, "dead", 6)
 	next := 0
 
 	cases := []struct {
@@ -358,6 +359,23 @@ func TestDeadLettersAndReplay(t *testing.T) {
 			code, out, errOut := runCLI(t, nil, "replay", "--data", data, "--all-dead")
 			if code != 0 || !strings.Contains(out, "requeued 2 deliveries") {
 				t.Fatalf("replay --all-dead: exit %d\n%s%s", code, out, errOut)
+			}
+		}},
+		{"cli replay --channel --rule --since", 1, func(t *testing.T, ids []string) {
+			code, out, errOut := runCLI(t, nil, "replay", "--data", data, "--channel", "other", "--since", "1h")
+			if code != 0 || !strings.Contains(out, "requeued 0 deliveries") {
+				t.Fatalf("replay of another channel: exit %d\n%s%s", code, out, errOut)
+			}
+			code, out, errOut = runCLI(t, nil, "replay", "--data", data, "--channel", "hook", "--rule", "forward", "--since", "1h")
+			if code != 0 || !strings.Contains(out, "requeued 1 delivery") {
+				t.Fatalf("replay --channel: exit %d\n%s%s", code, out, errOut)
+			}
+		}},
+		{"cli replay --rerender", 1, func(t *testing.T, ids []string) {
+			code, out, errOut := runCLI(t, nil, "replay", "--data", data, "--channel", "hook", "--rerender",
+				"--rules", filepath.Join(s.dir, "rules.yaml"), "--templates", filepath.Join(s.dir, "templates"))
+			if code != 0 || !strings.Contains(out, "requeued 1 delivery") {
+				t.Fatalf("replay --rerender: exit %d\n%s%s", code, out, errOut)
 			}
 		}},
 		{"api replay", 1, func(t *testing.T, ids []string) {
