@@ -289,3 +289,39 @@ func TestReplicasShareOneBreaker(t *testing.T) {
 		t.Errorf("%d 'channel closed' lines across replicas, want 1", n)
 	}
 }
+
+// TestDeadDeliveriesAreAnnounced: deliveries that go dead are announced
+// through the on_failure channel at most once a minute, in one notice.
+func TestDeadDeliveriesAreAnnounced(t *testing.T) {
+	rcv := newReceiver(t, func(int) (int, string) { return http.StatusBadRequest, "" })
+	ops := newReceiver(t, nil)
+	clock := newTestClock()
+	chs := &channels{}
+	chs.set("crm", delivery.Channel{Notifier: newPostNotifier(t, rcv.srv.URL), Kind: "http", OnFailure: "ops"})
+	chs.set("ops", delivery.Channel{Notifier: newPostNotifier(t, ops.srv.URL), Kind: "http"})
+	e := newEnv(t, openStore(t, store.Options{Now: clock.Now}), chs, func(o *delivery.Options) { o.Now = clock.Now })
+	e.run(t)
+	ds := e.ingest(t, "crm", "crm")
+	for _, d := range ds {
+		e.waitState(t, d.ID, store.StateDead)
+	}
+	time.Sleep(200 * time.Millisecond) // a few polls: nothing before the minute is over
+	if n := len(ops.requests()); n != 0 {
+		t.Fatalf("%d notices before the minute was over", n)
+	}
+	clock.Add(delivery.SummaryInterval)
+	waitFor(t, 10*time.Second, func() bool { return len(ops.requests()) == 1 }, func() string { return "no dead notice" })
+	var n struct {
+		Type, Text string
+		DeadByRule map[string]int `json:"dead_by_rule"`
+	}
+	if err := json.Unmarshal([]byte(ops.requests()[0].body), &n); err != nil {
+		t.Fatal(err)
+	}
+	if n.Type != "switchboard.channel_dead" || n.Text != "2 deliveries to crm went dead" || n.DeadByRule["large-invoice"] != 2 {
+		t.Fatalf("notice %+v", n)
+	}
+	if b := breakerOf(t, e.st, "crm"); b.Failures != 0 || b.IsOpen() {
+		t.Fatalf("permanent failures counted towards the breaker: %+v", b)
+	}
+}
