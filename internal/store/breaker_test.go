@@ -212,3 +212,52 @@ func TestReplayMatching(t *testing.T) {
 		}
 	})
 }
+
+// TestParkingFollowsTheBreaker: a delivery handed back as parked after the
+// breaker closed (a replica that had not seen it close yet) is due at
+// once, and one parked while it was open is made due by UnparkClosed once
+// it has closed.
+func TestParkingFollowsTheBreaker(t *testing.T) {
+	eachBackend(t, func(t *testing.T, base Options) {
+		clock := newClock()
+		base.Now = clock.Now
+		s := openT(t, base)
+		ctx := ctxT(t)
+		p := BreakerPolicy{Failures: 1, Probe: time.Minute}
+		if _, opened, err := s.BreakerFailure(ctx, "crm", "x", false, p); err != nil || !opened {
+			t.Fatal(opened, err)
+		}
+		parked := newDelivery("r", "crm")
+		parked.NotBefore = Parked
+		leased := newDelivery("r", "crm")
+		leased.LeaseUntil = clock.Now().Add(time.Minute)
+		if _, err := s.Enqueue(ctx, message("lago", ""), "x", []NewDelivery{parked, leased}); err != nil {
+			t.Fatal(err)
+		}
+		// Closed by a success elsewhere; then this replica parks the
+		// leased one, and an insert parked by a stale view lands.
+		if _, closed, err := s.BreakerSuccess(ctx, "crm"); err != nil || !closed {
+			t.Fatal(closed, err)
+		}
+		late := newDelivery("r", "crm")
+		late.NotBefore = Parked
+		if _, err := s.Enqueue(ctx, message("lago", ""), "", []NewDelivery{late}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.Defer(ctx, "x", Parked, []string{leased.ID}); err != nil || n != 1 {
+			t.Fatalf("Defer = %d, %v", n, err)
+		}
+		d, _, _ := s.Get(ctx, leased.ID)
+		if d.State != StatePending || d.NextAttemptAt.After(clock.Now()) {
+			t.Fatalf("parked after the breaker closed: %s due %v", d.State, d.NextAttemptAt)
+		}
+		if n, err := s.UnparkClosed(ctx); err != nil || n != 1 {
+			t.Fatalf("UnparkClosed = %d, %v; want the late one", n, err)
+		}
+		for _, id := range []string{parked.ID, late.ID} {
+			if d, _, _ := s.Get(ctx, id); d.NextAttemptAt.After(clock.Now()) {
+				t.Errorf("%s still parked", id)
+			}
+		}
+	})
+}
