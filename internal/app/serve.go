@@ -74,11 +74,11 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		RulesPath: o.Rules, TemplatesDir: o.Templates, DryRun: o.DryRun, Logger: log, Catalog: catalog,
 	}, log, m, func(_, rs *router.Ruleset) {
 		initRuleMetrics(m, rs)
-	for _, name := range rs.ChannelNames() {
-		// Closed until the store says otherwise (within a poll).
-		m.ChannelState.WithLabelValues(name)
-		m.ChannelOpens.WithLabelValues(name)
-	}
+		for _, name := range rs.ChannelNames() {
+			// Closed until the store says otherwise (within a poll).
+			m.ChannelState.WithLabelValues(name)
+			m.ChannelOpens.WithLabelValues(name)
+		}
 		// Compiling a large rules file allocates several times what the
 		// result keeps; hand that memory back instead of holding it.
 		debug.FreeOSMemory()
