@@ -140,7 +140,7 @@ func routeBody(t *testing.T, rs *router.Ruleset, body []byte) router.Result {
 func TestBaselines(t *testing.T) {
 	for _, kind := range []string{baselineBare, baselineFsync, baselineRelay} {
 		t.Run(kind, func(t *testing.T) {
-			sk, err := startSink()
+			sk, err := startSink(false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -223,7 +223,7 @@ func TestStartServer(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc")
 	}
-	sk, err := startSink()
+	sk, err := startSink(false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,9 +293,9 @@ func TestSelectTargets(t *testing.T) {
 		want    []string
 		wantErr bool
 	}{
-		{"all by default", nil, []string{"bare", "fsync", "relay", "switchboard-1", "switchboard-10000"}, false},
+		{"all by default", nil, []string{"bare", "fsync", "relay", "switchboard-1", "switchboard-down", "switchboard-10000"}, false},
 		{"some", []string{"relay", " switchboard-1"}, []string{"relay", "switchboard-1"}, false},
-		{"switchboard means both", []string{"switchboard"}, []string{"switchboard-1", "switchboard-10000"}, false},
+		{"switchboard means every Switchboard target", []string{"switchboard"}, []string{"switchboard-1", "switchboard-down", "switchboard-10000"}, false},
 		{"unknown", []string{"bare", "nginx"}, nil, true},
 	}
 	for _, tt := range tests {
@@ -309,7 +309,7 @@ func TestSelectTargets(t *testing.T) {
 			}
 		})
 	}
-	if got := names(targets(1)); !slices.Equal(got, []string{"bare", "fsync", "relay", "switchboard-1"}) {
+	if got := names(targets(1)); !slices.Equal(got, []string{"bare", "fsync", "relay", "switchboard-1", "switchboard-down"}) {
 		t.Fatalf("-rules 1: %v", got)
 	}
 }
@@ -325,6 +325,8 @@ func TestReport(t *testing.T) {
 		{Target: "switchboard-10000", Rules: 10000, Requests: 4000, ReqPerSec: 4000, P99: ms(25), CPUPerMessage: ms(0.5),
 			DeliveriesExpected: 100, Delivered: 90, DeliveriesPerSec: 3000, Startup: ms(1500), IdleRSS: 50e6, PeakRSS: 160e6,
 			Err: "the sink got 90 of 100 deliveries"},
+		{Target: "switchboard-down", Rules: 1, Down: true, Requests: 5000, ReqPerSec: 5000, P99: ms(12),
+			AttemptsPerSec: 0.2, LogLines: 3, LogBytes: 900},
 	}
 	rep := report{Connections: 50, Results: rs, Ratios: ratios(rs, map[string]bool{"relay": true}), Checks: checks(rs, 50)}
 	if len(rep.Ratios) != 2 || rep.Ratios[0].ReqPerS != 0.6 || rep.Ratios[0].P99 != 2 || rep.Ratios[1].CPU != 5 {
@@ -335,18 +337,19 @@ func TestReport(t *testing.T) {
 		verdicts[c.Target+": "+c.Goal] = c.Pass
 	}
 	want := map[string]bool{
-		"switchboard-1: req/s ≥ 0.5× relay":                             true,
-		"switchboard-1: p99 ≤ 20ms at 50 connections":                   true,
-		"switchboard-1: deliveries/s during load ≥ 0.9× req/s":          true,
-		"switchboard-1: peak RSS ≤ 150 MB (issue: over a 60 s run)":     true,
-		"switchboard-1: idle RSS ≤ 40 MB":                               true,
-		"switchboard-10000: req/s ≥ 0.5× relay":                         false,
-		"switchboard-10000: p99 ≤ 20ms at 50 connections":               false,
-		"switchboard-10000: deliveries/s during load ≥ 0.9× req/s":      false,
-		"switchboard-10000: CPU/msg ≤ 2× switchboard-1 (routing cost)":  false,
-		"switchboard-10000: peak RSS ≤ 150 MB (issue: over a 60 s run)": false,
-		"switchboard-10000: idle RSS ≤ 40 MB":                           false,
-		"switchboard-10000: startup to ready ≤ 1s":                      false,
+		"switchboard-1: req/s ≥ 0.5× relay":                                             true,
+		"switchboard-1: p99 ≤ 20ms at 50 connections":                                   true,
+		"switchboard-1: deliveries/s during load ≥ 0.9× req/s":                          true,
+		"switchboard-1: peak RSS ≤ 150 MB (issue: over a 60 s run)":                     true,
+		"switchboard-1: idle RSS ≤ 40 MB":                                               true,
+		"switchboard-10000: req/s ≥ 0.5× relay":                                         false,
+		"switchboard-10000: p99 ≤ 20ms at 50 connections":                               false,
+		"switchboard-10000: deliveries/s during load ≥ 0.9× req/s":                      false,
+		"switchboard-10000: CPU/msg ≤ 2× switchboard-1 (routing cost)":                  false,
+		"switchboard-10000: peak RSS ≤ 150 MB (issue: over a 60 s run)":                 false,
+		"switchboard-10000: idle RSS ≤ 40 MB":                                           false,
+		"switchboard-10000: startup to ready ≤ 1s":                                      false,
+		"switchboard-down: req/s with the receiver down ≥ 0.8× healthy (switchboard-1)": true,
 	}
 	for k, v := range want {
 		if got, ok := verdicts[k]; !ok || got != v {
@@ -367,6 +370,8 @@ func TestReport(t *testing.T) {
 		"timeout (90/100)",
 		"switchboard-10000: the sink got 90 of 100 deliveries",
 		"switchboard-1      relay     0.60×  2.00×",
+		"Receiver healthy vs down (same run):",
+		"switchboard-down  down (503)   5000  12.0ms         0.2          3    0.9 KB",
 		"MISSED",
 	} {
 		if !strings.Contains(text, s) {

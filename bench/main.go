@@ -104,6 +104,9 @@ type target struct {
 	Rules int
 	// Deliveries is the number of sink deliveries per accepted message.
 	Deliveries int
+	// Down makes the sink answer 503 to everything for the whole run:
+	// the receiver is down, nothing is ever delivered.
+	Down bool
 }
 
 func targets(rules int) []target {
@@ -112,6 +115,7 @@ func targets(rules int) []target {
 		{Name: "fsync", Baseline: "fsync", Description: "bare + group-committed fsync to a file"},
 		{Name: "relay", Baseline: "relay", Deliveries: 1, Description: "fsync + one outbound POST per message (worker pool)"},
 		{Name: "switchboard-1", Rules: 1, Deliveries: 1, Description: "switchboard serve, 1 rule"},
+		{Name: "switchboard-down", Rules: 1, Down: true, Description: "switchboard serve, 1 rule, the receiver answering 503 the whole run"},
 	}
 	if rules > 1 {
 		ts = append(ts, target{Name: fmt.Sprintf("switchboard-%d", rules), Rules: rules, Deliveries: 1,

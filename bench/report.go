@@ -81,7 +81,7 @@ func ratios(rs []result, baselines map[string]bool) []ratio {
 		return a / b
 	}
 	for _, s := range rs {
-		if baselines[s.Target] || s.Requests == 0 {
+		if baselines[s.Target] || s.Requests == 0 || s.Down {
 			continue
 		}
 		for _, b := range rs {
@@ -113,7 +113,13 @@ func checks(rs []result, connections int) []check {
 	}
 	for i := range rs {
 		s := &rs[i]
-		if s.Rules == 0 || s.Requests == 0 {
+		if s.Down && one != nil && one.ReqPerSec > 0 && s.Requests > 0 {
+			x := s.ReqPerSec / one.ReqPerSec
+			out = append(out, check{Target: s.Target, Goal: "req/s with the receiver down ≥ 0.8× healthy (switchboard-1)",
+				Value: fmt.Sprintf("%.0f vs %.0f: %.2f×", s.ReqPerSec, one.ReqPerSec, x), Pass: x >= 0.8})
+			continue
+		}
+		if s.Rules == 0 || s.Requests == 0 || s.Down {
 			continue
 		}
 		add := func(goal, value string, pass bool) {
@@ -161,6 +167,10 @@ func (rep *report) write(w io.Writer) {
 			rows = append(rows, []string{x.Target, x.Baseline, fmtRatio(x.ReqPerS), fmtRatio(x.P99), fmtRatio(x.CPU)})
 		}
 		writeTable(w, 2, rows)
+	}
+	if rows := rep.outage(); rows != nil {
+		fmt.Fprintln(w, "\nReceiver healthy vs down (same run):")
+		writeTable(w, 1, rows)
 	}
 	if len(rep.Checks) > 0 {
 		fmt.Fprintln(w, "\nTargets:")
@@ -232,6 +242,12 @@ func (rep *report) markdown() string {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", x.Target, x.Baseline, fmtRatio(x.ReqPerS), fmtRatio(x.P99), fmtRatio(x.CPU))
 		}
 	}
+	if rows := rep.outage(); rows != nil {
+		b.WriteString("\n| " + strings.Join(rows[0], " | ") + " |\n|" + strings.Repeat(" --- |", len(rows[0])) + "\n")
+		for _, r := range rows[1:] {
+			b.WriteString("| " + strings.Join(r, " | ") + " |\n")
+		}
+	}
 	if len(rep.Checks) > 0 {
 		b.WriteString("\n| target | goal | value | |\n| --- | --- | --- | --- |\n")
 		for _, c := range rep.Checks {
@@ -285,4 +301,30 @@ func fmtBytes(n int64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+}
+
+// outage compares the healthy and the receiver-down runs of the same
+// configuration; nil without a receiver-down result.
+func (rep *report) outage() [][]string {
+	var rows [][]string
+	for _, r := range rep.Results {
+		if r.Target != "switchboard-1" && !r.Down {
+			continue
+		}
+		if rows == nil {
+			rows = [][]string{{"target", "receiver", "req/s", "p99", "attempts/s", "log lines", "log size"}}
+		}
+		state := "healthy"
+		if r.Down {
+			state = "down (503)"
+		}
+		rows = append(rows, []string{r.Target, state, fmt.Sprintf("%.0f", r.ReqPerSec), fmtDur(time.Duration(r.P99)),
+			fmt.Sprintf("%.1f", r.AttemptsPerSec), fmt.Sprint(r.LogLines), fmt.Sprintf("%.1f KB", float64(r.LogBytes)/1e3)})
+	}
+	for _, r := range rep.Results {
+		if r.Down {
+			return rows
+		}
+	}
+	return nil
 }

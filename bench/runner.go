@@ -53,6 +53,15 @@ type result struct {
 	// delivery; Drained is false when they did not all arrive in time.
 	Drain   dur  `json:"drain_ms,omitempty"`
 	Drained bool `json:"drained,omitempty"`
+	// AttemptsPerSec counts the requests the sink received during the
+	// window, answered or not (for a healthy sink, the deliveries).
+	AttemptsPerSec float64 `json:"attempts_per_sec"`
+	// LogLines and LogBytes are what the server wrote to its log from
+	// start to the end of the window.
+	LogLines int64 `json:"log_lines"`
+	LogBytes int64 `json:"log_bytes"`
+	// Down is set when the receiver was down the whole run.
+	Down bool `json:"receiver_down,omitempty"`
 	// CPUPerMessage is the server's CPU time (user + system, every
 	// thread) during the window divided by the messages it accepted.
 	CPUPerMessage dur    `json:"cpu_per_message_ms"`
@@ -66,7 +75,7 @@ type result struct {
 // deliveries and stops it.
 func runTarget(ctx context.Context, env *environment, t target) result {
 	o := env.o
-	r := result{Target: t.Name, Description: t.Description, Rules: t.Rules}
+	r := result{Target: t.Name, Description: t.Description, Rules: t.Rules, Down: t.Down}
 	fail := func(err error) result {
 		r.Err = err.Error()
 		return r
@@ -75,7 +84,7 @@ func runTarget(ctx context.Context, env *environment, t target) result {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fail(err)
 	}
-	sk, err := startSink()
+	sk, err := startSink(t.Down)
 	if err != nil {
 		return fail(fmt.Errorf("start sink: %w", err))
 	}
@@ -126,6 +135,8 @@ func runTarget(ctx context.Context, env *environment, t target) result {
 		r.Rejected[strconv.Itoa(code)] = n
 	}
 	r.ReqPerSec = float64(lr.OK) / secs
+	r.AttemptsPerSec = float64(sink1-sink0) / secs
+	r.LogLines, r.LogBytes = countLines(srv.logPath)
 	r.P50, r.P99 = dur(percentile(lr.Latencies, 50)), dur(percentile(lr.Latencies, 99))
 	r.P999, r.Max = dur(percentile(lr.Latencies, 99.9)), dur(percentile(lr.Latencies, 100))
 	if lr.Accepted > 0 && cpu1 > cpu0 {
@@ -164,6 +175,15 @@ func runTarget(ctx context.Context, env *environment, t target) result {
 		r.Err = strings.Join(problems, "; ")
 	}
 	return r
+}
+
+// countLines counts the lines and bytes of a log file (0 if unreadable).
+func countLines(path string) (lines, size int64) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0
+	}
+	return int64(strings.Count(string(b), "\n")), int64(len(b))
 }
 
 // command returns how to start a target.

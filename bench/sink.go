@@ -21,14 +21,18 @@ type sink struct {
 	// last is the time of the latest delivery, in nanoseconds after base.
 	last   atomic.Int64
 	served chan struct{}
+	// down makes every answer a 503: a receiver that is down.
+	down bool
 }
 
-func startSink() (*sink, error) {
+// startSink starts a sink; down makes it answer 503 to everything (it
+// still counts the requests: they are attempts).
+func startSink(down bool) (*sink, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	s := &sink{ln: ln, base: time.Now(), served: make(chan struct{})}
+	s := &sink{ln: ln, base: time.Now(), served: make(chan struct{}), down: down}
 	s.srv = &http.Server{
 		Handler:           http.HandlerFunc(s.receive),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -58,6 +62,10 @@ func (s *sink) receive(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.count.Add(1)
+	if s.down {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	w.WriteHeader(http.StatusOK)
 }
 

@@ -32,6 +32,14 @@ const (
 	DefaultConcurrency = 4
 	DefaultMaxAttempts = 12
 	DefaultMaxAge      = 24 * time.Hour
+	// DefaultBackoff is the first retry delay; each next one is five
+	// times longer, up to DefaultMaxBackoff.
+	DefaultBackoff    = 5 * time.Second
+	DefaultMaxBackoff = 8 * time.Hour
+	// DefaultBreakerFailures failures in a row open a channel's breaker;
+	// an open one is probed every DefaultProbe.
+	DefaultBreakerFailures = 5
+	DefaultProbe           = 30 * time.Second
 )
 
 // Channel is a compiled entry of `channels:`: its notifier and its delivery
@@ -51,10 +59,17 @@ type Channel struct {
 	// MaxAttempts and MaxAge bound retries.
 	MaxAttempts int
 	MaxAge      time.Duration
-	// Backoff and MaxBackoff shape the retry delays (zero: the defaults,
-	// 1m doubling up to 8h).
+	// Backoff and MaxBackoff shape the retry delays: Backoff·5^(n-1) up to
+	// MaxBackoff (default 5s, 8h).
 	Backoff    time.Duration
 	MaxBackoff time.Duration
+	// BreakerFailures failures in a row open the channel's breaker; an
+	// open one is probed every BreakerProbe (backing off to 5m).
+	BreakerFailures int
+	BreakerProbe    time.Duration
+	// OnFailure is the channel told when this one opens, recovers or has
+	// deliveries go dead; empty: none.
+	OnFailure string
 	// Schedule is the channel's quiet hours (nil: none).
 	Schedule *schedule.Schedule
 	// Pacing is the backlog above which the overflow is collapsed into
@@ -79,6 +94,12 @@ func (c *compiler) compileChannel(cd channelDoc) {
 		Concurrency: DefaultConcurrency,
 		MaxAttempts: DefaultMaxAttempts,
 		MaxAge:      DefaultMaxAge,
+		Backoff:     DefaultBackoff,
+		MaxBackoff:  DefaultMaxBackoff,
+
+		BreakerFailures: DefaultBreakerFailures,
+		BreakerProbe:    DefaultProbe,
+		OnFailure:       cfg.OnFailure,
 	}
 	where := "channels." + cd.name
 	if !ValidName(cd.name) {
@@ -153,9 +174,28 @@ func (c *compiler) compileChannel(cd channelDoc) {
 		if r.MaxAge > 0 {
 			ch.MaxAge = r.MaxAge
 		}
-		ch.Backoff, ch.MaxBackoff = r.Backoff, r.MaxBackoff
-		if ch.Backoff > 0 && ch.MaxBackoff == 0 {
-			ch.MaxBackoff = 8 * time.Hour
+		if r.Backoff > 0 {
+			ch.Backoff = r.Backoff
+		}
+		if r.MaxBackoff > 0 {
+			ch.MaxBackoff = r.MaxBackoff
+		}
+		if ch.MaxBackoff < ch.Backoff {
+			c.ds.add(SeverityError, c.file, posIn(cd.node, "retry", "max_backoff"), "", where+".retry.max_backoff",
+				"channel %q: retry.max_backoff (%s) is shorter than retry.backoff (%s)", cd.name,
+				FormatDuration(ch.MaxBackoff), FormatDuration(ch.Backoff))
+		}
+	}
+	if b := cfg.Breaker; b != nil {
+		if b.Failures < 0 || b.Probe < 0 {
+			c.ds.add(SeverityError, c.file, posIn(cd.node, "breaker"), "", where+".breaker",
+				"channel %q: breaker.failures and breaker.probe must be positive", cd.name)
+		}
+		if b.Failures > 0 {
+			ch.BreakerFailures = b.Failures
+		}
+		if b.Probe > 0 {
+			ch.BreakerProbe = b.Probe
 		}
 	}
 
@@ -192,6 +232,38 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	}
 	c.rs.Channels[cd.name] = ch
 	c.rs.channelOrder = append(c.rs.channelOrder, cd.name)
+}
+
+// resolveOnFailure checks every on_failure and applies the top-level
+// default to the channels without their own. A channel never notifies
+// itself: naming itself is an error, and the default channel keeps none.
+func (c *compiler) resolveOnFailure(doc *document) {
+	known := func(name string) bool { _, ok := c.rs.Channels[name]; return ok }
+	def := doc.onFailure
+	if def != "" && !known(def) {
+		c.ds.add(SeverityError, c.file, doc.onFailurePos, "", "on_failure", "on_failure: unknown channel %q%s",
+			def, c.suggestChannel(def))
+		def = ""
+	}
+	for _, cd := range doc.channels {
+		ch, ok := c.rs.Channels[cd.name]
+		if !ok {
+			continue
+		}
+		where := "channels." + cd.name + ".on_failure"
+		switch {
+		case ch.OnFailure == cd.name:
+			c.ds.add(SeverityError, c.file, posIn(cd.node, "on_failure"), "", where,
+				"channel %q: on_failure names the channel itself; name another channel", cd.name)
+			ch.OnFailure = ""
+		case ch.OnFailure != "" && !known(ch.OnFailure):
+			c.ds.add(SeverityError, c.file, posIn(cd.node, "on_failure"), "", where,
+				"channel %q: on_failure: unknown channel %q%s", cd.name, ch.OnFailure, c.suggestChannel(ch.OnFailure))
+			ch.OnFailure = ""
+		case ch.OnFailure == "" && def != cd.name:
+			ch.OnFailure = def
+		}
+	}
 }
 
 // newNotifier builds the notifier of a channel kind.

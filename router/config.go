@@ -117,6 +117,12 @@ type ChannelConfig struct {
 	// Pacing collapses a backlog into one summary message (default for
 	// Slack: threshold 20; off for email and HTTP).
 	Pacing *PacingConfig `yaml:"pacing,omitempty"`
+	// Breaker stops sending to a failing channel (default: open after 5
+	// failures in a row, probe every 30s backing off to 5m).
+	Breaker *BreakerConfig `yaml:"breaker,omitempty"`
+	// OnFailure names the channel told when this one fails and recovers
+	// (default: the top-level on_failure).
+	OnFailure string `yaml:"on_failure,omitempty"`
 
 	Slack *slack.Config        `yaml:"slack,omitempty"`
 	Email *email.Config        `yaml:"email,omitempty"`
@@ -129,9 +135,18 @@ type RateConfig struct {
 	Burst     int     `yaml:"burst,omitempty"`
 }
 
+// BreakerConfig is a channel's circuit breaker: after Failures retryable
+// failures in a row the channel is open (nothing is sent, deliveries wait)
+// and one probe goes out every Probe, doubling up to 5m, until one
+// succeeds.
+type BreakerConfig struct {
+	Failures int           `yaml:"failures,omitempty"`
+	Probe    time.Duration `yaml:"probe,omitempty"`
+}
+
 // RetryConfig bounds retries: whichever limit comes first ends them.
-// Backoff is the first delay (default 1m), doubled after each failure up
-// to MaxBackoff (default 8h), with jitter.
+// Backoff is the first delay (default 5s), five times longer after each
+// failure up to MaxBackoff (default 8h), with jitter.
 type RetryConfig struct {
 	MaxAttempts int           `yaml:"max_attempts,omitempty"`
 	MaxAge      time.Duration `yaml:"max_age,omitempty"`

@@ -196,6 +196,7 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags
 		c.channelNodes[cd.name] = cd.node
 		c.compileChannel(cd)
 	}
+	c.resolveOnFailure(doc)
 	names := map[string]pos{}
 	exprs := newExprCompiler(exprOptions(o.Now))
 	for i, rd := range doc.rules {

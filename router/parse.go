@@ -19,6 +19,10 @@ type document struct {
 	sources  []sourceDoc
 	channels []channelDoc
 	rules    []ruleDoc
+	// onFailure is the top-level on_failure: the channel told when any
+	// other channel fails (unless it names its own).
+	onFailure    string
+	onFailurePos pos
 }
 
 type ruleDoc struct {
@@ -27,7 +31,7 @@ type ruleDoc struct {
 	ok   bool
 }
 
-var topLevelKeys = []string{"sources", "channels", "rules"}
+var topLevelKeys = []string{"sources", "channels", "rules", "on_failure"}
 
 // parseDocument parses src, reporting syntax errors, unknown keys and type
 // errors. Each source, channel and rule is decoded on its own, so one bad
@@ -61,6 +65,11 @@ func parseDocument(file string, src []byte, ds *diags) *document {
 			doc.channels = parseNamed[ChannelConfig](file, "channels", e.Value, ds)
 		case "rules":
 			doc.rules = parseRulesList(file, e.Value, ds)
+		case "on_failure":
+			doc.onFailurePos = nodePos(e.Value)
+			if !isNull(e.Value) {
+				decodeNode(file, e.Value, &doc.onFailure, "on_failure", "", ds)
+			}
 		default:
 			ds.add(SeverityError, file, nodePos(e.Key), "", "", "unknown key %q (expected one of: %s)", key, strings.Join(topLevelKeys, ", "))
 		}

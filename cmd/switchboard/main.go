@@ -299,6 +299,11 @@ func replay(args []string, stdout, stderr io.Writer) error {
 	f := newFlags("replay", stderr)
 	data, database := storeFlags(f)
 	allDead := f.Bool("all-dead", false, "requeue every dead letter")
+	channel := f.String("channel", "", "requeue the dead letters of this channel")
+	rule := f.String("rule", "", "requeue the dead letters of this rule")
+	since := f.Duration("since", 0, "requeue the dead letters created this long ago or later, e.g. 2h")
+	rerender := f.Bool("rerender", false, "render them again with the current --rules and --templates instead of resending what was stored")
+	rules, templates := configFlags(f)
 	ids, err := f.parse(args)
 	if err != nil {
 		return err
@@ -306,6 +311,7 @@ func replay(args []string, stdout, stderr io.Writer) error {
 	return app.Replay(context.Background(), app.ReplayOptions{
 		StoreOptions: app.StoreOptions{DataDir: *data, DatabaseURL: secret.URL(*database)},
 		IDs:          ids, AllDead: *allDead,
+		Channel: *channel, Rule: *rule, Since: *since, Rerender: *rerender, Rules: *rules, Templates: *templates,
 	}, stdout)
 }
 

@@ -505,18 +505,49 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]any{"replayed": n})
 }
 
+// replayDead is POST /api/v1/deliveries/replay?status=dead, with optional
+// filters: channel, rule, since (a duration: dead letters created that
+// long ago or later) and rerender=true (render them again with the current
+// templates instead of resending what was stored).
 func (a *API) replayDead(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Query().Get("status") != "dead" {
+	q := r.URL.Query()
+	if q.Get("status") != "dead" {
 		writeError(w, http.StatusBadRequest, "use ?status=dead to replay every dead letter")
 		return
 	}
-	n, err := a.o.Store.ReplayDead(r.Context())
+	f := store.ReplayFilter{Channel: q.Get("channel"), Rule: q.Get("rule")}
+	if v := q.Get("since"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			writeError(w, http.StatusBadRequest, "since: write a positive duration such as 30m or 2h")
+			return
+		}
+		f.Since = time.Now().Add(-d)
+	}
+	switch q.Get("rerender") {
+	case "", "false", "0":
+	case "true", "1":
+		rs := a.o.Reload.Current()
+		f.Rerender = func(d store.Delivery, body []byte) (notifiers.Parts, error) {
+			return rs.Rerender(d.Rule, d.Channel, d.MessageID, d.Source, d.ReceivedAt, body)
+		}
+	default:
+		writeError(w, http.StatusBadRequest, "rerender: use true or false")
+		return
+	}
+	var res store.ReplayResult
+	var err error
+	if f.Channel == "" && f.Rule == "" && f.Since.IsZero() && f.Rerender == nil {
+		res.Replayed, err = a.o.Store.ReplayDead(r.Context())
+	} else {
+		res, err = a.o.Store.ReplayMatching(r.Context(), f)
+	}
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "store unavailable")
 		return
 	}
-	if a.o.Wake != nil {
+	if a.o.Wake != nil && res.Replayed > 0 {
 		a.o.Wake()
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"replayed": n})
+	writeJSON(w, http.StatusAccepted, res)
 }

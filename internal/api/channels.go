@@ -1,12 +1,14 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
@@ -22,6 +24,23 @@ type ChannelSettings struct {
 	Name     string         `json:"name"`
 	Kind     string         `json:"kind"`
 	Settings map[string]any `json:"settings"`
+	// Health is the channel's delivery state, when the store answers.
+	Health *ChannelHealth `json:"health,omitempty"`
+}
+
+// ChannelHealth is a channel's circuit-breaker state and backlog.
+type ChannelHealth struct {
+	// State is closed (sending), open (failing: nothing is sent but one
+	// probe per interval) or paused (the peer asked to wait).
+	State string `json:"state"`
+	// Backlog counts deliveries still to send: pending, in flight, held.
+	Backlog int64 `json:"backlog"`
+	// Failures counts consecutive failures while closed.
+	Failures    int        `json:"failures"`
+	OpenedAt    *time.Time `json:"opened_at,omitempty"`
+	NextProbeAt *time.Time `json:"next_probe_at,omitempty"`
+	PausedUntil *time.Time `json:"paused_until,omitempty"`
+	LastError   string     `json:"last_error,omitempty"`
 }
 
 // channels is GET /api/v1/channels.
@@ -29,9 +48,10 @@ func (a *API) channels(w http.ResponseWriter, r *http.Request) {
 	out := []ChannelSettings{}
 	rs := a.o.Reload.Current()
 	written := a.writtenChannels()
+	health := a.channelHealth(r.Context(), rs)
 	for _, n := range rs.ChannelNames() {
 		c := rs.Channels[n]
-		cs := ChannelSettings{Name: n, Kind: c.Kind, Settings: map[string]any{}}
+		cs := ChannelSettings{Name: n, Kind: c.Kind, Settings: map[string]any{}, Health: health[n]}
 		if m, ok := written[n]; ok {
 			cs.Settings = redactSettings(m)
 		}
@@ -39,6 +59,45 @@ func (a *API) channels(w http.ResponseWriter, r *http.Request) {
 		out = append(out, cs)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"channels": out})
+}
+
+// channelHealth reads every channel's breaker and backlog; nil when the
+// store does not answer (the list is still useful without them).
+func (a *API) channelHealth(ctx context.Context, rs *router.Ruleset) map[string]*ChannelHealth {
+	if a.o.Store == nil {
+		return nil
+	}
+	breakers, err := a.o.Store.Breakers(ctx)
+	if err != nil {
+		return nil
+	}
+	backlog, err := a.o.Store.Backlog(ctx)
+	if err != nil {
+		return nil
+	}
+	now := time.Now()
+	out := map[string]*ChannelHealth{}
+	for _, n := range rs.ChannelNames() {
+		h := &ChannelHealth{State: "closed", Backlog: backlog[n]}
+		if b, ok := breakers[n]; ok {
+			h.Failures, h.LastError = b.Failures, rs.Scrub(b.LastError)
+			switch {
+			case b.IsOpen():
+				h.State = "open"
+				opened, probe := b.OpenedAt, b.ProbeAt
+				h.OpenedAt, h.NextProbeAt = &opened, &probe
+			case b.Paused(now):
+				h.State = "paused"
+				until := b.PausedUntil
+				h.PausedUntil = &until
+			}
+			if h.State == "closed" && h.Failures == 0 {
+				h.LastError = ""
+			}
+		}
+		out[n] = h
+	}
+	return out
 }
 
 // writtenChannels reads the channels section of the rules file on disk.

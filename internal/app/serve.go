@@ -114,6 +114,11 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		RulesPath: o.Rules, TemplatesDir: o.Templates, DryRun: o.DryRun, Logger: log, Catalog: catalog,
 	}, log, m, func(_, rs *router.Ruleset) {
 		initRuleMetrics(m, rs)
+		for _, name := range rs.ChannelNames() {
+			// Closed until the store says otherwise (within a poll).
+			m.ChannelState.WithLabelValues(name)
+			m.ChannelOpens.WithLabelValues(name)
+		}
 		// Compiling a large rules file allocates several times what the
 		// result keeps; hand that memory back instead of holding it.
 		debug.FreeOSMemory()
@@ -175,7 +180,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 				Notifier: ch.Notifier, Timeout: ch.Timeout, Concurrency: ch.Concurrency,
 				Rate: lim, Burst: ch.Burst, MaxAttempts: ch.MaxAttempts, MaxAge: ch.MaxAge,
 				Backoff: ch.Backoff, MaxBackoff: ch.MaxBackoff, Kind: ch.Kind, Pacing: ch.Pacing,
-				Scrub: rs.Scrub,
+				Scrub:     rs.Scrub,
+				Breaker:   store.BreakerPolicy{Failures: ch.BreakerFailures, Probe: ch.BreakerProbe},
+				OnFailure: ch.OnFailure,
 			}, true
 		},
 	})

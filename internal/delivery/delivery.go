@@ -26,6 +26,25 @@ const (
 	DefaultMaxAttempts = 12
 	// DefaultMaxAge is how long after being queued a delivery is retried.
 	DefaultMaxAge = 24 * time.Hour
+	// DefaultRetryBackoff is the first retry delay; each next one is
+	// BackoffFactor times longer, up to DefaultMaxBackoff.
+	DefaultRetryBackoff = 5 * time.Second
+	// DefaultMaxBackoff caps retry delays.
+	DefaultMaxBackoff = 8 * time.Hour
+	// BackoffFactor is how much longer each retry delay is than the last.
+	BackoffFactor = 5
+	// DefaultBreakerFailures is how many consecutive failures open a
+	// channel's breaker.
+	DefaultBreakerFailures = 5
+	// DefaultProbe is the first interval between probes of an open
+	// breaker; it doubles after each failed probe up to MaxProbe.
+	DefaultProbe = 30 * time.Second
+	// MaxProbe is the longest interval between probes (unless the
+	// channel's probe interval is longer).
+	MaxProbe = 5 * time.Minute
+	// SummaryInterval is how often an open channel is summed up in the
+	// log, and dead deliveries in on_failure notices.
+	SummaryInterval = time.Minute
 )
 
 // Dispatcher defaults, applied to zero fields of Options.
@@ -72,9 +91,17 @@ type Channel struct {
 	MaxAttempts int
 	MaxAge      time.Duration
 	// Backoff and MaxBackoff, when set, replace Options.Backoff for this
-	// channel: Backoff·2^(n-1) capped at MaxBackoff, with equal jitter.
+	// channel: Backoff·5^(n-1) capped at MaxBackoff, with ±20 % jitter.
 	Backoff    time.Duration
 	MaxBackoff time.Duration
+	// Breaker opens the channel after Breaker.Failures consecutive
+	// retryable failures (default 5) and probes it every Breaker.Probe
+	// (default 30 s, doubling up to 5 min) until a send succeeds.
+	Breaker store.BreakerPolicy
+	// OnFailure names the channel that receives this channel's
+	// operational notices (opened, recovered, deliveries dead); empty:
+	// none.
+	OnFailure string
 	// Kind is the channel kind (slack, email, http), for pacing summaries.
 	Kind string
 	// Pacing, when positive, is the most deliveries that wait in this
@@ -115,6 +142,15 @@ func (c Channel) withDefaults() Channel {
 	}
 	if c.MaxAge <= 0 {
 		c.MaxAge = DefaultMaxAge
+	}
+	if c.Breaker.Failures <= 0 {
+		c.Breaker.Failures = DefaultBreakerFailures
+	}
+	if c.Breaker.Probe <= 0 {
+		c.Breaker.Probe = DefaultProbe
+	}
+	if c.Breaker.MaxProbe <= 0 {
+		c.Breaker.MaxProbe = max(MaxProbe, c.Breaker.Probe)
 	}
 	return c
 }
@@ -164,24 +200,30 @@ type Options struct {
 }
 
 // DefaultBackoff is the retry delay after the attempt-th failed attempt:
-// 1 min·2^(attempt-1), capped at 8 h, with equal jitter (uniformly between
-// half of that and all of it). See the package documentation for the
-// schedule.
+// 5 s·5^(attempt-1), capped at 8 h, with ±20 % jitter. See the package
+// documentation for the schedule.
 func DefaultBackoff(attempt int) time.Duration {
-	return Exponential(time.Minute, 8*time.Hour, attempt)
+	return Exponential(DefaultRetryBackoff, DefaultMaxBackoff, attempt)
 }
 
-// Exponential is base·2^(attempt-1), capped at ceiling, with equal jitter.
+// Exponential is base·5^(attempt-1) (5 s, 25 s, 2 min, 10 min, 52 min, …
+// for a 5 s base) with ±20 % jitter, capped at ceiling.
 func Exponential(base, ceiling time.Duration, attempt int) time.Duration {
 	d := ceiling
 	if attempt < 1 {
 		attempt = 1
 	}
-	if attempt <= 16 {
-		d = min(base<<(attempt-1), ceiling)
+	if n := base; attempt <= 20 {
+		for range attempt - 1 {
+			n *= BackoffFactor
+			if n >= ceiling {
+				break
+			}
+		}
+		d = min(n, ceiling)
 	}
-	half := d / 2
-	return half + rand.N(half+1)
+	fifth := d / 5
+	return min(d-fifth+rand.N(2*fifth+1), ceiling)
 }
 
 // Dispatcher delivers this replica's share of the queue. Create it with
@@ -200,6 +242,16 @@ type Dispatcher struct {
 	nextDue  time.Time // earliest retry this replica scheduled
 	outs     []store.Outcome
 	releases []string
+	defers   map[time.Time][]string // due time → deliveries to hand back unattempted
+	// breakers is the last known breaker state of each channel, from the
+	// store (shared by every replica) and this replica's own updates.
+	breakers map[string]store.Breaker
+	// dead counts deliveries gone dead since the last notice, by channel
+	// and rule; deadErr is the last error per channel.
+	dead    map[string]map[string]int
+	deadErr map[string]string
+	// lastSummary is when this replica last looked at writing a summary.
+	lastSummary time.Time
 
 	runCtx     context.Context
 	sendCtx    context.Context // outlives runCtx by ShutdownGrace
@@ -221,6 +273,7 @@ type item struct {
 	leaseUntil time.Time
 	sending    bool // a worker took it from its queue
 	finishing  bool // its outcome or release is being written
+	probe      bool // the probe of its channel's open breaker
 	// summary, for a pacing summary, counts what it stands for by
 	// message type.
 	summary map[string]int
@@ -269,13 +322,17 @@ func New(o Options) *Dispatcher {
 		o.SweepInterval = DefaultSweepInterval
 	}
 	return &Dispatcher{
-		o:       o,
-		log:     o.Logger,
-		wakeC:   make(chan struct{}, 1),
-		resched: make(chan struct{}, 1),
-		flush:   make(chan struct{}, 1),
-		held:    make(map[string]*item),
-		pools:   make(map[string]*pool),
+		o:        o,
+		log:      o.Logger,
+		wakeC:    make(chan struct{}, 1),
+		resched:  make(chan struct{}, 1),
+		flush:    make(chan struct{}, 1),
+		held:     make(map[string]*item),
+		pools:    make(map[string]*pool),
+		defers:   make(map[time.Time][]string),
+		breakers: make(map[string]store.Breaker),
+		dead:     make(map[string]map[string]int),
+		deadErr:  make(map[string]string),
 	}
 }
 
@@ -401,6 +458,11 @@ func (d *Dispatcher) process(p *pool, it *item) {
 		return
 	}
 	ch = ch.withDefaults()
+	if until, ok := d.holdItem(it); ok {
+		// Open or paused: back to the store unattempted, no attempt row.
+		d.deferItem(it, until)
+		return
+	}
 	if p.limiter.Limit() != ch.Rate {
 		p.limiter.SetLimit(ch.Rate)
 	}
@@ -476,6 +538,9 @@ func (d *Dispatcher) process(p *pool, it *item) {
 		attempt.Error, out.Error = err.Error(), err.Error()
 	}
 	d.finish(it, out, attempt.Outcome, retryIn, err)
+	if d.sendCtx.Err() == nil {
+		d.recordBreaker(it, ch, err)
+	}
 	if m := d.o.Metrics; m != nil {
 		m.DeliveryDuration.WithLabelValues(it.d.Channel).Observe(elapsed.Seconds())
 	}
@@ -543,9 +608,24 @@ func (d *Dispatcher) finish(it *item, out store.Outcome, attemptOutcome string, 
 		// (metrics count them); failures stay visible at warn and error.
 		d.log.Debug("delivered", attrs...)
 	case store.ResultRetry:
-		d.log.Warn("delivery failed; will retry", append(attrs, "retry_in", retryIn.Round(time.Millisecond).String())...)
+		// One line per failed attempt would flood the log during an
+		// outage: the breaker's open, summary and close lines say it.
+		d.log.Debug("delivery failed; will retry", append(attrs, "retry_in", retryIn.Round(time.Millisecond).String())...)
 	default:
 		d.log.Error("delivery dead", attrs...)
+		if it.d.Rule != NoticeRule {
+			d.mu.Lock()
+			byRule := d.dead[it.d.Channel]
+			if byRule == nil {
+				byRule = map[string]int{}
+				d.dead[it.d.Channel] = byRule
+			}
+			byRule[it.d.Rule]++
+			if err != nil {
+				d.deadErr[it.d.Channel] = err.Error()
+			}
+			d.mu.Unlock()
+		}
 	}
 	if m := d.o.Metrics; m != nil {
 		if attemptOutcome != "" {
@@ -714,10 +794,10 @@ func (d *Dispatcher) finalFlush() error {
 // queued for the next try.
 func (d *Dispatcher) flushOnce() error {
 	d.mu.Lock()
-	outs, rels := d.outs, d.releases
-	d.outs, d.releases = nil, nil
+	outs, rels, defs := d.outs, d.releases, d.defers
+	d.outs, d.releases, d.defers = nil, nil, make(map[time.Time][]string)
 	d.mu.Unlock()
-	if len(outs) == 0 && len(rels) == 0 {
+	if len(outs) == 0 && len(rels) == 0 && len(defs) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
@@ -746,6 +826,16 @@ func (d *Dispatcher) flushOnce() error {
 			d.mu.Unlock()
 		} else {
 			d.forget(nil, rels)
+		}
+	}
+	for until, ids := range defs {
+		if _, err := d.o.Store.Defer(ctx, d.o.Owner, until, ids); err != nil {
+			errs = append(errs, err)
+			d.mu.Lock()
+			d.defers[until] = append(d.defers[until], ids...)
+			d.mu.Unlock()
+		} else {
+			d.forget(nil, ids)
 		}
 	}
 	return errors.Join(errs...)
@@ -779,9 +869,11 @@ func (d *Dispatcher) pollLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			d.refreshBreakers(ctx)
 			d.poll(ctx)
 			nextPoll = time.Now().Add(d.o.PollInterval)
 		case <-d.wakeC:
+			d.refreshBreakers(ctx)
 			d.poll(ctx)
 			nextPoll = time.Now().Add(d.o.PollInterval)
 		case <-d.resched:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"sort"
 	"strings"
@@ -444,25 +445,33 @@ func TestDefaultBackoff(t *testing.T) {
 		attempt int
 		nominal time.Duration
 	}{
-		{1, time.Minute}, {2, 2 * time.Minute}, {3, 4 * time.Minute}, {8, 128 * time.Minute},
-		{9, 256 * time.Minute}, {10, 8 * time.Hour}, {11, 8 * time.Hour}, {40, 8 * time.Hour}, {0, time.Minute},
+		{1, 5 * time.Second}, {2, 25 * time.Second}, {3, 125 * time.Second}, {4, 625 * time.Second},
+		{5, 3125 * time.Second}, {6, 15625 * time.Second}, {7, 8 * time.Hour}, {40, 8 * time.Hour}, {0, 5 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.attempt), func(t *testing.T) {
+			lo, hi := tt.nominal*4/5, min(tt.nominal*6/5, 8*time.Hour)
+			seen := map[bool]bool{}
 			for range 200 {
 				d := delivery.DefaultBackoff(tt.attempt)
-				if d < tt.nominal/2 || d > tt.nominal {
-					t.Fatalf("DefaultBackoff(%d) = %v, want within [%v, %v]", tt.attempt, d, tt.nominal/2, tt.nominal)
+				if d < lo || d > hi {
+					t.Fatalf("DefaultBackoff(%d) = %v, want within [%v, %v]", tt.attempt, d, lo, hi)
 				}
+				seen[d > tt.nominal] = true
+			}
+			if tt.nominal < 8*time.Hour && len(seen) != 2 {
+				t.Errorf("DefaultBackoff(%d) has no jitter around %v", tt.attempt, tt.nominal)
 			}
 		})
 	}
+	// With the default max_age (24 h), the 9th attempt is the last: the
+	// waits before it add up to about 21 h.
 	var total time.Duration
-	for n := 1; n <= 11; n++ {
-		total += time.Duration(float64(min(time.Minute<<(n-1), 8*time.Hour)))
+	for n := 1; n <= 8; n++ {
+		total += min(5*time.Second*time.Duration(math.Pow(5, float64(n-1))), 8*time.Hour)
 	}
-	if total < 23*time.Hour || total > 25*time.Hour {
-		t.Errorf("the 11 nominal waits before the 12th attempt add up to %v, want about 24h", total)
+	if total < 20*time.Hour || total > 22*time.Hour {
+		t.Errorf("the 8 nominal waits before the 9th attempt add up to %v, want about 21h", total)
 	}
 }
 

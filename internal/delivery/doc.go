@@ -30,22 +30,45 @@
 // # Retries
 //
 // A failed attempt is retried unless the notifier marked the error
-// permanent (notifiers.Permanent), which makes the delivery dead at once. A
+// permanent (notifiers.Permanent: a 4xx other than 408 and 429, Slack's
+// ok:false, a template error), which makes the delivery dead at once.
+// Network errors, timeouts, 408, 429 and 5xx are retried. A
 // notifiers.RetryAfterError is honoured exactly: the next attempt is due
 // after that delay, no sooner. Otherwise the delay after the nth failed
-// attempt is DefaultBackoff(n): 1 min·2^(n-1), capped at 8 h, with equal
-// jitter (a random delay between half the value and the value):
+// attempt is backoff·5^(n-1) (the channel's retry.backoff, default 5 s),
+// capped at max_backoff (default 8 h), with ±20 % jitter:
 //
-//	after attempt   1      2     3     4      5       6       7      8       9       10, 11
-//	wait           30s–1m 1–2m  2–4m  4–8m   8–16m   16–32m  32–64m 1–2h8m  2–4h16m 4–8h
+//	after attempt   1     2       3          4           5         6           7, 8
+//	wait           4–6s  20–30s  1m40–2m30  8m20–12m30  42m–1h02  3h28–5h12   6h24–8h
 //
-// so the 12th attempt, the default bound, comes 12–24 h after the first.
 // A delivery goes dead when it has had its channel's MaxAttempts (default
 // 12) or when its next attempt would fall after MaxAge (default 24 h) since
-// it was queued, whichever comes first. A delivery whose channel no longer
+// it was queued, whichever comes first: with the defaults, after the 9th
+// attempt, about 21 h after the first. A delivery whose channel no longer
 // exists goes dead with "channel X is not configured". Dead deliveries keep
 // their last error and attempt history; store.Replay requeues them with a
 // fresh retry budget.
+//
+// # Circuit breaker
+//
+// Each channel has a breaker in the store, shared by every replica. After
+// Breaker.Failures (default 5) retryable failures in a row it opens: its
+// deliveries are parked (pending, not due, no attempt and no attempt row)
+// and only one probe per interval goes out, across replicas (30 s by
+// default, doubling after each failed probe up to 5 min). The first
+// success closes it and makes the parked deliveries due: they drain at the
+// channel's rate and concurrency. A Retry-After (HTTP 429 or 503, Slack's
+// rate limit) pauses the whole channel until then; a 429 or a Slack rate
+// limit does not count as a failure. Permanent errors do not count either:
+// they are the delivery's fault, not the channel's.
+//
+// The log says when a channel opens (once, by the replica that opened it),
+// sums it up at most once a minute while it stays open, and says when it
+// closes, with how long it was open and how many deliveries wait; single
+// failed attempts are logged at debug level. A channel's on_failure
+// channel receives the same news as notices rendered with built-in
+// templates (see notices/notice.tmpl), and a notice of the deliveries that
+// went dead, at most once a minute.
 //
 // # Shutdown
 //

@@ -48,10 +48,22 @@ type Enqueuer interface {
 	Enqueue(ctx context.Context, m store.Message, owner string, ds []store.NewDelivery) (duplicate bool, err error)
 }
 
+// enqueueTimeout bounds the wait for a message's commit.
+const enqueueTimeout = 30 * time.Second
+
 // Submitter takes deliveries just committed and leased to this replica.
 // *delivery.Dispatcher implements it.
 type Submitter interface {
 	Submit(ds []store.Delivery)
+}
+
+// Holder, when the Submitter implements it, says which channels take no
+// deliveries now (their circuit breaker is open, or their peer asked to
+// wait) and until when: their new deliveries are stored waiting instead of
+// leased to workers that would only hand them back.
+// *delivery.Dispatcher implements it.
+type Holder interface {
+	HoldUntil(channel string) (time.Time, bool)
 }
 
 // Options configure the Handler.
@@ -230,7 +242,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		key = r.Header.Get(src.KeyHeader)
 	}
 	news := h.newDeliveries(rs, msg, res, now)
-	dup, err := h.o.Store.Enqueue(r.Context(), store.Message{
+	// The commit is not tied to the request: a sender that hangs up while
+	// its batch is being committed must not turn a stored message into
+	// "cannot store message", nor leave its leased deliveries unsent until
+	// their leases expire.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), enqueueTimeout)
+	defer cancel()
+	dup, err := h.o.Store.Enqueue(ctx, store.Message{
 		ID: msg.ID, Source: name, Key: key, WebhookType: msg.WebhookType(),
 		RulesVersion: rs.Version, ReceivedAt: now, Body: body, BodyHash: replayHash(src, body),
 	}, h.o.Owner, news)
@@ -288,7 +306,11 @@ func (h *Handler) newDeliveries(rs *router.Ruleset, msg *router.Message, res rou
 			continue
 		}
 		if ch, ok := rs.Channels[d.Channel]; ok {
-			nd.LeaseUntil = now.Add(ch.Timeout + delivery.DefaultLeaseMargin)
+			if until, held := h.holdUntil(d.Channel); held {
+				nd.NotBefore = until
+			} else {
+				nd.LeaseUntil = now.Add(ch.Timeout + delivery.DefaultLeaseMargin)
+			}
 		}
 		if h.o.Silenced != nil {
 			if id, reason, ok := h.o.Silenced(d.Rule, msg.Data, now); ok {
@@ -343,6 +365,13 @@ func (h *Handler) observeDecisions(msg *router.Message, news []store.NewDelivery
 			h.o.Metrics.RuleDecisions.WithLabelValues(nd.Rule, nd.Decided).Inc()
 		}
 	}
+}
+
+func (h *Handler) holdUntil(channel string) (time.Time, bool) {
+	if hd, ok := h.o.Dispatch.(Holder); ok {
+		return hd.HoldUntil(channel)
+	}
+	return time.Time{}, false
 }
 
 // submit hands the leased deliveries to the local workers.

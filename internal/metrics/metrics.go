@@ -49,6 +49,11 @@ type Metrics struct {
 	// PacingCollapsed counts deliveries folded into pacing summaries, by
 	// channel.
 	PacingCollapsed *prometheus.CounterVec
+	// ChannelState is each channel's breaker state: 0 closed, 1 open
+	// (nothing sent but probes), 2 paused (the peer asked to wait).
+	ChannelState *prometheus.GaugeVec
+	// ChannelOpens counts how many times each channel's breaker opened.
+	ChannelOpens *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them on reg.
@@ -127,8 +132,16 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: ns, Name: "pacing_collapsed_total",
 			Help: "Deliveries folded into a pacing summary, by channel.",
 		}, []string{"channel"}),
+		ChannelState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "channel_state",
+			Help: "Circuit-breaker state of each channel: 0 closed, 1 open, 2 paused by the peer (Retry-After).",
+		}, []string{"channel"}),
+		ChannelOpens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "channel_open_total",
+			Help: "Times each channel's circuit breaker opened.",
+		}, []string{"channel"}),
 	}
-	reg.MustRegister(m.RuleDecisions, m.Digests, m.PacingCollapsed)
+	reg.MustRegister(m.RuleDecisions, m.Digests, m.PacingCollapsed, m.ChannelState, m.ChannelOpens)
 	reg.MustRegister(m.MessagesReceived, m.RuleMatches, m.RuleErrors, m.Deliveries,
 		m.DeliveryAttempts, m.DeliveryDuration, m.DeliveryLatency, m.DeliveriesPending,
 		m.DeliveriesByState, m.OldestPendingSeconds, m.ConfigLastReloadSuccessful,

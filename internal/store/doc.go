@@ -51,6 +51,18 @@
 // window (all configurable in Retention). A duplicate is therefore detected
 // for at least 7 days, and for as long as the original message is kept.
 //
+// # Circuit breakers
+//
+// channel_breakers holds one row per channel that has failed, shared by
+// every replica: consecutive failures, whether the breaker is open, when
+// the next probe is due and until when the peer asked for a pause.
+// BreakerFailure, BreakerSuccess, ClaimProbe and ClaimSummary change it in
+// one transaction each, so that exactly one caller learns that a breaker
+// opened or closed, and one replica takes each probe. The deliveries of an
+// open channel are parked: pending with next_attempt_at = Parked, which
+// Claim never reaches; closing the breaker makes them due at once, without
+// an attempt having been counted or recorded.
+//
 // The package does not decide retry policy, rate limits or concurrency: the
 // delivery package does, and tells the store the outcome.
 package store

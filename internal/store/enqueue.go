@@ -331,6 +331,8 @@ func newDeliveryRow(m Message, owner string, d *NewDelivery, now time.Time) (del
 		row.state, row.next, row.queued = StateHeld, microsCeil(d.HoldUntil), microsCeil(d.HoldUntil)
 	case d.Decided != "" && d.Decided != StateInFlight && d.Decided != StatePending:
 		row.state = d.Decided
+	case !d.NotBefore.IsZero():
+		row.next = microsCeil(d.NotBefore)
 	case !d.LeaseUntil.IsZero():
 		row.state, row.leaseOwner, row.leaseUntil = StateInFlight, clean(owner), micros(d.LeaseUntil)
 	}

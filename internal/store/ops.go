@@ -3,11 +3,15 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/notifiers"
 )
 
 // List limits.
@@ -309,4 +313,149 @@ func (s *Store) sweepOnce(ctx context.Context, selectIDs string, cutoff int64, d
 		return 0, err
 	}
 	return len(ids), nil
+}
+
+// ReplayFilter selects dead letters to replay in bulk. Zero fields match
+// everything.
+type ReplayFilter struct {
+	// Channel and Rule, if set, must equal the delivery's.
+	Channel string
+	Rule    string
+	// Since, if set, keeps deliveries created at or after it.
+	Since time.Time
+	// Rerender, if set, renders each delivery again (with the current
+	// rules and templates) from its message's body; the new parts replace
+	// the stored ones. An error leaves that delivery dead and is reported
+	// in ReplayResult.Failed.
+	Rerender func(d Delivery, body []byte) (notifiers.Parts, error)
+}
+
+// ReplayFailure is a dead letter a bulk replay left dead.
+type ReplayFailure struct {
+	ID    string `json:"id"`
+	Error string `json:"error"`
+}
+
+// ReplayResult is what a bulk replay did.
+type ReplayResult struct {
+	// Replayed counts the requeued deliveries.
+	Replayed int `json:"replayed"`
+	// Failed lists the deliveries that could not be rendered again.
+	Failed []ReplayFailure `json:"failed,omitempty"`
+}
+
+// ReplayMatching requeues the dead letters f selects, oldest first, in
+// chunks of a few hundred (each chunk one transaction).
+func (s *Store) ReplayMatching(ctx context.Context, f ReplayFilter) (ReplayResult, error) {
+	var res ReplayResult
+	where := []string{"d.state = 'dead'"}
+	var args []any
+	if f.Channel != "" {
+		args = append(args, f.Channel)
+		where = append(where, "d.channel = $"+strconv.Itoa(len(args)))
+	}
+	if f.Rule != "" {
+		args = append(args, f.Rule)
+		where = append(where, "d.rule = $"+strconv.Itoa(len(args)))
+	}
+	if !f.Since.IsZero() {
+		args = append(args, micros(f.Since))
+		where = append(where, "d.created_at >= $"+strconv.Itoa(len(args)))
+	}
+	// Page by (created_at, id) so that deliveries left dead are not read
+	// again.
+	var after int64 = -1
+	afterID := ""
+	for {
+		pargs := append(append([]any(nil), args...), after, after, afterID, int64(idsPerStatement))
+		n := len(args)
+		q := selectDelivery + " WHERE " + strings.Join(where, " AND ") +
+			fmt.Sprintf(" AND (d.created_at > $%d OR (d.created_at = $%d AND d.id > $%d)) ORDER BY d.created_at, d.id LIMIT $%d",
+				n+1, n+2, n+3, n+4)
+		ds, err := queryDeliveries(ctx, s.r, q, pargs...)
+		if err != nil {
+			return res, fmt.Errorf("replay: %w", err)
+		}
+		if len(ds) == 0 {
+			return res, nil
+		}
+		last := ds[len(ds)-1]
+		after, afterID = micros(last.CreatedAt), last.ID
+		n2, failed, err := s.replayChunk(ctx, ds, f.Rerender)
+		res.Replayed += n2
+		res.Failed = append(res.Failed, failed...)
+		if err != nil {
+			return res, err
+		}
+		if len(ds) < idsPerStatement {
+			return res, nil
+		}
+	}
+}
+
+func (s *Store) replayChunk(ctx context.Context, ds []Delivery, rerender func(Delivery, []byte) (notifiers.Parts, error)) (int, []ReplayFailure, error) {
+	now := micros(s.now())
+	if rerender == nil {
+		ids := make([]string, len(ds))
+		for i, d := range ds {
+			ids[i] = d.ID
+		}
+		ids = sortedIDs(ids)
+		res, err := s.w.ExecContext(ctx, replaySet+" WHERE state = 'dead' AND id IN ("+s.dialect.params(2, len(ids))+")",
+			append([]any{now}, stringArgs(ids)...)...)
+		if err != nil {
+			return 0, nil, fmt.Errorf("replay: %w", err)
+		}
+		n, err := res.RowsAffected()
+		return int(n), nil, err
+	}
+	var failed []ReplayFailure
+	type update struct {
+		id    string
+		parts string
+	}
+	var ups []update
+	for _, d := range ds {
+		var body []byte
+		if err := s.r.QueryRowContext(ctx, "SELECT body FROM messages WHERE id = $1", d.MessageID).Scan(&body); err != nil {
+			if !errors.Is(err, sql.ErrNoRows) {
+				return 0, failed, fmt.Errorf("replay: read message %s: %w", d.MessageID, err)
+			}
+			failed = append(failed, ReplayFailure{ID: d.ID, Error: "its message is no longer stored"})
+			continue
+		}
+		parts, err := rerender(d, body)
+		if err != nil {
+			failed = append(failed, ReplayFailure{ID: d.ID, Error: err.Error()})
+			continue
+		}
+		b, err := json.Marshal(parts)
+		if err != nil {
+			failed = append(failed, ReplayFailure{ID: d.ID, Error: err.Error()})
+			continue
+		}
+		ups = append(ups, update{d.ID, string(b)})
+	}
+	slices.SortFunc(ups, func(a, b update) int { return strings.Compare(a.id, b.id) })
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, failed, fmt.Errorf("replay: %w", err)
+	}
+	defer tx.Rollback()
+	total := 0
+	for _, u := range ups {
+		res, err := tx.ExecContext(ctx, replaySet+", parts = $2 WHERE state = 'dead' AND id = $3", now, clean(u.parts), u.id)
+		if err != nil {
+			return 0, failed, fmt.Errorf("replay: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, failed, fmt.Errorf("replay: %w", err)
+		}
+		total += int(n)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, failed, fmt.Errorf("replay: %w", err)
+	}
+	return total, failed, nil
 }

@@ -182,6 +182,10 @@ type NewDelivery struct {
 	// to the owner given to Enqueue, for that replica's workers to send at
 	// once. Zero inserts it pending, for any replica's poller.
 	LeaseUntil time.Time
+	// NotBefore, if set (and LeaseUntil is not), inserts the delivery
+	// pending but not due before then: Parked while its channel's breaker
+	// is open, the end of a pause while its channel is paused.
+	NotBefore time.Time
 	// DeadError, if not empty, inserts the delivery dead at once with this
 	// error (a template that failed to render). It can be replayed.
 	DeadError string

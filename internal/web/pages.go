@@ -207,6 +207,8 @@ func outcome(rep apiReply, err error, done string) (notice, problem string) {
 type channelRow struct {
 	Name, Kind string
 	Settings   [][2]string
+	// Health is the channel's breaker state and backlog, when known.
+	Health *api.ChannelHealth
 }
 
 func (u *UI) channelsPage(w http.ResponseWriter, r *http.Request) {
@@ -219,6 +221,12 @@ func (u *UI) channelsPage(w http.ResponseWriter, r *http.Request) {
 		if json.Unmarshal(rep.Body, &out) == nil {
 			for _, c := range out.Channels {
 				row := channelRow{Name: fmt.Sprint(c["name"]), Kind: fmt.Sprint(c["kind"])}
+				if h, ok := c["health"]; ok {
+					if b, err := json.Marshal(h); err == nil {
+						row.Health = &api.ChannelHealth{}
+						_ = json.Unmarshal(b, row.Health)
+					}
+				}
 				flat := map[string]string{}
 				if settings, ok := c["settings"].(map[string]any); ok {
 					flatten("", settings, flat)
@@ -294,7 +302,7 @@ func (u *UI) deliveriesPage(w http.ResponseWriter, r *http.Request) {
 		f.Status = ""
 	}
 	data := map[string]any{"Title": "Deliveries", "Filter": f, "Rules": u.o.Reload.Current().RuleNames(),
-		"States": store.States}
+		"States": store.States, "Channels": u.o.Reload.Current().ChannelNames(), "Since": replaySince}
 	list, err := u.o.Store.List(r.Context(), f)
 	if err != nil {
 		data["Problem"] = "The store is unavailable."

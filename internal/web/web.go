@@ -112,6 +112,7 @@ func (u *UI) Register(mux *http.ServeMux) {
 	h("POST /ui/channels/save", u.saveChannel)
 	h("GET /ui/deliveries", u.deliveriesPage)
 	h("POST /ui/deliveries/{id}/replay", u.replay)
+	h("POST /ui/deliveries/replay", u.bulkReplay)
 	h("GET /ui/silences", u.silencesPage)
 	h("POST /ui/silences", u.addSilence)
 	h("POST /ui/silences/{id}/expire", u.expireSilence)

@@ -1,0 +1,43 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/switchboard-dev/switchboard/internal/store"
+)
+
+// replaySince are the time ranges the bulk replay form offers.
+var replaySince = []struct{ Value, Label string }{
+	{"1h", "the last hour"}, {"2h", "the last 2 hours"}, {"6h", "the last 6 hours"},
+	{"24h", "the last day"}, {"168h", "the last week"}, {"", "any time"},
+}
+
+// bulkReplay requeues the dead letters the deliveries page's form selects,
+// through POST /api/v1/deliveries/replay.
+func (u *UI) bulkReplay(w http.ResponseWriter, r *http.Request) {
+	q := url.Values{"status": {"dead"}}
+	for _, k := range []string{"channel", "rule", "since"} {
+		if v := r.PostFormValue(k); v != "" {
+			q.Set(k, v)
+		}
+	}
+	if r.PostFormValue("rerender") != "" {
+		q.Set("rerender", "true")
+	}
+	rep, err := u.api.call(r.Context(), http.MethodPost, "/api/v1/deliveries/replay?"+q.Encode(), "", nil)
+	notice, problem := outcome(rep, err, "")
+	if problem != "" {
+		u.fragment(w, "text", problem)
+		return
+	}
+	var res store.ReplayResult
+	_ = json.Unmarshal(rep.Body, &res)
+	notice = fmt.Sprintf("Requeued %d dead letter%s.", res.Replayed, map[bool]string{true: "", false: "s"}[res.Replayed == 1])
+	if len(res.Failed) > 0 {
+		notice += fmt.Sprintf(" %d could not be rendered again and stay dead (first: %s).", len(res.Failed), res.Failed[0].Error)
+	}
+	u.fragment(w, "text", notice)
+}
