@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,13 +71,19 @@ func Load(o LoadOptions) (*Ruleset, []Diagnostic, error) {
 	ds := &diags{}
 	src, err := os.ReadFile(o.RulesPath)
 	if err != nil {
-		ds.add(SeverityError, o.RulesPath, pos{}, "", "", "read rules file: %v", errors.Unwrap(err))
-		return nil, nil, &LoadError{Diagnostics: ds.sorted()}
+		if errors.Is(err, fs.ErrNotExist) {
+			ds.add(SeverityError, o.RulesPath, pos{}, "", "", "the rules file does not exist")
+		} else {
+			ds.add(SeverityError, o.RulesPath, pos{}, "", "", "read rules file: %v", errors.Unwrap(err))
+		}
+		all := ds.sorted()
+		return nil, all, &LoadError{Diagnostics: all}
 	}
 	tmpls, err := readTemplates(o.TemplatesDir)
 	if err != nil {
 		ds.add(SeverityError, o.TemplatesDir, pos{}, "", "", "read templates: %v", err)
-		return nil, nil, &LoadError{Diagnostics: ds.sorted()}
+		all := ds.sorted()
+		return nil, all, &LoadError{Diagnostics: all}
 	}
 	rs := compile(o, src, tmpls, ds)
 	all := ds.sorted()
@@ -158,6 +165,12 @@ type compiler struct {
 	badFile map[string]bool         // files that failed to parse (reported once)
 	// channelNodes are the YAML nodes of channels, for positions.
 	channelNodes map[string]ast.Node
+	// brokenChannels are channels defined with errors (already reported).
+	brokenChannels map[string]bool
+	// kinds caches the JSON kind of each field path of a Lago type.
+	kinds map[string]map[string]string
+	// pinned are the Lago types the rule being compiled is pinned to.
+	pinned []string
 	// blocks caches compiled templates; defaults the built-in files.
 	blocks   map[blockKey]*render.Template
 	defaults map[string]*render.File
@@ -169,14 +182,16 @@ type compiler struct {
 func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags) *Ruleset {
 	c := &compiler{
 		o: o, ds: ds, file: o.RulesPath,
-		lines:        strings.Split(string(src), "\n"),
-		tmpls:        tmpls,
-		files:        map[string]*render.File{},
-		badFile:      map[string]bool{},
-		channelNodes: map[string]ast.Node{},
-		blocks:       map[blockKey]*render.Template{},
-		defaults:     map[string]*render.File{},
-		ropts:        render.Options{MaxBytes: o.MaxRenderBytes, Now: o.Now},
+		lines:          strings.Split(string(src), "\n"),
+		tmpls:          tmpls,
+		files:          map[string]*render.File{},
+		badFile:        map[string]bool{},
+		channelNodes:   map[string]ast.Node{},
+		brokenChannels: map[string]bool{},
+		kinds:          map[string]map[string]string{},
+		blocks:         map[blockKey]*render.Template{},
+		defaults:       map[string]*render.File{},
+		ropts:          render.Options{MaxBytes: o.MaxRenderBytes, Now: o.Now},
 	}
 	c.x = &expander{file: o.RulesPath, env: o.Env, dryRun: o.DryRun, ds: ds}
 	c.rs = &Ruleset{
@@ -290,7 +305,8 @@ func (c *compiler) compileRule(i int, rd ruleDoc, names map[string]pos, exprs *e
 			c.checkPaths(rule, whenNode)
 		}
 	}
-	if len(r.Send) == 0 {
+	c.pinned = rule.pinned
+	if len(r.Send) == 0 && !rd.bad["send"] {
 		c.ds.add(SeverityError, c.file, posIn(node, "send"), r.Name, "send", "send needs at least one target (- to: <channel>)")
 	}
 	for j, s := range r.Send {
@@ -299,7 +315,7 @@ func (c *compiler) compileRule(i int, rd ruleDoc, names map[string]pos, exprs *e
 			rule.targets = append(rule.targets, t)
 		}
 	}
-	c.compileFatigue(rule, r, node)
+	c.compileFatigue(rule, r, node, rd.bad)
 	c.rs.Rules = append(c.rs.Rules, rule)
 }
 
@@ -348,6 +364,9 @@ func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
 			c.ds.add(SeverityWarning, c.file, nodePos(whenNode), rule.Name, "when", "when: %q is not a Lago webhook type", t)
 		}
 	}
+	if rule.cond != nil && rule.cond.tree != nil {
+		c.checkComparisons(rule, whenNode, pinned)
+	}
 	for _, ref := range refs {
 		if ref.path[0] == "meta" {
 			continue
@@ -364,4 +383,69 @@ func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
 				"when: %s does not exist in %s payloads (a typo never matches)", strings.Join(ref.path, "."), strings.Join(pinned, ", "))
 		}
 	}
+}
+
+// fieldKind returns the JSON kind of a field path in the example payloads
+// of the types given ("string", "number", "bool"), or "" when the types
+// disagree or do not say.
+func (c *compiler) fieldKind(types []string, path string) string {
+	kind := ""
+	for _, t := range types {
+		kinds, ok := c.kinds[t]
+		if !ok {
+			kinds = map[string]string{}
+			for _, f := range c.o.Catalog.Fields(t) {
+				kinds[f.Path] = f.Kind
+			}
+			c.kinds[t] = kinds
+		}
+		k := kinds[path]
+		switch {
+		case k == "" || k == "null":
+			continue
+		case kind == "":
+			kind = k
+		case kind != k:
+			return ""
+		}
+	}
+	switch kind {
+	case "string", "number", "bool":
+		return kind
+	}
+	return ""
+}
+
+// checkComparisons reports comparisons of a payload field with a literal
+// of another kind: invoice.total_amount_cents > "1000000" fails on every
+// message (an error), invoice.total_amount_cents == "0" is never true (a
+// warning).
+func (c *compiler) checkComparisons(rule *Rule, whenNode ast.Node, pinned []string) {
+	for _, cmp := range comparisons(rule.cond.tree) {
+		kind := c.fieldKind(pinned, strings.Join(cmp.path, "."))
+		if kind == "" || kind == cmp.literalKind {
+			continue
+		}
+		at := scalarOffsetPos(c.lines, whenNode, cmp.offset)
+		field := strings.Join(cmp.path, ".")
+		hint := ""
+		if kind == "number" && cmp.literalKind == "string" {
+			if _, err := strconv.ParseFloat(cmp.literal, 64); err == nil {
+				hint = fmt.Sprintf(" (write %s without quotes)", cmp.literal)
+			}
+		}
+		if cmp.ordering {
+			c.ds.add(SeverityError, c.file, at, rule.Name, "when",
+				"when: %s is a %s in %s payloads and cannot be compared with %s %s: the condition would fail on every message%s",
+				field, kind, strings.Join(pinned, ", "), article(cmp.literalKind), cmp.text, hint)
+			continue
+		}
+		c.ds.add(SeverityWarning, c.file, at, rule.Name, "when",
+			"when: %s is a %s in %s payloads, never equal to %s %s%s",
+			field, kind, strings.Join(pinned, ", "), article(cmp.literalKind), cmp.text, hint)
+	}
+}
+
+func article(kind string) string {
+	return "a " + kind
 }
