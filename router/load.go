@@ -34,6 +34,10 @@ type LoadOptions struct {
 	// sources whose secret is unset, and replaces every notifier with one
 	// that logs the rendered notification instead of sending it.
 	DryRun bool
+	// CheckOnly compiles for `check`: as under DryRun nothing can be
+	// sent, and an unset variable is a warning that says serve needs it,
+	// without the dry-run notes about disabled verification.
+	CheckOnly bool
 	// Logger receives dry-run notifications.
 	Logger *slog.Logger
 	// Catalog is Lago's catalog, used to warn about field paths that do
@@ -57,6 +61,9 @@ func (o *LoadOptions) defaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.CheckOnly {
+		o.DryRun = true
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -193,7 +200,7 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags
 		defaults:       map[string]*render.File{},
 		ropts:          render.Options{MaxBytes: o.MaxRenderBytes, Now: o.Now},
 	}
-	c.x = &expander{file: o.RulesPath, env: o.Env, dryRun: o.DryRun, ds: ds}
+	c.x = &expander{file: o.RulesPath, env: o.Env, dryRun: o.DryRun, checkOnly: o.CheckOnly, ds: ds}
 	c.rs = &Ruleset{
 		Version:  version(src, tmpls),
 		Sources:  map[string]*Source{},

@@ -127,6 +127,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 				Notifier: ch.Notifier, Timeout: ch.Timeout, Concurrency: ch.Concurrency,
 				Rate: lim, Burst: ch.Burst, MaxAttempts: ch.MaxAttempts, MaxAge: ch.MaxAge,
 				Backoff: ch.Backoff, MaxBackoff: ch.MaxBackoff, Kind: ch.Kind, Pacing: ch.Pacing,
+				DryRun: o.DryRun,
 			}, true
 		},
 	})

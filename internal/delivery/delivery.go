@@ -81,6 +81,9 @@ type Channel struct {
 	// replica's queue for the channel: the overflow is collapsed into one
 	// summary delivery.
 	Pacing int
+	// DryRun says the Notifier only logs (serve --dry-run): a success is
+	// recorded as dry_run, not delivered.
+	DryRun bool
 }
 
 func (c Channel) withDefaults() Channel {
@@ -426,6 +429,8 @@ func (d *Dispatcher) process(p *pool, it *item) {
 	}
 	var retryIn time.Duration
 	switch {
+	case err == nil && ch.DryRun:
+		attempt.Outcome, out.Result = store.ResultDryRun, store.ResultDryRun
 	case err == nil:
 		attempt.Outcome, out.Result = "success", store.ResultDelivered
 	case d.sendCtx.Err() != nil:
@@ -522,9 +527,11 @@ func (d *Dispatcher) finish(it *item, out store.Outcome, attemptOutcome string, 
 	}
 	switch out.Result {
 	case store.ResultDelivered:
-		// Successes are the bulk of the traffic: logged at debug level
-		// (metrics count them); failures stay visible at warn and error.
-		d.log.Debug("delivered", attrs...)
+		// One line per notification sent, so that a log says what went
+		// out; failures are warnings and errors.
+		d.log.Info("delivered", attrs...)
+	case store.ResultDryRun:
+		// The dry-run notifier logged the notification itself.
 	case store.ResultRetry:
 		d.log.Warn("delivery failed; will retry", append(attrs, "retry_in", retryIn.Round(time.Millisecond).String())...)
 	default:
@@ -542,6 +549,8 @@ func (d *Dispatcher) finish(it *item, out store.Outcome, attemptOutcome string, 
 			}
 		case store.ResultDead:
 			m.Deliveries.WithLabelValues(it.d.Channel, store.ResultDead).Inc()
+		case store.ResultDryRun:
+			m.Deliveries.WithLabelValues(it.d.Channel, store.ResultDryRun).Inc()
 		}
 	}
 	d.mu.Lock()
