@@ -221,7 +221,7 @@ func Test(o TestOptions, stdout, stderr io.Writer) error {
 func testProblems(res api.TestResult, expectMatch, expectNoMatch []string) []string {
 	out := []string{}
 	for _, e := range res.Errors {
-		out = append(out, fmt.Sprintf("rule %q: condition error: %s", e.Rule, e.Error))
+		out = append(out, fmt.Sprintf("rule %q: condition error: %s", e.Rule, firstLine(errors.New(e.Error))))
 	}
 	matched := map[string]bool{}
 	for _, m := range res.Matches {
@@ -271,7 +271,7 @@ func printTest(w io.Writer, path string, data map[string]any, res api.TestResult
 		fmt.Fprintln(w, "   no rule matched")
 	}
 	for _, e := range res.Errors {
-		fmt.Fprintf(w, "   rule %q: condition error: %s\n", e.Rule, e.Error)
+		fmt.Fprintf(w, "   rule %q: condition error: %s\n", e.Rule, firstLine(errors.New(e.Error)))
 	}
 	for _, m := range res.Matches {
 		fmt.Fprintf(w, "   matched rule %q\n", m.Rule)

@@ -154,7 +154,7 @@ func silencesOf(ctx context.Context, st *store.Store) func(rule string, data map
 func firstLine(err error) string {
 	msg := err.Error()
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
-		msg = msg[:i] + " …"
+		msg = msg[:i]
 	}
 	return msg
 }
