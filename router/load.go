@@ -111,9 +111,16 @@ type templateFile struct {
 
 func readTemplates(dir string) (map[string]templateFile, error) {
 	out := map[string]templateFile{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	// The directory may be a symbolic link (a mounted volume, a checkout
+	// linked into place): walk what it points to, and name files under
+	// dir as given.
+	root := dir
+	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
+		root = resolved
+	}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if p == dir && errors.Is(err, fs.ErrNotExist) {
+			if p == root && errors.Is(err, fs.ErrNotExist) {
 				return fs.SkipAll
 			}
 			return err
@@ -121,7 +128,7 @@ func readTemplates(dir string) (map[string]templateFile, error) {
 		if d.IsDir() {
 			// Skip hidden directories, such as Kubernetes' ..data and
 			// ..2024_… links to the real content.
-			if p != dir && strings.HasPrefix(d.Name(), ".") {
+			if p != root && strings.HasPrefix(d.Name(), ".") {
 				return fs.SkipDir
 			}
 			return nil
@@ -129,13 +136,18 @@ func readTemplates(dir string) (map[string]templateFile, error) {
 		if strings.HasPrefix(d.Name(), ".") || strings.HasSuffix(d.Name(), "~") {
 			return nil
 		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			if st, err := os.Stat(p); err == nil && st.IsDir() {
+				return nil // a link to a directory inside: not followed
+			}
+		}
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(dir, p)
+		rel, _ := filepath.Rel(root, p)
 		name := filepath.ToSlash(rel)
-		out[name] = templateFile{name: name, path: p, src: b}
+		out[name] = templateFile{name: name, path: filepath.Join(dir, rel), src: b}
 		return nil
 	})
 	if err != nil {
