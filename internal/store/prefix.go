@@ -29,8 +29,8 @@ const (
 // ExpandID returns the one ID of kind (DeliveryIDs or SilenceIDs) that
 // starts with prefix, so that people can type the start of an ID as
 // listings show it ("sil-01a2…"). A trailing "…" or "..." is ignored. It
-// returns ErrNotFound when no ID starts so, and an *AmbiguousIDError when
-// several do.
+// returns ErrNotFound (ErrSilenceNotFound for silences) when no ID starts
+// so, and an *AmbiguousIDError when several do.
 func (s *Store) ExpandID(ctx context.Context, kind, prefix string) (string, error) {
 	if kind != DeliveryIDs && kind != SilenceIDs {
 		return "", fmt.Errorf("unknown ID kind %q", kind)
