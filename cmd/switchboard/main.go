@@ -56,10 +56,6 @@ const (
 	exitUsage    = 2 // the command line is wrong
 )
 
-// errUsage marks a command line that cannot be run; the message is
-// already printed.
-var errUsage = errors.New("usage")
-
 // command is one command (or subcommand) of the CLI: what it does, how it
 // is called, its flags and how it runs. Help for every command is printed
 // from this, in one style.
@@ -250,8 +246,6 @@ func execute(c *command, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, errUsage):
-		return exitUsage
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "switchboard %s: %s\nRun \"switchboard %s --help\" for usage.\n", c.name, ue.Msg, c.name)
 		return exitUsage
