@@ -86,9 +86,20 @@ func TestCommandsOnAStore(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, `now: suppress (throttled: key "acme_1042" already notified`) {
 		t.Errorf("test with SWITCHBOARD_DATA does not see the throttle window:\n%s", r)
 	}
-	r = cli{env: []string{"SWITCHBOARD_DATA=" + filepath.Join(s.dir, "nothing-here")}, args: []string{"test", "--rules", filepath.Join(s.dir, "rules.yaml"), msg}}.run(t)
-	if r.code != 1 || !strings.Contains(r.stderr, "no store at "+filepath.Join(s.dir, "nothing-here", "switchboard.db")) {
+	// A store named with --data must exist; one from the environment is
+	// consulted when it does, and test says where it looked.
+	nothing := filepath.Join(s.dir, "nothing-here")
+	r = cli{args: []string{"test", "--rules", filepath.Join(s.dir, "rules.yaml"), "--data", nothing, msg}}.run(t)
+	if r.code != 1 || !strings.Contains(r.stderr, "no store at "+filepath.Join(nothing, "switchboard.db")) {
+		t.Errorf("test --data with no store there:\n%s", r)
+	}
+	r = cli{env: []string{"SWITCHBOARD_DATA=" + nothing}, args: []string{"test", "--rules", filepath.Join(s.dir, "rules.yaml"), msg}}.run(t)
+	if r.code != 0 || !strings.Contains(r.stderr, "note: no store at "+filepath.Join(nothing, "switchboard.db")) ||
+		!strings.Contains(r.stdout, `matched rule "wallet-depleted"`) {
 		t.Errorf("test with a SWITCHBOARD_DATA that holds no store:\n%s", r)
+	}
+	if _, err := os.Stat(nothing); !os.IsNotExist(err) {
+		t.Errorf("test created %s (%v)", nothing, err)
 	}
 
 	// A silence of a rule that does not exist mutes nothing: refused, as

@@ -370,18 +370,8 @@ func (f *flagSet) alias(name, target string) {
 	f.fs.Var(fl.Value, name, "\x00"+target)
 }
 
-// explicit reports whether a flag was given on the command line or
-// through its environment variable.
-func (f *flagSet) explicit(name string) bool {
-	if f.set[name] {
-		return true
-	}
-	if env, ok := f.env[name]; ok {
-		v, set := os.LookupEnv(env)
-		return set && v != ""
-	}
-	return false
-}
+// given reports whether a flag was given on the command line.
+func (f *flagSet) given(name string) bool { return f.set[name] }
 
 func (f *flagSet) hasFlags() bool {
 	has := false
@@ -605,7 +595,10 @@ switchboard test --expect-match large-invoice --expect-no-match customers-to-crm
 				return app.Test(app.TestOptions{
 					ConfigOptions: app.ConfigOptions{Rules: *rules, Templates: *templates},
 					Source:        *source, JSON: *asJSON, Messages: msgs,
-					Live: store(), LiveRequired: f.explicit("data") || f.explicit("database"),
+					// A store named on the command line must exist; one from
+					// the environment (the Docker image sets SWITCHBOARD_DATA)
+					// is consulted when it does.
+					Live: store(), LiveRequired: f.given("data") || f.given("database"),
 					ExpectMatch: *expectMatch, ExpectNoMatch: *expectNoMatch,
 				}, stdout, stderr)
 			}
