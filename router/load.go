@@ -3,6 +3,7 @@ package router
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -232,6 +233,9 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags
 	exprs := newExprCompiler(exprOptions(o.Now))
 	for i, rd := range doc.rules {
 		c.compileRule(i, rd, names, exprs)
+	}
+	if o.CheckOnly && o.Catalog != nil {
+		c.tryExamples(doc.rules)
 	}
 	c.rs.index = buildIndex(c.rs.Rules)
 	// A rule the index matches exactly keeps no program: thousands of
@@ -467,4 +471,55 @@ func (c *compiler) checkComparisons(rule *Rule, whenNode ast.Node, pinned []stri
 
 func article(kind string) string {
 	return "a " + kind
+}
+
+// tryExamples runs each rule pinned to Lago types on Lago's example of
+// each type, as `test` would, and warns about what fails there: a
+// condition that errors at run time, a notification that would be
+// dead-lettered (a required field, Block Kit that is not JSON, an email
+// without a recipient). For check only: serving never pays for it.
+func (c *compiler) tryExamples(docs []ruleDoc) {
+	source := "check"
+	if names := c.rs.SourceNames(); len(names) > 0 {
+		source = names[0]
+	}
+	// A rule with errors is already reported; running it adds nothing.
+	broken := map[string]bool{}
+	for _, d := range c.ds.list {
+		if d.Severity == SeverityError && d.Rule != "" {
+			broken[d.Rule] = true
+		}
+	}
+	for _, r := range c.rs.Rules {
+		if len(r.pinned) == 0 || r.Index >= len(docs) || broken[r.Name] {
+			continue
+		}
+		node := docs[r.Index].node
+		for _, typ := range r.pinned {
+			raw, ok := c.o.Catalog.Example(typ)
+			if !ok {
+				continue
+			}
+			var data map[string]any
+			if json.Unmarshal(raw, &data) != nil {
+				continue
+			}
+			m := &Message{ID: "check", Source: source, ReceivedAt: c.o.Now(), Body: raw, Data: data}
+			m.prepare()
+			if r.cond != nil {
+				if _, err := r.cond.eval(m.Data); err != nil {
+					line, _, _ := strings.Cut(c.rs.Scrub(err.Error()), "\n")
+					c.ds.add(SeverityWarning, c.file, posIn(node, "when"), r.Name, "when",
+						"when: fails on Lago's example of %s: %s (the rule would not match such a message)", typ, line)
+				}
+			}
+			for j, t := range r.targets {
+				if _, err := t.render(m.Data, m.Body); err != nil {
+					line, _, _ := strings.Cut(c.rs.Scrub(err.Error()), "\n")
+					c.ds.add(SeverityWarning, c.file, posIn(node, "send", j), r.Name, fmt.Sprintf("send[%d]", j),
+						"send[%d] to %s fails on Lago's example of %s: %s (such a notification would be dead-lettered)", j, t.channel.Name, typ, line)
+				}
+			}
+		}
+	}
 }

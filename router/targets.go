@@ -336,7 +336,7 @@ func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendCo
 		}
 	}
 	c.checkTemplateFields(rule, sn, s, t)
-	if len(c.ds.list) > before && c.ds.hasErrors() {
+	if c.ds.hasErrorsSince(before) {
 		return nil
 	}
 	return t

@@ -176,6 +176,12 @@ rules:
     throttle: {every: 6 hours}
     group: {wait: soon, interval: 5m}
     send: [{to: slak}]
+  - name: trial-age
+    when: webhook_type == "invoice.created" && hours_since(invoice.trial_ended_at) > 1
+    send: [{to: ops}]
+  - name: needs-a-field
+    when: webhook_type == "invoice.created"
+    send: [{to: ops, message: '{{ required "the invoice has no coupon" .invoice.coupon_code }}'}]
 `)
 	r := cli{dir: dir, args: []string{"check", "rules.yaml"}}.run(t)
 	golden(t, "check-what-test-finds", r.String(), dir)
