@@ -266,6 +266,14 @@ func TestTestCommand(t *testing.T) {
 	if code, _, _ := runCLI(t, nil, "test", "--rules", "../../rules.example.yaml", "--templates", "../../templates", "nope.json"); code != 1 {
 		t.Errorf("a missing message file: exit %d", code)
 	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "bad.json"), "{\n  \"webhook_type\": \"invoice.created\",\n  \"invoice\": {\"number\": 1,}\n}\n")
+	writeFile(t, filepath.Join(dir, "list.json"), "[1, 2]\n")
+	r := cli{dir: dir, args: []string{"test", "--rules", mustAbs(t, "../../rules.example.yaml"), "bad.json", "list.json"}}.run(t)
+	if r.code != 1 || !strings.Contains(r.stderr, "bad.json:3:27: not valid JSON: invalid character '}'") ||
+		!strings.Contains(r.stderr, "list.json: not a JSON object") {
+		t.Errorf("message files that are not JSON objects:\n%s", r)
+	}
 }
 
 // testRules has a rule whose condition fails at run time, one whose

@@ -181,7 +181,7 @@ func Test(o TestOptions, stdout, stderr io.Writer) error {
 		}
 		var data map[string]any
 		if err := json.Unmarshal(raw, &data); err != nil || data == nil {
-			fmt.Fprintf(stderr, "%s: not a JSON object\n", path)
+			fmt.Fprintf(stderr, "%s\n", jsonProblem(path, raw, err))
 			failed = true
 			continue
 		}
@@ -365,4 +365,17 @@ func partOrder(k string) string {
 
 func indent(s, prefix string) string {
 	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+}
+
+// jsonProblem says why a message file is not a JSON object, with the
+// line and column of a syntax error.
+func jsonProblem(path string, raw []byte, err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		before := raw[:min(int(se.Offset), len(raw))]
+		line := 1 + strings.Count(string(before), "\n")
+		col := len([]rune(string(before[strings.LastIndexByte(string(before), '\n')+1:])))
+		return fmt.Sprintf("%s:%d:%d: not valid JSON: %v", path, line, max(col, 1), se)
+	}
+	return path + ": not a JSON object"
 }
