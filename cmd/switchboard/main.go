@@ -545,10 +545,11 @@ func checkCommand(stdout, stderr io.Writer) *command {
 		args:    "[RULES.yaml...]",
 		details: `Checks each file named (default: --rules) with its templates: syntax,
 unknown keys, conditions (types, and field paths against Lago's payloads),
-templates (functions, their arguments, fields), channels and durations. An
-unset ${VAR} is a warning (serve needs it unless it runs with --dry-run);
---require-env makes it an error. Exit 0: no errors (warnings are printed);
-1: at least one error.`,
+templates (functions, their arguments, fields), channels and durations, and
+runs each rule on Lago's example of the types it pins. An unset ${VAR} is a
+warning (serve needs it unless it runs with --dry-run); --require-env makes
+it an error. Exit 0: no errors (warnings are printed); 1: at least one
+error.`,
 		example: `switchboard check rules.yaml
 switchboard check --require-env /etc/switchboard/rules.yaml`,
 		flags: func(f *flagSet) func([]string) error {
