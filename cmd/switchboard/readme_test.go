@@ -106,7 +106,11 @@ func TestREADME(t *testing.T) {
 	}
 	var sections []string
 	code := map[string]string{}
+	gettingStarted := ""
 	for _, b := range readmeBlocks(t) {
+		if b.lang == "yaml" && b.section == "Getting started with Lago and Slack" {
+			gettingStarted = b.code
+		}
 		if b.lang != "sh" {
 			continue
 		}
@@ -138,6 +142,14 @@ func TestREADME(t *testing.T) {
 		if err := os.Symlink(mustAbs(t, filepath.Join("../..", p)), filepath.Join(work, p)); err != nil {
 			t.Fatal(err)
 		}
+	}
+
+	// The rules file of Getting started checks, secrets and all.
+	writeFile(t, filepath.Join(work, "getting-started", "rules.yaml"), gettingStarted)
+	r := cli{dir: filepath.Join(work, "getting-started"), env: []string{"LAGO_WEBHOOK_SECRET=x", "SLACK_BOT_TOKEN=xoxb-1"},
+		args: []string{"check", "--require-env"}}.run(t)
+	if gettingStarted == "" || r.code != 0 || r.stderr != "" || !strings.Contains(r.stdout, "rules.yaml: OK — 1 rule, 1 channel, 1 source") {
+		t.Errorf("the rules file of Getting started:\n%s", r)
 	}
 
 	plain := startServer(t, exampleConfig(t))
