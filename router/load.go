@@ -197,6 +197,8 @@ type compiler struct {
 	rs       *Ruleset
 	x        *expander
 	ropts    render.Options
+	// lint analyses templates (function arguments, fields read).
+	lint *render.Checker
 }
 
 func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags) *Ruleset {
@@ -212,6 +214,7 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags
 		blocks:         map[blockKey]*render.Template{},
 		defaults:       map[string]*render.File{},
 		ropts:          render.Options{MaxBytes: o.MaxRenderBytes, Now: o.Now},
+		lint:           render.NewChecker(),
 	}
 	c.x = &expander{file: o.RulesPath, env: o.Env, dryRun: o.DryRun, checkOnly: o.CheckOnly, ds: ds}
 	c.rs = &Ruleset{

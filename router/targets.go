@@ -54,7 +54,7 @@ func (c *compiler) block(f *render.File, tf templateFile, name string, esc rende
 		c.templateError(tf.path, err, rule)
 		return nil
 	}
-	if problems := f.Analyze(name).Problems; len(problems) > 0 {
+	if problems := c.lint.AnalyzeBlock(f, name).Problems; len(problems) > 0 {
 		for _, p := range problems {
 			c.templateError(tf.path, p, rule)
 		}
@@ -88,7 +88,7 @@ func (c *compiler) inline(n ast.Node, text string, esc render.Escape, rule, fiel
 	}
 	t, err := render.Parse(field, text, esc, c.ropts)
 	if err == nil {
-		if problems := render.Analyze(field, text).Problems; len(problems) > 0 {
+		if problems := c.lint.Analyze(field, text).Problems; len(problems) > 0 {
 			for _, p := range problems {
 				c.inlineError(n, text, p, rule, field)
 			}
@@ -159,7 +159,7 @@ func (c *compiler) checkTemplateFields(rule string, sn ast.Node, s SendConfig, t
 			if strings.HasPrefix(b, "digest_") {
 				continue
 			}
-			for _, f := range t.file.Analyze(b).Fields {
+			for _, f := range c.lint.AnalyzeBlock(t.file, b).Fields {
 				if missing(f.Path) {
 					c.ds.add(SeverityWarning, t.tf.path, pos{f.Line, f.Column}, rule, "",
 						"{{ .%s }} does not exist in %s payloads (it renders empty)", strings.Join(f.Path, "."), types)
@@ -168,7 +168,7 @@ func (c *compiler) checkTemplateFields(rule string, sn ast.Node, s SendConfig, t
 		}
 	case s.Message != "":
 		n := lookup(sn, "message")
-		for _, f := range render.Analyze("message", s.Message).Fields {
+		for _, f := range c.lint.Analyze("message", s.Message).Fields {
 			if missing(f.Path) {
 				c.ds.add(SeverityWarning, c.file, scalarOffsetPos(c.lines, n, f.Offset), rule, "message",
 					"message: {{ .%s }} does not exist in %s payloads (it renders empty)", strings.Join(f.Path, "."), types)

@@ -29,30 +29,42 @@ type Analysis struct {
 	Problems []*Error
 }
 
+// Checker analyses templates without executing them. Build one with
+// NewChecker and reuse it: building it costs as much as compiling a
+// template. It is immutable and safe for concurrent use.
+type Checker struct {
+	funcs map[string]any // every public function, for parsing and arity
+}
+
+// NewChecker returns a Checker of the template language's functions.
+func NewChecker() *Checker {
+	return &Checker{funcs: publicFuncs(funcMap(Plain, Options{}.normalized()))}
+}
+
 // Analyze checks an inline template (as given to Parse). A template that
 // does not parse has an empty analysis: Parse reports its error.
-func Analyze(name, text string) Analysis {
-	trees, err := parse.Parse(name, text, "", "", publicFuncs(funcMap(Plain, Options{}.normalized())), builtinNames())
+func (c *Checker) Analyze(name, text string) Analysis {
+	trees, err := parse.Parse(name, text, "", "", c.funcs, builtinNames())
 	if err != nil {
 		return Analysis{}
 	}
-	return analyze(name, text, trees[name])
+	return c.analyze(name, text, trees[name])
 }
 
-// Analyze checks one block of the file, as Analyze does an inline
+// AnalyzeBlock checks one block of a file, as Analyze does an inline
 // template. Positions are in the file.
-func (f *File) Analyze(block string) Analysis {
+func (c *Checker) AnalyzeBlock(f *File, block string) Analysis {
 	if !f.Has(block) {
 		return Analysis{}
 	}
-	return analyze(f.name, f.src, f.trees[block])
+	return c.analyze(f.name, f.src, f.trees[block])
 }
 
-func analyze(name, src string, tree *parse.Tree) Analysis {
+func (c *Checker) analyze(name, src string, tree *parse.Tree) Analysis {
 	if tree == nil || tree.Root == nil {
 		return Analysis{}
 	}
-	a := &analyzer{name: name, src: src, funcs: funcMap(Plain, Options{}.normalized())}
+	a := &analyzer{name: name, src: src, funcs: c.funcs}
 	a.list(tree.Root, true)
 	return a.out
 }
