@@ -85,6 +85,9 @@ type Channel struct {
 
 func (c *compiler) compileChannel(cd channelDoc) {
 	if !cd.ok {
+		// Its problems are reported; rules sending to it are not
+		// reported again as sending to an unknown channel.
+		c.brokenChannels[cd.name] = true
 		return
 	}
 	cfg := cd.cfg

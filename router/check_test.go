@@ -100,3 +100,29 @@ func TestCheckReportsEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplatesDirIsASymlink: a templates directory reached through a
+// symbolic link (a mounted volume, a linked checkout) loads, and its files
+// are named under the path given.
+func TestTemplatesDirIsASymlink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real")
+	if err := os.MkdirAll(real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(real, "hi.tmpl"), []byte(`{{ define "text" }}hi {{ money 1 }}{{ end }}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "templates")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	rules := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rules, []byte("channels:\n  ops:\n    slack: {webhook_url: \"https://hooks.slack.com/services/T/B/x\"}\nrules:\n  - name: r\n    when: \"true\"\n    send: [{to: ops, template: hi.tmpl}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, diags, err := Load(LoadOptions{RulesPath: rules, TemplatesDir: link})
+	if err == nil || len(diags) != 1 || diags[0].File != filepath.Join(link, "hi.tmpl") || !strings.Contains(diags[0].Message, "money takes 2 arguments, got 1") {
+		t.Fatalf("want the template's one error, named under the link: %v %v", err, diags)
+	}
+}

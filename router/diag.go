@@ -89,6 +89,17 @@ func (ds *diags) add(sev Severity, file string, p pos, rule, field, format strin
 	})
 }
 
+// hasErrorsSince reports whether an error was added after the first n
+// diagnostics.
+func (ds *diags) hasErrorsSince(n int) bool {
+	for _, d := range ds.list[min(n, len(ds.list)):] {
+		if d.Severity == SeverityError {
+			return true
+		}
+	}
+	return false
+}
+
 func (ds *diags) hasErrors() bool {
 	for _, d := range ds.list {
 		if d.Severity == SeverityError {

@@ -75,10 +75,11 @@ func validEnvName(s string) bool {
 // expander expands the sb:"env" fields of one configuration block and
 // reports problems at the fields' positions.
 type expander struct {
-	file   string
-	env    Env
-	dryRun bool
-	ds     *diags
+	file      string
+	env       Env
+	dryRun    bool
+	checkOnly bool
+	ds        *diags
 	// unset collects the variables that were missing, for the dry-run
 	// warnings that disable verification.
 	unset map[string]bool
@@ -175,9 +176,12 @@ func (x *expander) expand(s string, node ast.Node, field, rule string) string {
 			x.unset = map[string]bool{}
 		}
 		x.unset[name] = true
-		if x.dryRun {
+		switch {
+		case x.checkOnly:
+			x.ds.add(SeverityWarning, x.file, p, rule, field, "%s: environment variable %s is not set (serve needs it, unless it runs with --dry-run)", field, name)
+		case x.dryRun:
 			x.ds.add(SeverityWarning, x.file, p, rule, field, "%s: environment variable %s is not set (treated as empty under --dry-run)", field, name)
-		} else {
+		default:
 			x.ds.add(SeverityError, x.file, p, rule, field, "%s: environment variable %s is not set (set it, or give a default with ${%s:-value})", field, name, name)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -362,5 +363,67 @@ func memberPath(m *exprast.MemberNode) ([]string, bool) {
 		default:
 			return nil, false
 		}
+	}
+}
+
+// comparison is a field path compared with a literal in a condition.
+type comparison struct {
+	path        []string
+	ordering    bool   // <, <=, >, >=; otherwise == or !=
+	literalKind string // string, number or bool
+	literal     string // the literal's value
+	text        string // the literal as written
+	offset      int    // of the literal, in runes inside the expression
+}
+
+// comparisons returns the comparisons of a field path with a literal.
+func comparisons(tree *parser.Tree) []comparison {
+	v := &comparisonCollector{}
+	exprast.Walk(&tree.Node, v)
+	return v.found
+}
+
+type comparisonCollector struct{ found []comparison }
+
+func (v *comparisonCollector) Visit(n *exprast.Node) {
+	b, ok := (*n).(*exprast.BinaryNode)
+	if !ok {
+		return
+	}
+	ordering := false
+	switch b.Operator {
+	case "<", "<=", ">", ">=":
+		ordering = true
+	case "==", "!=":
+	default:
+		return
+	}
+	for _, pair := range [][2]exprast.Node{{b.Left, b.Right}, {b.Right, b.Left}} {
+		m, ok := pair[0].(*exprast.MemberNode)
+		if !ok {
+			continue
+		}
+		path, ok := memberPath(m)
+		if !ok {
+			continue
+		}
+		var kind, lit, text string
+		switch l := pair[1].(type) {
+		case *exprast.StringNode:
+			kind, lit, text = "string", l.Value, strconv.Quote(l.Value)
+		case *exprast.IntegerNode:
+			kind, lit = "number", strconv.Itoa(l.Value)
+			text = lit
+		case *exprast.FloatNode:
+			kind, lit = "number", strconv.FormatFloat(l.Value, 'g', -1, 64)
+			text = lit
+		case *exprast.BoolNode:
+			kind, lit = "bool", strconv.FormatBool(l.Value)
+			text = lit
+		default:
+			continue
+		}
+		v.found = append(v.found, comparison{path: path, ordering: ordering, literalKind: kind, literal: lit, text: text,
+			offset: pair[1].Location().From})
 	}
 }

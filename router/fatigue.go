@@ -44,10 +44,10 @@ type Group struct {
 }
 
 // compileFatigue compiles a rule's throttle, group and schedule.
-func (c *compiler) compileFatigue(rule *Rule, r RuleConfig, node ast.Node) {
+func (c *compiler) compileFatigue(rule *Rule, r RuleConfig, node ast.Node, bad map[string]bool) {
 	if t := r.Throttle; t != nil {
 		th := &Throttle{Every: time.Duration(t.Every)}
-		if t.Every <= 0 {
+		if t.Every <= 0 && !bad["throttle.every"] {
 			c.ds.add(SeverityError, c.file, posIn(node, "throttle", "every"), r.Name, "throttle.every",
 				"throttle.every must be a positive duration, e.g. 6h or 30m")
 		}

@@ -3,6 +3,7 @@ package router
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +13,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +36,10 @@ type LoadOptions struct {
 	// sources whose secret is unset, and replaces every notifier with one
 	// that logs the rendered notification instead of sending it.
 	DryRun bool
+	// CheckOnly compiles for `check`: as under DryRun nothing can be
+	// sent, and an unset variable is a warning that says serve needs it,
+	// without the dry-run notes about disabled verification.
+	CheckOnly bool
 	// Logger receives dry-run notifications.
 	Logger *slog.Logger
 	// Catalog is Lago's catalog, used to warn about field paths that do
@@ -58,6 +64,9 @@ func (o *LoadOptions) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.CheckOnly {
+		o.DryRun = true
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -71,13 +80,19 @@ func Load(o LoadOptions) (*Ruleset, []Diagnostic, error) {
 	ds := &diags{}
 	src, err := os.ReadFile(o.RulesPath)
 	if err != nil {
-		ds.add(SeverityError, o.RulesPath, pos{}, "", "", "read rules file: %v", errors.Unwrap(err))
-		return nil, nil, &LoadError{Diagnostics: ds.sorted()}
+		if errors.Is(err, fs.ErrNotExist) {
+			ds.add(SeverityError, o.RulesPath, pos{}, "", "", "the rules file does not exist")
+		} else {
+			ds.add(SeverityError, o.RulesPath, pos{}, "", "", "read rules file: %v", errors.Unwrap(err))
+		}
+		all := ds.sorted()
+		return nil, all, &LoadError{Diagnostics: all}
 	}
 	tmpls, err := readTemplates(o.TemplatesDir)
 	if err != nil {
 		ds.add(SeverityError, o.TemplatesDir, pos{}, "", "", "read templates: %v", err)
-		return nil, nil, &LoadError{Diagnostics: ds.sorted()}
+		all := ds.sorted()
+		return nil, all, &LoadError{Diagnostics: all}
 	}
 	rs := compile(o, src, tmpls, ds)
 	all := ds.sorted()
@@ -98,9 +113,16 @@ type templateFile struct {
 
 func readTemplates(dir string) (map[string]templateFile, error) {
 	out := map[string]templateFile{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	// The directory may be a symbolic link (a mounted volume, a checkout
+	// linked into place): walk what it points to, and name files under
+	// dir as given.
+	root := dir
+	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
+		root = resolved
+	}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if p == dir && errors.Is(err, fs.ErrNotExist) {
+			if p == root && errors.Is(err, fs.ErrNotExist) {
 				return fs.SkipAll
 			}
 			return err
@@ -108,7 +130,7 @@ func readTemplates(dir string) (map[string]templateFile, error) {
 		if d.IsDir() {
 			// Skip hidden directories, such as Kubernetes' ..data and
 			// ..2024_… links to the real content.
-			if p != dir && strings.HasPrefix(d.Name(), ".") {
+			if p != root && strings.HasPrefix(d.Name(), ".") {
 				return fs.SkipDir
 			}
 			return nil
@@ -116,13 +138,18 @@ func readTemplates(dir string) (map[string]templateFile, error) {
 		if strings.HasPrefix(d.Name(), ".") || strings.HasSuffix(d.Name(), "~") {
 			return nil
 		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			if st, err := os.Stat(p); err == nil && st.IsDir() {
+				return nil // a link to a directory inside: not followed
+			}
+		}
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(dir, p)
+		rel, _ := filepath.Rel(root, p)
 		name := filepath.ToSlash(rel)
-		out[name] = templateFile{name: name, path: p, src: b}
+		out[name] = templateFile{name: name, path: filepath.Join(dir, rel), src: b}
 		return nil
 	})
 	if err != nil {
@@ -159,27 +186,38 @@ type compiler struct {
 	badFile map[string]bool         // files that failed to parse (reported once)
 	// channelNodes are the YAML nodes of channels, for positions.
 	channelNodes map[string]ast.Node
+	// brokenChannels are channels defined with errors (already reported).
+	brokenChannels map[string]bool
+	// kinds caches the JSON kind of each field path of a Lago type.
+	kinds map[string]map[string]string
+	// pinned are the Lago types the rule being compiled is pinned to.
+	pinned []string
 	// blocks caches compiled templates; defaults the built-in files.
 	blocks   map[blockKey]*render.Template
 	defaults map[string]*render.File
 	rs       *Ruleset
 	x        *expander
 	ropts    render.Options
+	// lint analyses templates (function arguments, fields read).
+	lint *render.Checker
 }
 
 func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags) *Ruleset {
 	c := &compiler{
 		o: o, ds: ds, file: o.RulesPath,
-		lines:        strings.Split(string(src), "\n"),
-		tmpls:        tmpls,
-		files:        map[string]*render.File{},
-		badFile:      map[string]bool{},
-		channelNodes: map[string]ast.Node{},
-		blocks:       map[blockKey]*render.Template{},
-		defaults:     map[string]*render.File{},
-		ropts:        render.Options{MaxBytes: o.MaxRenderBytes, Now: o.Now},
+		lines:          strings.Split(string(src), "\n"),
+		tmpls:          tmpls,
+		files:          map[string]*render.File{},
+		badFile:        map[string]bool{},
+		channelNodes:   map[string]ast.Node{},
+		brokenChannels: map[string]bool{},
+		kinds:          map[string]map[string]string{},
+		blocks:         map[blockKey]*render.Template{},
+		defaults:       map[string]*render.File{},
+		ropts:          render.Options{MaxBytes: o.MaxRenderBytes, Now: o.Now},
+		lint:           render.NewChecker(),
 	}
-	c.x = &expander{file: o.RulesPath, env: o.Env, dryRun: o.DryRun, ds: ds}
+	c.x = &expander{file: o.RulesPath, env: o.Env, dryRun: o.DryRun, checkOnly: o.CheckOnly, ds: ds}
 	c.rs = &Ruleset{
 		Version:  version(src, tmpls),
 		Sources:  map[string]*Source{},
@@ -201,6 +239,9 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags
 	exprs := newExprCompiler(exprOptions(o.Now))
 	for i, rd := range doc.rules {
 		c.compileRule(i, rd, names, exprs)
+	}
+	if o.CheckOnly && o.Catalog != nil {
+		c.tryExamples(doc.rules)
 	}
 	c.rs.index = buildIndex(c.rs.Rules)
 	// A rule the index matches exactly keeps no program: thousands of
@@ -295,7 +336,8 @@ func (c *compiler) compileRule(i int, rd ruleDoc, names map[string]pos, exprs *e
 			c.checkPaths(rule, whenNode)
 		}
 	}
-	if len(r.Send) == 0 {
+	c.pinned = rule.pinned
+	if len(r.Send) == 0 && !rd.bad["send"] {
 		c.ds.add(SeverityError, c.file, posIn(node, "send"), r.Name, "send", "send needs at least one target (- to: <channel>)")
 	}
 	for j, s := range r.Send {
@@ -304,7 +346,7 @@ func (c *compiler) compileRule(i int, rd ruleDoc, names map[string]pos, exprs *e
 			rule.targets = append(rule.targets, t)
 		}
 	}
-	c.compileFatigue(rule, r, node)
+	c.compileFatigue(rule, r, node, rd.bad)
 	c.rs.Rules = append(c.rs.Rules, rule)
 }
 
@@ -359,6 +401,9 @@ func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
 		}
 	}
 	c.lagoTraps(rule, whenNode, pinned, refs)
+	if rule.cond != nil && rule.cond.tree != nil {
+		c.checkComparisons(rule, whenNode, pinned)
+	}
 	for _, ref := range refs {
 		if ref.path[0] == "meta" {
 			continue
@@ -423,4 +468,120 @@ func ValidRuleName(name string) bool {
 		}
 	}
 	return true
+}
+
+// fieldKind returns the JSON kind of a field path in the example payloads
+// of the types given ("string", "number", "bool"), or "" when the types
+// disagree or do not say.
+func (c *compiler) fieldKind(types []string, path string) string {
+	kind := ""
+	for _, t := range types {
+		kinds, ok := c.kinds[t]
+		if !ok {
+			kinds = map[string]string{}
+			for _, f := range c.o.Catalog.Fields(t) {
+				kinds[f.Path] = f.Kind
+			}
+			c.kinds[t] = kinds
+		}
+		k := kinds[path]
+		switch {
+		case k == "" || k == "null":
+			continue
+		case kind == "":
+			kind = k
+		case kind != k:
+			return ""
+		}
+	}
+	switch kind {
+	case "string", "number", "bool":
+		return kind
+	}
+	return ""
+}
+
+// checkComparisons reports comparisons of a payload field with a literal
+// of another kind: invoice.total_amount_cents > "1000000" fails on every
+// message (an error), invoice.total_amount_cents == "0" is never true (a
+// warning).
+func (c *compiler) checkComparisons(rule *Rule, whenNode ast.Node, pinned []string) {
+	for _, cmp := range comparisons(rule.cond.tree) {
+		kind := c.fieldKind(pinned, strings.Join(cmp.path, "."))
+		if kind == "" || kind == cmp.literalKind {
+			continue
+		}
+		at := scalarOffsetPos(c.lines, whenNode, cmp.offset)
+		field := strings.Join(cmp.path, ".")
+		hint := ""
+		if kind == "number" && cmp.literalKind == "string" {
+			if _, err := strconv.ParseFloat(cmp.literal, 64); err == nil {
+				hint = fmt.Sprintf(" (write %s without quotes)", cmp.literal)
+			}
+		}
+		if cmp.ordering {
+			c.ds.add(SeverityError, c.file, at, rule.Name, "when",
+				"when: %s is a %s in %s payloads and cannot be compared with %s %s: the condition would fail on every message%s",
+				field, kind, strings.Join(pinned, ", "), article(cmp.literalKind), cmp.text, hint)
+			continue
+		}
+		c.ds.add(SeverityWarning, c.file, at, rule.Name, "when",
+			"when: %s is a %s in %s payloads, never equal to %s %s%s",
+			field, kind, strings.Join(pinned, ", "), article(cmp.literalKind), cmp.text, hint)
+	}
+}
+
+func article(kind string) string {
+	return "a " + kind
+}
+
+// tryExamples runs each rule pinned to Lago types on Lago's example of
+// each type, as `test` would, and warns about what fails there: a
+// condition that errors at run time, a notification that would be
+// dead-lettered (a required field, Block Kit that is not JSON, an email
+// without a recipient). For check only: serving never pays for it.
+func (c *compiler) tryExamples(docs []ruleDoc) {
+	source := "check"
+	if names := c.rs.SourceNames(); len(names) > 0 {
+		source = names[0]
+	}
+	// A rule with errors is already reported; running it adds nothing.
+	broken := map[string]bool{}
+	for _, d := range c.ds.list {
+		if d.Severity == SeverityError && d.Rule != "" {
+			broken[d.Rule] = true
+		}
+	}
+	for _, r := range c.rs.Rules {
+		if len(r.pinned) == 0 || r.Index >= len(docs) || broken[r.Name] {
+			continue
+		}
+		node := docs[r.Index].node
+		for _, typ := range r.pinned {
+			raw, ok := c.o.Catalog.Example(typ)
+			if !ok {
+				continue
+			}
+			var data map[string]any
+			if json.Unmarshal(raw, &data) != nil {
+				continue
+			}
+			m := &Message{ID: "check", Source: source, ReceivedAt: c.o.Now(), Body: raw, Data: data}
+			m.prepare()
+			if r.cond != nil {
+				if _, err := r.cond.eval(m.Data); err != nil {
+					line, _, _ := strings.Cut(c.rs.Scrub(err.Error()), "\n")
+					c.ds.add(SeverityWarning, c.file, posIn(node, "when"), r.Name, "when",
+						"when: fails on Lago's example of %s: %s (the rule would not match such a message)", typ, line)
+				}
+			}
+			for j, t := range r.targets {
+				if _, err := t.render(m.Data, m.Body); err != nil {
+					line, _, _ := strings.Cut(c.rs.Scrub(err.Error()), "\n")
+					c.ds.add(SeverityWarning, c.file, posIn(node, "send", j), r.Name, fmt.Sprintf("send[%d]", j),
+						"send[%d] to %s fails on Lago's example of %s: %s (such a notification would be dead-lettered)", j, t.channel.Name, typ, line)
+				}
+			}
+		}
+	}
 }

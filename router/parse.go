@@ -29,6 +29,9 @@ type ruleDoc struct {
 	node ast.Node
 	cfg  RuleConfig
 	ok   bool
+	// bad holds the keys ("throttle.every") whose values could not be
+	// decoded; they are reported and left zero.
+	bad map[string]bool
 }
 
 var topLevelKeys = []string{"sources", "channels", "rules", "on_failure"}
@@ -139,7 +142,14 @@ func parseRulesList(file string, n ast.Node, ds *diags) []ruleDoc {
 				continue
 			}
 		}
+		before := len(ds.list)
 		rd.ok = decodeNode(file, item, &rd.cfg, fmt.Sprintf("rules[%d]", i), name, ds)
+		if !rd.ok && !isNull(item) {
+			// Compile what could be read, so that one bad value does not
+			// hide the rule's other problems; the load fails anyway.
+			rd.bad = map[string]bool{}
+			rd.ok = decodeFields(file, item, reflect.ValueOf(&rd.cfg).Elem(), "", name, ds, rd.bad, before)
+		}
 		out = append(out, rd)
 	}
 	return out
@@ -173,6 +183,85 @@ func decodeNode(file string, n ast.Node, v any, where, rule string, ds *diags) b
 		return false
 	}
 	return len(ds.list) == before
+}
+
+// decodeFields decodes a mapping node key by key into the struct v,
+// after decoding it whole failed: every value that cannot be read is
+// reported with its own position (the whole-node error, reported from
+// index reported onwards, is replaced), and the others are kept. It
+// returns false when n is not a mapping.
+func decodeFields(file string, n ast.Node, v reflect.Value, prefix, rule string, ds *diags, bad map[string]bool, reported int) bool {
+	entries, ok := mapEntries(n)
+	if !ok || v.Kind() != reflect.Struct {
+		return false
+	}
+	// Drop the whole-node decode error: the fields say it better. Unknown
+	// keys found before it are kept.
+	kept := ds.list[:reported]
+	for _, d := range ds.list[reported:] {
+		if !strings.HasPrefix(d.Message, "rules[") {
+			kept = append(kept, d)
+		}
+	}
+	ds.list = kept
+	fields := map[string]int{}
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		fields[name] = i
+	}
+	for _, e := range entries {
+		key := keyName(e)
+		i, known := fields[key]
+		if !known {
+			continue // reported by checkKeys
+		}
+		fv := v.Field(i)
+		if isNull(e.Value) {
+			continue
+		}
+		if fv.Kind() == reflect.Pointer {
+			tmp := reflect.New(fv.Type().Elem())
+			if err := NodeToValue(e.Value, tmp.Interface()); err == nil {
+				fv.Set(tmp)
+				continue
+			}
+		} else if err := NodeToValue(e.Value, fv.Addr().Interface()); err == nil {
+			continue
+		}
+		// A nested block (throttle, group, schedule): decode it key by
+		// key too, so that two bad durations are two errors.
+		target := fv
+		if target.Kind() == reflect.Pointer {
+			target.Set(reflect.New(target.Type().Elem()))
+			target = target.Elem()
+		}
+		if target.Kind() == reflect.Struct {
+			if _, isMap := mapEntries(e.Value); isMap {
+				decodeFields(file, e.Value, target, prefix+key+".", rule, ds, bad, len(ds.list))
+				continue
+			}
+		}
+		fv.Set(reflect.Zero(fv.Type()))
+		bad[prefix+key] = true
+		err := NodeToValue(e.Value, reflect.New(fv.Type()).Interface())
+		p := yamlErrPos(err)
+		msg := yamlErrMsg(err)
+		if p.line == 0 {
+			p = nodePos(e.Value)
+		}
+		if strings.HasPrefix(msg, "time: ") {
+			msg = strings.TrimPrefix(msg, "time: ") + " (write durations like 30s, 5m, 6h or 1h30m)"
+		}
+		ds.add(SeverityError, file, p, rule, prefix+key, "%s: %s", prefix+key, msg)
+	}
+	return true
 }
 
 // checkKeys walks n alongside the Go type t and reports every mapping key

@@ -77,6 +77,8 @@ func (c *compiler) compileSource(sd sourceDoc) {
 		}
 		at := posIn(sd.node, "lago")
 		switch {
+		case unset() && c.o.CheckOnly:
+			// The unset variable is already a warning.
 		case unset() && c.o.DryRun:
 			c.ds.add(SeverityWarning, c.file, at, "", "sources."+sd.name, "source %q: signature verification disabled under --dry-run because its secret is not set", sd.name)
 		case unset():
@@ -125,6 +127,8 @@ func (c *compiler) compileSource(sd sourceDoc) {
 		switch {
 		case n > 1:
 			c.ds.add(SeverityError, c.file, at, "", "sources."+sd.name, "source %q: set only one of hmac, standard_webhooks, bearer", sd.name)
+		case unset() && c.o.CheckOnly:
+			// The unset variable is already a warning.
 		case unset() && c.o.DryRun:
 			c.ds.add(SeverityWarning, c.file, at, "", "sources."+sd.name, "source %q: signature verification disabled under --dry-run because its secret is not set", sd.name)
 		case unset():

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"os"
 	"path"
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
 
+	"github.com/switchboard-dev/switchboard/internal/lago"
 	"github.com/switchboard-dev/switchboard/notifiers"
 	"github.com/switchboard-dev/switchboard/router/render"
 )
@@ -53,6 +55,13 @@ func (c *compiler) block(f *render.File, tf templateFile, name string, esc rende
 		c.templateError(tf.path, err, rule)
 		return nil
 	}
+	if problems := c.lint.AnalyzeBlock(f, name).Problems; len(problems) > 0 {
+		for _, p := range problems {
+			c.templateError(tf.path, p, rule)
+		}
+		c.blocks[key] = nil
+		return nil
+	}
 	c.blocks[key] = t
 	return t
 }
@@ -80,31 +89,93 @@ func (c *compiler) inline(n ast.Node, text string, esc render.Escape, rule, fiel
 	}
 	t, err := render.Parse(field, text, esc, c.ropts)
 	if err == nil {
+		if problems := c.lint.Analyze(field, text).Problems; len(problems) > 0 {
+			for _, p := range problems {
+				c.inlineError(n, text, p, rule, field)
+			}
+			c.blocks[key] = nil
+			return nil
+		}
 		c.blocks[key] = t
+		return t
 	}
-	if err != nil {
-		at := nodePos(n)
-		msg := err.Error()
-		if te, ok := err.(*render.Error); ok {
-			msg = te.Msg
-			if te.Line > 0 {
-				// Offsets inside a one-line value are exact; inside a block
-				// scalar they land on the right line.
-				offset := 0
-				for i, l := range strings.Split(text, "\n") {
-					if i == te.Line-1 {
-						break
-					}
-					offset += len([]rune(l)) + 1
-				}
-				offset += max(te.Column-1, 0)
-				at = scalarOffsetPos(c.lines, n, offset)
+	c.inlineError(n, text, err, rule, field)
+	return nil
+}
+
+// inlineError reports a problem of a template written in the rules file
+// at its position there.
+func (c *compiler) inlineError(n ast.Node, text string, err error, rule, field string) {
+	at := nodePos(n)
+	msg := err.Error()
+	if te, ok := err.(*render.Error); ok {
+		msg = te.Msg
+		if te.Line > 0 {
+			at = c.inlinePos(n, text, te.Line, te.Column)
+		}
+	}
+	c.ds.add(SeverityError, c.file, at, rule, field, "%s: %s", field, msg)
+}
+
+// inlinePos converts a line and column inside an inline template to the
+// rules file. Offsets inside a one-line value are exact; inside a block
+// scalar they land on the right line.
+func (c *compiler) inlinePos(n ast.Node, text string, line, col int) pos {
+	offset := 0
+	for i, l := range strings.Split(text, "\n") {
+		if i == line-1 {
+			break
+		}
+		offset += len([]rune(l)) + 1
+	}
+	offset += max(col-1, 0)
+	return scalarOffsetPos(c.lines, n, offset)
+}
+
+// checkTemplateFields warns about fields a rule's templates read that do
+// not exist in the Lago types its condition pins — {{ .invocie.number }}
+// renders empty on every message — as checkPaths does for conditions.
+func (c *compiler) checkTemplateFields(rule string, sn ast.Node, s SendConfig, t *target) {
+	pinned := c.pinned
+	if c.o.Catalog == nil || len(pinned) == 0 {
+		return
+	}
+	missing := func(path []string) bool {
+		// Capitalised keys are Switchboard's own (.Suppressed, .Previous);
+		// meta is the message's metadata.
+		if len(path) == 0 || path[0] == "meta" || (path[0][0] >= 'A' && path[0][0] <= 'Z') {
+			return false
+		}
+		for _, typ := range pinned {
+			if st := c.o.Catalog.Lookup(typ, path); st != lago.Missing {
+				return false
 			}
 		}
-		c.ds.add(SeverityError, c.file, at, rule, field, "%s: %s", field, msg)
-		return nil
+		return true
 	}
-	return t
+	types := strings.Join(pinned, ", ")
+	switch {
+	case t.file != nil:
+		for _, b := range t.file.Blocks() {
+			if strings.HasPrefix(b, "digest_") {
+				continue
+			}
+			for _, f := range c.lint.AnalyzeBlock(t.file, b).Fields {
+				if missing(f.Path) {
+					c.ds.add(SeverityWarning, t.tf.path, pos{f.Line, f.Column}, rule, "",
+						"{{ .%s }} does not exist in %s payloads (it renders empty)", strings.Join(f.Path, "."), types)
+				}
+			}
+		}
+	case s.Message != "":
+		n := lookup(sn, "message")
+		for _, f := range c.lint.Analyze("message", s.Message).Fields {
+			if missing(f.Path) {
+				c.ds.add(SeverityWarning, c.file, scalarOffsetPos(c.lines, n, f.Offset), rule, "message",
+					"message: {{ .%s }} does not exist in %s payloads (it renders empty)", strings.Join(f.Path, "."), types)
+			}
+		}
+	}
 }
 
 // templateFile returns the parsed template file name, reporting a missing
@@ -113,7 +184,11 @@ func (c *compiler) templateFile(name string, n ast.Node, rule, field string) (*r
 	clean := path.Clean(strings.TrimPrefix(name, "./"))
 	tf, ok := c.tmpls[clean]
 	if !ok || strings.HasPrefix(clean, "../") || path.IsAbs(clean) {
-		c.ds.add(SeverityError, c.file, nodePos(n), rule, field, "template %q not found in %s", name, c.o.TemplatesDir)
+		if st, err := os.Stat(c.o.TemplatesDir); err != nil || !st.IsDir() {
+			c.ds.add(SeverityError, c.file, nodePos(n), rule, field, "template %q not found: the templates directory %s does not exist", name, c.o.TemplatesDir)
+		} else {
+			c.ds.add(SeverityError, c.file, nodePos(n), rule, field, "template %q not found in %s", name, c.o.TemplatesDir)
+		}
 		return nil, tf, false
 	}
 	if f, ok := c.files[clean]; ok {
@@ -140,6 +215,9 @@ func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendCo
 		return nil
 	}
 	ch, ok := c.rs.Channels[s.To]
+	if !ok && c.brokenChannels[s.To] {
+		return nil
+	}
 	if !ok {
 		c.ds.add(SeverityError, c.file, posIn(sn, "to"), rule, field+".to", "unknown channel %q%s", s.To, c.suggestChannel(s.To))
 		return nil
@@ -262,7 +340,8 @@ func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendCo
 			}
 		}
 	}
-	if len(c.ds.list) > before && c.ds.hasErrors() {
+	c.checkTemplateFields(rule, sn, s, t)
+	if c.ds.hasErrorsSince(before) {
 		return nil
 	}
 	// A template that blows its render budget without even looking at

@@ -43,12 +43,13 @@ func TestDockerfileBuildCommand(t *testing.T) {
 	cmdline = strings.Replace(cmdline, "/out/switchboard", out, 1)
 	build := exec.Command("sh", "-c", cmdline)
 	build.Dir = "../.."
+	build.Env = append(os.Environ(), "VERSION=v1.2.3-test") // as the ARG sets it
 	if b, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", cmdline, err, b)
 	}
 	v, err := exec.Command(out, "--version").CombinedOutput()
-	if err != nil || !strings.HasPrefix(string(v), "switchboard ") {
-		t.Fatalf("--version: %v %q", err, v)
+	if err != nil || string(v) != "switchboard v1.2.3-test\n" {
+		t.Fatalf("--version: %v %q (want the VERSION given to the build)", err, v)
 	}
 	// Static: no dynamic loader needed, so it runs on distroless/static.
 	if b, _ := exec.Command("file", out).CombinedOutput(); len(b) > 0 && strings.Contains(string(b), "dynamically linked") {

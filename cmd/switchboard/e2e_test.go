@@ -115,6 +115,15 @@ func TestServeEndToEnd(t *testing.T) {
 	if got := reqs[0].Text(); got != "Wallet of acme_1042 is empty: $0.00 <https://app.example.com|open>" {
 		t.Errorf("slack text %q", got)
 	}
+	// A notification sent is one line at the default level.
+	eventually(t, "the delivery logged at INFO", 10*time.Second, func() bool {
+		for _, l := range strings.Split(s.logs.String(), "\n") {
+			if strings.Contains(l, "level=INFO msg=delivered") && strings.Contains(l, "rule=wallet-depleted") && strings.Contains(l, "channel=ops") {
+				return true
+			}
+		}
+		return false
+	})
 
 	invoice := fixture(t, "invoice.created")
 	if r := s.lagoPost("lago", lagoSecret, "key-invoice-1", invoice); r.code != 202 {

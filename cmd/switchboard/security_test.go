@@ -404,11 +404,17 @@ func TestSecretsNeverLeak(t *testing.T) {
 			out.add(fmt.Sprintf("check %s %v", name, extra), stdout+stderr)
 		}
 	}
+	// Without the variables: warnings for check, errors with --require-env.
 	code, stdout, stderr := runCLI(t, nil, "check", "--rules", filepath.Join(dir, "good.yaml"), "--templates", dir)
-	if code != 1 {
+	if code != 0 {
 		t.Errorf("check without the variables: exit %d", code)
 	}
 	out.add("check without the variables", stdout+stderr)
+	code, stdout, stderr = runCLI(t, nil, "check", "--require-env", "--rules", filepath.Join(dir, "good.yaml"), "--templates", dir)
+	if code != 1 {
+		t.Errorf("check --require-env without the variables: exit %d", code)
+	}
+	out.add("check --require-env without the variables", stdout+stderr)
 
 	// test, as text and as JSON.
 	msg := filepath.Join(dir, "invoice.json")

@@ -129,6 +129,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	// Conditions and templates hold && and <…|link>: keep them readable.
+	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
 }
 
@@ -164,12 +166,17 @@ type channelJSON struct {
 
 type statusJSON struct {
 	router.Status
-	RulesFile    string        `json:"rules_file"`
-	TemplatesDir string        `json:"templates_dir"`
-	DryRun       bool          `json:"dry_run"`
-	Sources      []sourceJSON  `json:"sources"`
-	Channels     []channelJSON `json:"channels"`
-	Rules        int           `json:"rules"`
+	// Version (from Status) is the rules file's hash as on disk, the same
+	// as GET /api/v1/rules gives and writes take in If-Match;
+	// ConfigVersion is the hash of the rules file and the templates the
+	// configuration in use was compiled from, which deliveries record.
+	ConfigVersion string        `json:"config_version"`
+	RulesFile     string        `json:"rules_file"`
+	TemplatesDir  string        `json:"templates_dir"`
+	DryRun        bool          `json:"dry_run"`
+	Sources       []sourceJSON  `json:"sources"`
+	Channels      []channelJSON `json:"channels"`
+	Rules         int           `json:"rules"`
 	// Writable is false when the rules file cannot be replaced (read-only
 	// mount, immutable file): the editor then shows it read-only.
 	Writable bool `json:"writable"`
@@ -180,6 +187,8 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 	o := a.o.Reload.Options()
 	out := statusJSON{Status: a.o.Reload.Status(), RulesFile: o.RulesPath, TemplatesDir: o.TemplatesDir, DryRun: o.DryRun, Rules: len(rs.Rules),
 		Writable: rulesfile.Writable(o.RulesPath)}
+	out.ConfigVersion = out.Version
+	out.Version = rulesVersion(rs, o.RulesPath)
 	if out.Errors == nil {
 		out.Errors = []router.Diagnostic{}
 	}
@@ -196,6 +205,15 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 			Concurrency: c.Concurrency, Rate: c.RatePerSecond, MaxAttempts: c.MaxAttempts})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// rulesVersion is the editing version: the rules file's hash as on disk
+// (the configuration's own hash when the file cannot be read).
+func rulesVersion(rs *router.Ruleset, path string) string {
+	if src, err := os.ReadFile(path); err == nil {
+		return rulesfile.Hash(src)
+	}
+	return rs.Version
 }
 
 // RuleJSON is a rule as the API shows it, with the rules file's keys.
@@ -232,10 +250,7 @@ func (a *API) rules(w http.ResponseWriter, r *http.Request) {
 	rs := a.o.Reload.Current()
 	// The version is the rules file's own hash, as on disk, which writes
 	// compare with If-Match.
-	version := rs.Version
-	if src, err := os.ReadFile(a.o.Reload.Options().RulesPath); err == nil {
-		version = rulesfile.Hash(src)
-	}
+	version := rulesVersion(rs, a.o.Reload.Options().RulesPath)
 	w.Header().Set("ETag", `"`+version+`"`)
 	out := struct {
 		Version string     `json:"version"`
@@ -288,11 +303,16 @@ type TestMatch struct {
 // TestResult is the answer of POST /api/v1/test.
 type TestResult struct {
 	Matches []TestMatch `json:"matches"`
-	Errors  []struct {
-		Rule  string `json:"rule"`
-		Error string `json:"error"`
-	} `json:"errors"`
+	// Errors are the conditions that failed at run time on the message
+	// (such a rule does not match); never null.
+	Errors  []TestError          `json:"errors"`
 	Explain []router.Explanation `json:"explain"`
+}
+
+// TestError is a condition that failed at run time on a tested message.
+type TestError struct {
+	Rule  string `json:"rule"`
+	Error string `json:"error"`
 }
 
 func (a *API) test(w http.ResponseWriter, r *http.Request) {
@@ -334,7 +354,7 @@ func TestMessageIn(ctx context.Context, rs *router.Ruleset, source string, raw [
 	}
 	msg := &router.Message{ID: "test", Source: source, ReceivedAt: env.Now, Body: raw, Data: data}
 	res := rs.Preview(msg)
-	out := TestResult{Matches: []TestMatch{}, Explain: rs.Explain(msg)}
+	out := TestResult{Matches: []TestMatch{}, Errors: []TestError{}, Explain: rs.Explain(msg)}
 	byRule := map[string]int{}
 	for _, name := range res.Matched {
 		byRule[name] = len(out.Matches)
@@ -351,10 +371,7 @@ func TestMessageIn(ctx context.Context, rs *router.Ruleset, source string, raw [
 		out.Matches[i].Deliveries = append(out.Matches[i].Deliveries, td)
 	}
 	for _, e := range res.Errors {
-		out.Errors = append(out.Errors, struct {
-			Rule  string `json:"rule"`
-			Error string `json:"error"`
-		}{e.Rule, rs.Scrub(e.Err.Error())})
+		out.Errors = append(out.Errors, TestError{e.Rule, rs.Scrub(e.Err.Error())})
 	}
 	return out
 }
@@ -408,6 +425,9 @@ func (a *API) catalog(w http.ResponseWriter, r *http.Request) {
 func (a *API) deliveries(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.Filter{Status: q.Get("status"), Rule: q.Get("rule"), Limit: 100}
+	if f.Status == "" {
+		f.Status = q.Get("state") // the same filter, by the field's other name
+	}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 1000 {
@@ -435,13 +455,16 @@ func (a *API) deliveries(w http.ResponseWriter, r *http.Request) {
 // DeliveryJSON is a delivery as the API shows it. HTTP paths and headers
 // are left out: they may carry credentials.
 type DeliveryJSON struct {
-	ID          string            `json:"id"`
-	MessageID   string            `json:"message_id"`
-	Source      string            `json:"source"`
-	WebhookType string            `json:"webhook_type"`
-	Rule        string            `json:"rule"`
-	Channel     string            `json:"channel"`
-	Status      string            `json:"status"`
+	ID          string `json:"id"`
+	MessageID   string `json:"message_id"`
+	Source      string `json:"source"`
+	WebhookType string `json:"webhook_type"`
+	Rule        string `json:"rule"`
+	Channel     string `json:"channel"`
+	Status      string `json:"status"`
+	// State is Status again, under the name the CLI, the silences and the
+	// store use.
+	State       string            `json:"state"`
 	Attempts    int               `json:"attempts"`
 	LastError   string            `json:"last_error,omitempty"`
 	Reason      string            `json:"reason,omitempty"`
@@ -452,10 +475,14 @@ type DeliveryJSON struct {
 	Parts       map[string]string `json:"parts,omitempty"`
 }
 
+// NewDeliveryJSON returns a delivery as the API shows it, without its
+// parts.
+func NewDeliveryJSON(d store.Delivery) DeliveryJSON { return deliveryJSON(d) }
+
 func deliveryJSON(d store.Delivery) DeliveryJSON {
 	out := DeliveryJSON{
 		ID: d.ID, MessageID: d.MessageID, Source: d.Source, WebhookType: d.WebhookType, Rule: d.Rule,
-		Channel: d.Channel, Status: d.State, Attempts: d.Attempts, LastError: d.LastError,
+		Channel: d.Channel, Status: d.State, State: d.State, Attempts: d.Attempts, LastError: d.LastError,
 		Reason: d.Reason, GroupID: d.GroupID, CreatedAt: d.CreatedAt, DeliveredAt: d.DeliveredAt,
 	}
 	if d.State == store.StatePending || d.State == store.StateHeld {

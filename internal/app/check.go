@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -22,10 +23,24 @@ var ErrFailed = errors.New("failed")
 
 // ConfigOptions locate the configuration.
 type ConfigOptions struct {
-	Rules     string
+	Rules string
+	// Templates is the templates directory; empty means "templates" next
+	// to the rules file.
 	Templates string
 	// DryRun turns unset variables into warnings.
 	DryRun bool
+	// CheckOnly compiles for `check` (see router.LoadOptions.CheckOnly).
+	CheckOnly bool
+}
+
+// TemplatesDir returns the templates directory of a rules file: dir if
+// given, else "templates" next to the rules file, so that a command run
+// from another directory finds the templates the file was written with.
+func TemplatesDir(rules, dir string) string {
+	if dir != "" {
+		return dir
+	}
+	return filepath.Join(filepath.Dir(rules), "templates")
 }
 
 func load(o ConfigOptions) (*router.Ruleset, []router.Diagnostic, error) {
@@ -33,33 +48,54 @@ func load(o ConfigOptions) (*router.Ruleset, []router.Diagnostic, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return router.Load(router.LoadOptions{RulesPath: o.Rules, TemplatesDir: o.Templates, DryRun: o.DryRun, Catalog: catalog})
+	return router.Load(router.LoadOptions{RulesPath: o.Rules, TemplatesDir: TemplatesDir(o.Rules, o.Templates),
+		DryRun: o.DryRun, CheckOnly: o.CheckOnly, Catalog: catalog})
 }
 
-// Check validates the configuration and prints every problem with its
-// file:line:column. It returns ErrFailed when there is at least one error.
-func Check(o ConfigOptions, stdout, stderr io.Writer) error {
-	rs, diags, err := load(o)
-	for _, d := range diags {
-		fmt.Fprintln(stderr, d.String())
-	}
-	if err != nil {
-		var le *router.LoadError
-		if errors.As(err, &le) {
-			n := len(le.Errors())
-			fmt.Fprintf(stderr, "%s: %d error%s\n", o.Rules, n, plural(n))
-			return ErrFailed
+// CheckOptions are the settings of `switchboard check`.
+type CheckOptions struct {
+	// Files are the rules files to check.
+	Files []string
+	// Templates is the templates directory for every file; empty means
+	// "templates" next to each file.
+	Templates string
+	// RequireEnv makes an unset ${VAR} an error, as serve (without
+	// --dry-run) has it; otherwise it is a warning.
+	RequireEnv bool
+}
+
+// Check validates each rules file and prints every problem with its
+// file:line:column. It returns ErrFailed when a file has an error.
+func Check(o CheckOptions, stdout, stderr io.Writer) error {
+	failed := false
+	for _, file := range o.Files {
+		rs, diags, err := load(ConfigOptions{Rules: file, Templates: o.Templates, CheckOnly: !o.RequireEnv})
+		for _, d := range diags {
+			fmt.Fprintln(stderr, d.String())
 		}
-		fmt.Fprintln(stderr, err)
+		if err != nil {
+			failed = true
+			var le *router.LoadError
+			if errors.As(err, &le) {
+				n := len(le.Errors())
+				fmt.Fprintf(stderr, "%s: %d error%s\n", file, n, plural(n))
+				continue
+			}
+			fmt.Fprintf(stderr, "%s: %v\n", file, err)
+			continue
+		}
+		warnings := len(diags)
+		fmt.Fprintf(stdout, "%s: OK — %d rule%s, %d channel%s, %d source%s", file,
+			len(rs.Rules), plural(len(rs.Rules)), len(rs.Channels), plural(len(rs.Channels)), len(rs.Sources), plural(len(rs.Sources)))
+		if warnings > 0 {
+			fmt.Fprintf(stdout, ", %d warning%s", warnings, plural(warnings))
+		}
+		fmt.Fprintln(stdout)
+		rs.Close()
+	}
+	if failed {
 		return ErrFailed
 	}
-	warnings := len(diags)
-	fmt.Fprintf(stdout, "%s: OK — %d rule%s, %d channel%s, %d source%s", o.Rules,
-		len(rs.Rules), plural(len(rs.Rules)), len(rs.Channels), plural(len(rs.Channels)), len(rs.Sources), plural(len(rs.Sources)))
-	if warnings > 0 {
-		fmt.Fprintf(stdout, ", %d warning%s", warnings, plural(warnings))
-	}
-	fmt.Fprintln(stdout)
 	return nil
 }
 
@@ -78,39 +114,61 @@ type TestOptions struct {
 	// JSON prints machine-readable results.
 	JSON     bool
 	Messages []string
-	// Live, when it names a store, is consulted for throttle windows,
-	// digest groups and silences, to say what they would do now.
-	Live StoreOptions
+	// Live is consulted for throttle windows, digest groups and silences,
+	// to say what they would do now. LiveRequired makes a missing store an
+	// error; otherwise a missing store is noted and skipped.
+	Live         StoreOptions
+	LiveRequired bool
+	// ExpectMatch and ExpectNoMatch are rule names every message must
+	// match, and must not match (for CI).
+	ExpectMatch, ExpectNoMatch []string
 }
 
 // Test routes each message file through the rules and prints which rules
-// matched and every rendered notification. Nothing is sent.
+// matched, why the others did not, and every rendered notification.
+// Nothing is sent. It returns ErrFailed when a message cannot be read, a
+// condition fails at run time, a notification would be dead-lettered, or
+// an expectation is not met.
 func Test(o TestOptions, stdout, stderr io.Writer) error {
-	if len(o.Messages) == 0 {
-		fmt.Fprintln(stderr, "usage: switchboard test [--rules rules.yaml] [--templates templates/] MESSAGE.json [...]")
-		return ErrFailed
-	}
 	// Secrets are not needed to show what would be sent.
-	o.DryRun = true
+	o.CheckOnly = true
 	rs, diags, err := load(o.ConfigOptions)
 	if err != nil {
 		for _, d := range diags {
 			fmt.Fprintln(stderr, d.String())
 		}
+		var le *router.LoadError
+		if errors.As(err, &le) {
+			n := len(le.Errors())
+			fmt.Fprintf(stderr, "%s: %d error%s\n", o.Rules, n, plural(n))
+		} else {
+			fmt.Fprintln(stderr, err)
+		}
 		return ErrFailed
 	}
-	env := api.TestEnv{}
-	if o.Live.DataDir != "" || o.Live.DatabaseURL != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		st, err := openStore(ctx, o.Live)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
+	defer rs.Close()
+	for _, name := range append(append([]string(nil), o.ExpectMatch...), o.ExpectNoMatch...) {
+		if _, ok := rs.Rule(name); !ok {
+			fmt.Fprintf(stderr, "%s: no rule named %q\n", o.Rules, name)
 			return ErrFailed
 		}
+	}
+	env := api.TestEnv{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := openExistingStore(ctx, o.Live)
+	switch {
+	case err == nil:
 		defer st.Close()
 		env.Live = st
 		env.Silenced = silencesOf(ctx, st)
+	case errors.As(err, new(*NoStoreError)) && !o.LiveRequired:
+		if !o.JSON {
+			fmt.Fprintf(stderr, "note: %v; throttle windows, digest groups and silences not consulted\n", err)
+		}
+	default:
+		fmt.Fprintln(stderr, err)
+		return ErrFailed
 	}
 	failed := false
 	var all []map[string]any
@@ -123,7 +181,7 @@ func Test(o TestOptions, stdout, stderr io.Writer) error {
 		}
 		var data map[string]any
 		if err := json.Unmarshal(raw, &data); err != nil || data == nil {
-			fmt.Fprintf(stderr, "%s: not a JSON object\n", path)
+			fmt.Fprintf(stderr, "%s\n", jsonProblem(path, raw, err))
 			failed = true
 			continue
 		}
@@ -131,22 +189,69 @@ func Test(o TestOptions, stdout, stderr io.Writer) error {
 		if src == "" {
 			src = firstSource(rs)
 		}
-		res := api.TestMessageIn(context.Background(), rs, src, raw, data, env)
+		res := api.TestMessageIn(ctx, rs, src, raw, data, env)
+		problems := testProblems(res, o.ExpectMatch, o.ExpectNoMatch)
+		if len(problems) > 0 {
+			failed = true
+		}
 		if o.JSON {
-			all = append(all, map[string]any{"file": path, "result": res})
+			all = append(all, map[string]any{"file": path, "result": res, "problems": problems})
 			continue
 		}
 		printTest(stdout, path, data, res)
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "%s: %s\n", path, p)
+		}
 	}
 	if o.JSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(all)
+		if all == nil {
+			all = []map[string]any{}
+		}
+		_ = encodeJSON(stdout, all)
 	}
 	if failed {
 		return ErrFailed
 	}
 	return nil
+}
+
+// testProblems lists what makes a tested message fail: conditions that
+// errored, notifications that would be dead-lettered, and expectations
+// not met. Never nil.
+func testProblems(res api.TestResult, expectMatch, expectNoMatch []string) []string {
+	out := []string{}
+	for _, e := range res.Errors {
+		out = append(out, fmt.Sprintf("rule %q: condition error: %s", e.Rule, firstLine(errors.New(e.Error))))
+	}
+	matched := map[string]bool{}
+	for _, m := range res.Matches {
+		matched[m.Rule] = true
+		for _, d := range m.Deliveries {
+			if d.Error != "" {
+				out = append(out, fmt.Sprintf("rule %q: the notification to %s would be dead-lettered: %s", m.Rule, d.To, d.Error))
+			}
+		}
+	}
+	for _, r := range expectMatch {
+		if !matched[r] {
+			out = append(out, fmt.Sprintf("expected rule %q to match; it did not", r))
+		}
+	}
+	for _, r := range expectNoMatch {
+		if matched[r] {
+			out = append(out, fmt.Sprintf("expected rule %q not to match; it did", r))
+		}
+	}
+	return out
+}
+
+// encodeJSON writes v indented, with & < > as they are (conditions hold
+// && and templates <https://…|links>).
+func encodeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 func firstSource(rs *router.Ruleset) string {
@@ -166,7 +271,7 @@ func printTest(w io.Writer, path string, data map[string]any, res api.TestResult
 		fmt.Fprintln(w, "   no rule matched")
 	}
 	for _, e := range res.Errors {
-		fmt.Fprintf(w, "   rule %q: condition error: %s\n", e.Rule, e.Error)
+		fmt.Fprintf(w, "   rule %q: condition error: %s\n", e.Rule, firstLine(errors.New(e.Error)))
 	}
 	for _, m := range res.Matches {
 		fmt.Fprintf(w, "   matched rule %q\n", m.Rule)
@@ -198,7 +303,54 @@ func printTest(w io.Writer, path string, data map[string]any, res api.TestResult
 			}
 		}
 	}
+	printNotMatched(w, res)
 	fmt.Fprintln(w)
+}
+
+// printNotMatched says why rules did not match: the first condition that
+// was false or failed. Rules whose every condition failed on another
+// webhook type are summed up in one line, so that a file of many rules
+// stays readable.
+func printNotMatched(w io.Writer, res api.TestResult) {
+	otherType := 0
+	errored := map[string]bool{}
+	for _, e := range res.Errors {
+		errored[e.Rule] = true
+	}
+	for _, e := range res.Explain {
+		if e.Matched || errored[e.Rule] {
+			continue
+		}
+		if !e.Enabled {
+			fmt.Fprintf(w, "   not matched %q: the rule is disabled\n", e.Rule)
+			continue
+		}
+		why := ""
+		for _, c := range e.Parts {
+			if c.Error != "" {
+				why = fmt.Sprintf("%s failed: %s", c.Expr, c.Error)
+				break
+			}
+			if c.Result != nil && !*c.Result {
+				why = c.Expr + " is false"
+				break
+			}
+		}
+		if why == "" && e.Error != "" {
+			why = "condition error: " + e.Error
+		}
+		if why == "" {
+			why = "the condition is false"
+		}
+		if len(e.Parts) > 0 && strings.HasPrefix(e.Parts[0].Expr, "webhook_type") && e.Parts[0].Result != nil && !*e.Parts[0].Result {
+			otherType++
+			continue
+		}
+		fmt.Fprintf(w, "   not matched %q: %s\n", e.Rule, why)
+	}
+	if otherType > 0 {
+		fmt.Fprintf(w, "   not matched: %d rule%s for other webhook types\n", otherType, plural(otherType))
+	}
 }
 
 func partOrder(k string) string {
@@ -213,4 +365,17 @@ func partOrder(k string) string {
 
 func indent(s, prefix string) string {
 	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+}
+
+// jsonProblem says why a message file is not a JSON object, with the
+// line and column of a syntax error.
+func jsonProblem(path string, raw []byte, err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		before := raw[:min(int(se.Offset), len(raw))]
+		line := 1 + strings.Count(string(before), "\n")
+		col := len([]rune(string(before[strings.LastIndexByte(string(before), '\n')+1:])))
+		return fmt.Sprintf("%s:%d:%d: not valid JSON: %v", path, line, max(col, 1), se)
+	}
+	return path + ": not a JSON object"
 }

@@ -183,6 +183,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 				Scrub:     rs.Scrub,
 				Breaker:   store.BreakerPolicy{Failures: ch.BreakerFailures, Probe: ch.BreakerProbe},
 				OnFailure: ch.OnFailure,
+				DryRun:    o.DryRun,
 			}, true
 		},
 	})

@@ -2,11 +2,10 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -19,21 +18,27 @@ import (
 // SilenceAddOptions are the settings of `switchboard silence add`.
 type SilenceAddOptions struct {
 	StoreOptions
-	// Rules, if readable, is checked for Rule.
-	Rules                                   string
+	// Rules is the rules file a silence's Rule is checked against, with
+	// Templates its templates directory (empty: next to it).
+	Rules, Templates string
+	// Force adds a silence of a rule that cannot be checked (the rules
+	// file is elsewhere).
+	Force                                   bool
 	Rule, When, For, Starts, Reason, Author string
 }
 
-// SilenceAdd stores a silence and prints its ID and end.
+// SilenceAdd stores a silence and prints its ID and end. A silence of a
+// rule that the rules file does not have, or when the rules file cannot
+// be read, is refused: it would mute nothing.
 func SilenceAdd(ctx context.Context, o SilenceAddOptions, stdout io.Writer) error {
 	var rs *router.Ruleset
-	if _, err := os.Stat(o.Rules); err == nil && o.Rule != "" {
-		// The rule must exist; variables and templates do not matter here.
-		loaded, _, err := load(ConfigOptions{Rules: o.Rules, DryRun: true})
-		if err == nil {
-			rs = loaded
-			defer rs.Close()
+	if o.Rule != "" && !o.Force {
+		loaded, _, err := load(ConfigOptions{Rules: o.Rules, Templates: o.Templates, CheckOnly: true})
+		if err != nil {
+			return fmt.Errorf("cannot check that rule %q exists: %s does not load (%v); fix it, point --rules at the rules file serve uses, or add --force", o.Rule, o.Rules, firstLine(err))
 		}
+		rs = loaded
+		defer rs.Close()
 	}
 	author := o.Author
 	if author == "" {
@@ -56,7 +61,7 @@ func SilenceAdd(ctx context.Context, o SilenceAddOptions, stdout io.Writer) erro
 		}
 		return errors.Join(errs...)
 	}
-	st, err := openStore(ctx, o.StoreOptions)
+	st, err := openExistingStore(ctx, o.StoreOptions)
 	if err != nil {
 		return err
 	}
@@ -79,7 +84,7 @@ func SilenceAdd(ctx context.Context, o SilenceAddOptions, stdout io.Writer) erro
 // SilenceList prints the silences in force (and with all, those ended in
 // the last 30 days).
 func SilenceList(ctx context.Context, o StoreOptions, all, asJSON bool, stdout io.Writer) error {
-	st, err := openStore(ctx, o)
+	st, err := openExistingStore(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -94,9 +99,7 @@ func SilenceList(ctx context.Context, o StoreOptions, all, asJSON bool, stdout i
 		for i, s := range list {
 			out[i] = api.SilenceJSON{Silence: s, State: s.State(now)}
 		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return encodeJSON(stdout, out)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATE\tRULE\tWHEN\tENDS\tAUTHOR\tREASON")
@@ -116,14 +119,19 @@ func dash(s string) string {
 
 // SilenceExpire ends silences now.
 func SilenceExpire(ctx context.Context, o StoreOptions, ids []string, stdout io.Writer) error {
-	st, err := openStore(ctx, o)
+	st, err := openExistingStore(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	var errs []error
 	for _, id := range ids {
-		s, err := st.ExpireSilence(ctx, id, time.Now())
+		full, err := expandID(ctx, st, store.SilenceIDs, id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s, err := st.ExpireSilence(ctx, full, time.Now())
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", id, err))
 			continue
@@ -140,4 +148,13 @@ func silencesOf(ctx context.Context, st *store.Store) func(rule string, data map
 		return nil
 	}
 	return c.Silenced
+}
+
+// firstLine returns the first line of an error's message.
+func firstLine(err error) string {
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	return msg
 }

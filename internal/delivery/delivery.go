@@ -112,6 +112,9 @@ type Channel struct {
 	// value a ${VAR} expanded to) from a failed attempt's error before it
 	// is logged or stored: a peer or a resolver may echo them.
 	Scrub func(string) string
+	// DryRun says the Notifier only logs (serve --dry-run): a success is
+	// recorded as dry_run, not delivered.
+	DryRun bool
 }
 
 // scrubbedError is an error whose text had secret values removed; it
@@ -502,6 +505,8 @@ func (d *Dispatcher) process(p *pool, it *item) {
 	}
 	var retryIn time.Duration
 	switch {
+	case err == nil && ch.DryRun:
+		attempt.Outcome, out.Result = store.ResultDryRun, store.ResultDryRun
 	case err == nil:
 		attempt.Outcome, out.Result = "success", store.ResultDelivered
 	case d.sendCtx.Err() != nil:
@@ -604,9 +609,11 @@ func (d *Dispatcher) finish(it *item, out store.Outcome, attemptOutcome string, 
 	}
 	switch out.Result {
 	case store.ResultDelivered:
-		// Successes are the bulk of the traffic: logged at debug level
-		// (metrics count them); failures stay visible at warn and error.
-		d.log.Debug("delivered", attrs...)
+		// One line per notification sent, so that a log says what went
+		// out; failures are warnings and errors.
+		d.log.Info("delivered", attrs...)
+	case store.ResultDryRun:
+		// The dry-run notifier logged the notification itself.
 	case store.ResultRetry:
 		// One line per failed attempt would flood the log during an
 		// outage: the breaker's open, summary and close lines say it.
@@ -639,6 +646,8 @@ func (d *Dispatcher) finish(it *item, out store.Outcome, attemptOutcome string, 
 			}
 		case store.ResultDead:
 			m.Deliveries.WithLabelValues(it.d.Channel, store.ResultDead).Inc()
+		case store.ResultDryRun:
+			m.Deliveries.WithLabelValues(it.d.Channel, store.ResultDryRun).Inc()
 		}
 	}
 	d.mu.Lock()

@@ -179,7 +179,7 @@ func (s *Store) Finish(ctx context.Context, outs []Outcome) (lost []string, err 
 	}
 	for _, o := range outs {
 		switch o.Result {
-		case ResultDelivered, ResultRetry, ResultDead:
+		case ResultDelivered, ResultRetry, ResultDead, ResultDryRun:
 		default:
 			return nil, fmt.Errorf("finish delivery %s: unknown result %q", o.ID, o.Result)
 		}

@@ -53,12 +53,15 @@ const (
 	StateDropped = "dropped"
 	// StateCollapsed deliveries were folded into a pacing summary.
 	StateCollapsed = "collapsed"
+	// StateDryRun deliveries were rendered and logged by a server running
+	// with --dry-run, never sent.
+	StateDryRun = "dry_run"
 )
 
 // States lists every delivery state, live ones first.
 var States = []string{
 	StatePending, StateInFlight, StateHeld, StateGrouped, StateDelivered, StateDead,
-	StateDigested, StateSuppressed, StateSilenced, StateDropped, StateCollapsed,
+	StateDigested, StateSuppressed, StateSilenced, StateDropped, StateCollapsed, StateDryRun,
 }
 
 // ValidState reports whether s is a delivery state.
@@ -79,6 +82,8 @@ const (
 	ResultRetry = "retry"
 	// ResultDead means give up: the delivery becomes a dead letter.
 	ResultDead = "dead"
+	// ResultDryRun means the delivery was logged, not sent (--dry-run).
+	ResultDryRun = "dry_run"
 )
 
 // FileName is the SQLite database's file name inside Options.DataDir.
