@@ -435,7 +435,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"deliveries", "--limit", "x"}, `invalid value "x" for flag --limit`},
 		{[]string{"deliveries", "--status", "lost"}, "--status must be one of"},
 		{[]string{"deliveries", "show"}, "give one delivery ID"},
-		{[]string{"replay"}, "give delivery IDs or --all-dead"},
+		{[]string{"replay"}, "give delivery IDs, --all-dead, or filters"},
 		{[]string{"silence"}, "give a subcommand"},
 		{[]string{"silence", "mute"}, `unknown command "silence mute"`},
 		{[]string{"silence", "add", "extra"}, "silence add takes no arguments"},

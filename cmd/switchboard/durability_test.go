@@ -134,7 +134,7 @@ func TestCrashKillNineSQLite(t *testing.T) {
 	// The store agrees: read by a separate process while the server runs,
 	// and through the admin API.
 	data := s.dataDir()
-	poll(t, "nothing pending or in flight", 10*time.Second, 200*time.Millisecond, func() bool {
+	poll(t, "nothing pending or in flight", 30*time.Second, 200*time.Millisecond, func() bool {
 		return len(cliDeliveries(t, "--data", data, "--status", "pending")) == 0 &&
 			len(cliDeliveries(t, "--data", data, "--status", "in_flight")) == 0
 	})

@@ -62,6 +62,7 @@ sources:
   lagojwt:
     lago:
       jwt_public_key: ${LAGO_PUBLIC_KEY}
+      allow_any_organization: true
 rules: []
 `,
 		env:  []string{"LAGO_PUBLIC_KEY=" + pub, "SWITCHBOARD_LOG_LEVEL=warn"},

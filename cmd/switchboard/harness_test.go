@@ -136,6 +136,7 @@ func startServer(t *testing.T, c config) *server {
 		}
 		select {
 		case err := <-s.exited:
+			s.exited <- err // the cleanup waits for it too
 			t.Fatalf("switchboard exited: %v\n%s", err, logs.String())
 		default:
 		}
