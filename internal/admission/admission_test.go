@@ -97,13 +97,27 @@ func TestHeaderBudget(t *testing.T) {
 		}
 	}()
 	refused := 0
-	for range 3 {
+	head := "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 400<<10)
+	for i := range 3 {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		stalled = append(stalled, c)
-		_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("b", 400<<10))
+		_, _ = io.WriteString(c, head)
+		if i == 2 {
+			break
+		}
+		// One connection at a time, so that which one does not fit is
+		// the third, not whichever read last.
+		want := int64(3 * len(head) * (i + 1))
+		deadline := time.Now().Add(5 * time.Second)
+		for b.Used() != want && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if u := b.Used(); u != want {
+			t.Fatalf("after connection %d: %d bytes charged, want %d", i+1, u, want)
+		}
 	}
 	for _, c := range stalled {
 		_ = c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))

@@ -125,7 +125,7 @@ func (d *Dispatcher) recordBreaker(it *item, ch Channel, err error) {
 		if !known || (cached.Failures == 0 && !cached.IsOpen()) {
 			return // nothing to reset: no write on the healthy path
 		}
-		was, closed, serr := d.o.Store.BreakerSuccess(ctx, name)
+		was, resumed, closed, serr := d.o.Store.BreakerSuccess(ctx, name)
 		if serr != nil {
 			d.log.Warn("cannot record a channel success", "channel", name, "error", serr)
 			return
@@ -137,7 +137,7 @@ func (d *Dispatcher) recordBreaker(it *item, ch Channel, err error) {
 		d.mu.Unlock()
 		d.setStateMetric(name, b)
 		if closed {
-			d.closed(ctx, ch, was)
+			d.closed(ctx, ch, was, resumed)
 		}
 		return
 	}
@@ -170,15 +170,15 @@ func (d *Dispatcher) opened(ctx context.Context, ch Channel, name string, b stor
 		Pending: pending, Error: b.LastError, Probe: b.ProbeEvery, At: d.o.Now()})
 }
 
-// closed logs and announces a breaker that this replica closed.
-func (d *Dispatcher) closed(ctx context.Context, ch Channel, was store.Breaker) {
+// closed logs and announces a breaker that this replica closed, which
+// made resumed waiting deliveries due.
+func (d *Dispatcher) closed(ctx context.Context, ch Channel, was store.Breaker, resumed int64) {
 	name := was.Channel
 	openFor := d.o.Now().Sub(was.OpenedAt)
-	backlog := d.backlog(ctx, name)
 	d.log.Info("channel closed: recovered; sending what waited", "channel", name,
-		"open_for", openFor.Round(time.Second).String(), "pending", backlog)
+		"open_for", openFor.Round(time.Second).String(), "pending", resumed)
 	d.notice(ctx, ch.OnFailure, notice{Event: NoticeClosed, Channel: name, OpenFor: openFor,
-		Pending: backlog, At: d.o.Now()})
+		Pending: resumed, At: d.o.Now()})
 	d.Wake()
 }
 
@@ -244,7 +244,15 @@ func (d *Dispatcher) refreshBreakers(ctx context.Context) {
 			d.summary(cctx, name, b)
 		}
 	}
-	d.deadNotices(cctx)
+	d.mu.Lock()
+	deadDue := now.Sub(d.lastDead) >= SummaryInterval
+	if deadDue {
+		d.lastDead = now
+	}
+	d.mu.Unlock()
+	if deadDue {
+		d.deadNotices(cctx)
+	}
 	if n, err := d.o.Store.UnparkClosed(cctx); err != nil {
 		if ctx.Err() == nil {
 			d.log.Warn("cannot resume parked deliveries", "error", err)

@@ -164,7 +164,7 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 	}
 	want := []string{
 		"switchboard.channel_opened: crm is failing: sending paused after 3 failures in a row; 1 waiting",
-		"switchboard.channel_closed: crm recovered after 2 min; 6 waiting deliveries are being sent",
+		"switchboard.channel_closed: crm recovered after 2 min; 5 waiting deliveries are being sent",
 	}
 	if strings.Join(events, "\n") != strings.Join(want, "\n") {
 		t.Errorf("notices:\n%s\nwant:\n%s", strings.Join(events, "\n"), strings.Join(want, "\n"))

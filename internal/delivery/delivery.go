@@ -255,6 +255,9 @@ type Dispatcher struct {
 	deadErr map[string]string
 	// lastSummary is when this replica last looked at writing a summary.
 	lastSummary time.Time
+	// lastDead is when dead deliveries were last announced; it starts at
+	// New, so that the first notice gathers a whole interval.
+	lastDead time.Time
 
 	runCtx     context.Context
 	sendCtx    context.Context // outlives runCtx by ShutdownGrace
@@ -325,6 +328,7 @@ func New(o Options) *Dispatcher {
 		o.SweepInterval = DefaultSweepInterval
 	}
 	return &Dispatcher{
+		lastDead: o.Now(),
 		o:        o,
 		log:      o.Logger,
 		wakeC:    make(chan struct{}, 1),

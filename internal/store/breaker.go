@@ -187,12 +187,13 @@ func (s *Store) BreakerFailure(ctx context.Context, channel, errText string, pro
 // BreakerSuccess records a successful send to channel. It resets the
 // failure count; if the breaker was open it closes it, makes the parked
 // deliveries due now, and returns closed true (for exactly one caller)
-// with the breaker as it was while open.
-func (s *Store) BreakerSuccess(ctx context.Context, channel string) (b Breaker, closed bool, err error) {
+// with the breaker as it was while open and how many deliveries it made
+// due.
+func (s *Store) BreakerSuccess(ctx context.Context, channel string) (b Breaker, resumed int64, closed bool, err error) {
 	now := micros(s.now())
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return Breaker{}, false, fmt.Errorf("record channel success: %w", err)
+		return Breaker{}, 0, false, fmt.Errorf("record channel success: %w", err)
 	}
 	defer tx.Rollback()
 	q := selectBreaker + " WHERE channel = $1"
@@ -201,33 +202,37 @@ func (s *Store) BreakerSuccess(ctx context.Context, channel string) (b Breaker, 
 	}
 	b, err = scanBreaker(tx.QueryRowContext(ctx, q, clean(channel)))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Breaker{Channel: channel, State: BreakerClosed}, false, nil
+		return Breaker{Channel: channel, State: BreakerClosed}, 0, false, nil
 	}
 	if err != nil {
-		return Breaker{}, false, fmt.Errorf("record channel success: %w", err)
+		return Breaker{}, 0, false, fmt.Errorf("record channel success: %w", err)
 	}
 	if b.State != BreakerOpen && b.Failures == 0 {
-		return b, false, nil
+		return b, 0, false, nil
 	}
 	was := b
 	b.State, b.Failures, b.ProbeAt, b.ProbeEvery = BreakerClosed, 0, time.Time{}, 0
 	if err := writeBreaker(ctx, tx, b, now); err != nil {
-		return Breaker{}, false, fmt.Errorf("record channel success: %w", err)
+		return Breaker{}, 0, false, fmt.Errorf("record channel success: %w", err)
 	}
 	if was.State == BreakerOpen {
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = $1, updated_at = $1
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = $1, updated_at = $1
 			WHERE state = 'pending' AND next_attempt_at >= $2 AND channel = $3`,
-			now, micros(Parked), clean(channel)); err != nil {
-			return Breaker{}, false, fmt.Errorf("unpark deliveries: %w", err)
+			now, micros(Parked), clean(channel))
+		if err != nil {
+			return Breaker{}, 0, false, fmt.Errorf("unpark deliveries: %w", err)
+		}
+		if resumed, err = res.RowsAffected(); err != nil {
+			return Breaker{}, 0, false, fmt.Errorf("unpark deliveries: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return Breaker{}, false, fmt.Errorf("record channel success: %w", err)
+		return Breaker{}, 0, false, fmt.Errorf("record channel success: %w", err)
 	}
 	if was.State == BreakerOpen {
-		return was, true, nil
+		return was, resumed, true, nil
 	}
-	return b, false, nil
+	return b, 0, false, nil
 }
 
 // PauseChannel makes channel send nothing before until (a peer's

@@ -102,11 +102,11 @@ func TestBreakerLifecycle(t *testing.T) {
 
 		// A success closes it, once, and makes the parked deliveries due.
 		clock.Add(12 * time.Minute)
-		was, closed, err := b.BreakerSuccess(ctx, "crm")
+		was, _, closed, err := b.BreakerSuccess(ctx, "crm")
 		if err != nil || !closed || !was.OpenedAt.Equal(clock.Now().Add(-12*time.Minute-30*time.Second)) {
 			t.Fatalf("BreakerSuccess = %+v %v %v", was, closed, err)
 		}
-		if _, closed, err := a.BreakerSuccess(ctx, "crm"); err != nil || closed {
+		if _, _, closed, err := a.BreakerSuccess(ctx, "crm"); err != nil || closed {
 			t.Fatalf("second success closed again: %v %v", closed, err)
 		}
 		got, err = a.Claim(ctx, "x", clock.Now(), time.Minute, 10)
@@ -236,7 +236,7 @@ func TestParkingFollowsTheBreaker(t *testing.T) {
 		}
 		// Closed by a success elsewhere; then this replica parks the
 		// leased one, and an insert parked by a stale view lands.
-		if _, closed, err := s.BreakerSuccess(ctx, "crm"); err != nil || !closed {
+		if _, _, closed, err := s.BreakerSuccess(ctx, "crm"); err != nil || !closed {
 			t.Fatal(closed, err)
 		}
 		late := newDelivery("r", "crm")
