@@ -4,6 +4,6 @@
 // workers whether to retry.
 //
 // Each channel lives in its own package (notifiers/slack, notifiers/email,
-// notifiers/http). Notifiers never see rules, expressions or raw payloads:
+// notifiers/webhook). Notifiers never see rules, expressions or raw payloads:
 // everything they send was rendered once, by the router, into Parts.
 package notifiers

@@ -14,8 +14,8 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/notifiers"
 	"github.com/switchboard-dev/switchboard/notifiers/email"
-	httpnotifier "github.com/switchboard-dev/switchboard/notifiers/http"
 	"github.com/switchboard-dev/switchboard/notifiers/slack"
+	"github.com/switchboard-dev/switchboard/notifiers/webhook"
 	"github.com/switchboard-dev/switchboard/router/schedule"
 )
 
@@ -77,7 +77,7 @@ type Channel struct {
 	Pacing int
 
 	email *email.Config
-	http  *httpnotifier.Config
+	http  *webhook.Config
 }
 
 // This file is the one place that knows every channel kind: it validates
@@ -277,7 +277,7 @@ func newNotifier(kind string, cfg ChannelConfig, o notifiers.Options) (notifiers
 	case KindEmail:
 		return email.New(*cfg.Email, o)
 	case KindHTTP:
-		return httpnotifier.New(*cfg.HTTP, o)
+		return webhook.New(*cfg.HTTP, o)
 	}
 	return nil, fmt.Errorf("unknown channel kind %q", kind)
 }

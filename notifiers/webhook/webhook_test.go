@@ -1,4 +1,4 @@
-package http_test
+package webhook_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/standardwebhooks"
 	"github.com/switchboard-dev/switchboard/internal/testpeer"
 	"github.com/switchboard-dev/switchboard/notifiers"
-	webhook "github.com/switchboard-dev/switchboard/notifiers/http"
+	"github.com/switchboard-dev/switchboard/notifiers/webhook"
 )
 
 // rawMessage is a message as Lago serializes it (\u0026 escapes), with
