@@ -204,9 +204,10 @@ func (c *compiler) pinOrganization(sd sourceDoc, l *LagoSourceConfig, s *Source)
 }
 
 // ValidName reports whether s is usable as a source or channel name: it
-// must read the same in a URL path.
+// must read the same in a URL path, so "." and ".." (which a URL path
+// resolves away, making /webhooks/.. unreachable) are refused.
 func ValidName(s string) bool {
-	if s == "" {
+	if s == "" || s == "." || s == ".." {
 		return false
 	}
 	for _, r := range s {
