@@ -79,7 +79,7 @@ func (rs *Ruleset) RenderDigest(d Digest) (out []Outgoing, ok bool) {
 			Delivery: notifiers.Delivery{
 				ID: NewMessageID(), MessageID: last.ID, Rule: r.Name, Channel: t.channel.Name, Parts: parts,
 			},
-			Kind: t.channel.Kind, Source: t.source, Err: err,
+			Kind: t.channel.Kind, Content: t.content, Err: err,
 		})
 	}
 	return out, len(out) > 0

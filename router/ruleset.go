@@ -118,9 +118,9 @@ type Outgoing struct {
 	notifiers.Delivery
 	// Kind is the channel kind (slack, email, http).
 	Kind string
-	// Source says where the content came from ("template x.tmpl",
+	// Content says where the content came from ("template x.tmpl",
 	// "message", "default").
-	Source string
+	Content string
 	// Err is set when rendering failed: the delivery must go straight to
 	// the dead-letter store with this error. Other deliveries proceed.
 	Err error
@@ -236,10 +236,10 @@ func (rs *Ruleset) render(r *Rule, m *Message, renderGrouped bool) []Outgoing {
 				Channel:   t.channel.Name,
 				Parts:     parts,
 			},
-			Kind:   t.channel.Kind,
-			Source: t.source,
-			Err:    err,
-			Policy: policy,
+			Kind:    t.channel.Kind,
+			Content: t.content,
+			Err:     err,
+			Policy:  policy,
 		})
 	}
 	return out

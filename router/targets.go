@@ -20,9 +20,9 @@ import (
 // produce each part it needs.
 type target struct {
 	channel *Channel
-	// source describes where the content comes from, for `test` output:
+	// content describes where the content comes from, for `test` output:
 	// "template x.tmpl", "message" or "default".
-	source string
+	content string
 
 	text, blocks         *render.Template // slack text/blocks; email text
 	subject, html        *render.Template // email
@@ -231,16 +231,16 @@ func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendCo
 	var tf templateFile
 	switch {
 	case s.Template != "":
-		t.source = "template " + s.Template
+		t.content = "template " + s.Template
 		f, info, ok := c.templateFile(s.Template, lookup(sn, "template"), rule, field+".template")
 		if !ok {
 			return nil
 		}
 		file, tf = f, info
 	case s.Message != "":
-		t.source = "message"
+		t.content = "message"
 	default:
-		t.source = "default"
+		t.content = "default"
 		file = c.defaultFile(ch.Kind)
 		tf = templateFile{name: "default " + ch.Kind, path: "(built-in " + ch.Kind + " template)"}
 	}
@@ -350,7 +350,7 @@ func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendCo
 	// than on the first webhook.
 	sample := map[string]any{"meta": map[string]any{"source": "", "id": "", "received_at": ""}}
 	if _, err := t.render(sample, []byte("{}")); errors.Is(err, render.ErrBudget) || errors.Is(err, render.ErrTooLarge) {
-		c.ds.add(SeverityError, c.file, nodePos(sn), rule, field, "%s: %s exceeds its limits (rendering an empty message: %v)", field, t.source, err)
+		c.ds.add(SeverityError, c.file, nodePos(sn), rule, field, "%s: %s exceeds its limits (rendering an empty message: %v)", field, t.content, err)
 		return nil
 	}
 	return t

@@ -361,7 +361,7 @@ func TestMessageIn(ctx context.Context, rs *router.Ruleset, source string, raw [
 		out.Matches = append(out.Matches, TestMatch{Rule: name, Deliveries: []TestDelivery{}})
 	}
 	for _, d := range res.Deliveries {
-		td := TestDelivery{To: d.Channel, ChannelType: d.Kind, Content: d.Source, Parts: PartsMap(d.Kind, d.Parts)}
+		td := TestDelivery{To: d.Channel, ChannelType: d.Kind, Content: d.Content, Parts: PartsMap(d.Kind, d.Parts)}
 		if d.Err != nil {
 			td.Error = d.Err.Error()
 		} else {
