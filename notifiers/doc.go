@@ -1,5 +1,5 @@
 // Package notifiers defines the contract between the router and the
-// channels that send notifications: the Delivery a notifier receives, the
+// channels that send notifications: the Notification a notifier receives, the
 // Notifier interface, and the error classification that tells the delivery
 // workers whether to retry.
 //

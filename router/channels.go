@@ -326,7 +326,7 @@ type dryRunNotifier struct {
 	rs      *Ruleset
 }
 
-func (d *dryRunNotifier) Notify(ctx context.Context, dl notifiers.Delivery) error {
+func (d *dryRunNotifier) Notify(ctx context.Context, dl notifiers.Notification) error {
 	p := dl.Parts
 	attrs := []any{
 		"delivery", dl.ID, "message", dl.MessageID, "rule", dl.Rule,

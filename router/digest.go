@@ -76,7 +76,7 @@ func (rs *Ruleset) RenderDigest(d Digest) (out []Outgoing, ok bool) {
 			err = fmt.Errorf("%s", rs.Scrub(err.Error()))
 		}
 		out = append(out, Outgoing{
-			Delivery: notifiers.Delivery{
+			Notification: notifiers.Notification{
 				ID: NewMessageID(), MessageID: last.ID, Rule: r.Name, Channel: t.channel.Name, Parts: parts,
 			},
 			Kind: t.channel.Kind, Content: t.content, Err: err,

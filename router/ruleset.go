@@ -115,7 +115,7 @@ func NewMessageID() string {
 
 // Outgoing is one delivery produced by routing.
 type Outgoing struct {
-	notifiers.Delivery
+	notifiers.Notification
 	// Kind is the channel kind (slack, email, http).
 	Kind string
 	// Content says where the content came from ("template x.tmpl",
@@ -229,7 +229,7 @@ func (rs *Ruleset) render(r *Rule, m *Message, renderGrouped bool) []Outgoing {
 			policy = nil
 		}
 		out = append(out, Outgoing{
-			Delivery: notifiers.Delivery{
+			Notification: notifiers.Notification{
 				ID:        NewMessageID(),
 				MessageID: m.ID,
 				Rule:      r.Name,

@@ -280,8 +280,8 @@ type TestRequest struct {
 	Rule *RuleInput `json:"rule,omitempty"`
 }
 
-// TestDelivery is one rendered notification in a test result.
-type TestDelivery struct {
+// TestNotification is one rendered notification in a test result.
+type TestNotification struct {
 	To          string            `json:"to"`
 	ChannelType string            `json:"channel_type"`
 	Content     string            `json:"content"`
@@ -296,8 +296,8 @@ type TestDelivery struct {
 
 // TestMatch is one matching rule in a test result.
 type TestMatch struct {
-	Rule       string         `json:"rule"`
-	Deliveries []TestDelivery `json:"deliveries"`
+	Rule       string             `json:"rule"`
+	Deliveries []TestNotification `json:"deliveries"`
 }
 
 // TestResult is the answer of POST /api/v1/test.
@@ -358,10 +358,10 @@ func TestMessageIn(ctx context.Context, rs *router.Ruleset, source string, raw [
 	byRule := map[string]int{}
 	for _, name := range res.Matched {
 		byRule[name] = len(out.Matches)
-		out.Matches = append(out.Matches, TestMatch{Rule: name, Deliveries: []TestDelivery{}})
+		out.Matches = append(out.Matches, TestMatch{Rule: name, Deliveries: []TestNotification{}})
 	}
 	for _, d := range res.Deliveries {
-		td := TestDelivery{To: d.Channel, ChannelType: d.Kind, Content: d.Content, Parts: PartsMap(d.Kind, d.Parts)}
+		td := TestNotification{To: d.Channel, ChannelType: d.Kind, Content: d.Content, Parts: PartsMap(d.Kind, d.Parts)}
 		if d.Err != nil {
 			td.Error = d.Err.Error()
 		} else {
@@ -477,9 +477,9 @@ type DeliveryJSON struct {
 
 // NewDeliveryJSON returns a delivery as the API shows it, without its
 // parts.
-func NewDeliveryJSON(d store.Delivery) DeliveryJSON { return deliveryJSON(d) }
+func NewDeliveryJSON(d store.StoredDelivery) DeliveryJSON { return deliveryJSON(d) }
 
-func deliveryJSON(d store.Delivery) DeliveryJSON {
+func deliveryJSON(d store.StoredDelivery) DeliveryJSON {
 	out := DeliveryJSON{
 		ID: d.ID, MessageID: d.MessageID, Source: d.Source, WebhookType: d.WebhookType, Rule: d.Rule,
 		Channel: d.Channel, Status: d.State, State: d.State, Attempts: d.Attempts, LastError: d.LastError,
@@ -555,7 +555,7 @@ func (a *API) replayDead(w http.ResponseWriter, r *http.Request) {
 	case "", "false", "0":
 	case "true", "1":
 		rs := a.o.Reload.Current()
-		f.Rerender = func(d store.Delivery, body []byte) (notifiers.Parts, error) {
+		f.Rerender = func(d store.StoredDelivery, body []byte) (notifiers.Parts, error) {
 			return rs.Rerender(d.Rule, d.Channel, d.MessageID, d.Source, d.ReceivedAt, body)
 		}
 	default:

@@ -106,7 +106,7 @@ func (a *API) sendTest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, fmt.Sprintf("channel %q is not usable (check its settings)", out.Channel))
 		return
 	}
-	d := out.Delivery
+	d := out.Notification
 	d.Test = true
 	if out.Kind == router.KindEmail {
 		addr, err := mail.ParseAddress(strings.TrimSpace(req.EmailTo))

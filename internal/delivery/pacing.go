@@ -67,7 +67,7 @@ func (d *Dispatcher) collapse(p *pool, over []*item) {
 	var counts map[string]int
 	var plain int // collapsed deliveries that were not summaries
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-	collapsed, sum, err := d.o.Store.Collapse(ctx, d.o.Owner, ids, leaseUntil, func(got []string) store.NewDelivery {
+	collapsed, sum, err := d.o.Store.Collapse(ctx, d.o.Owner, ids, leaseUntil, func(got []string) store.RoutedDelivery {
 		counts, plain = map[string]int{}, 0
 		var last *item
 		for _, id := range got {
@@ -86,8 +86,8 @@ func (d *Dispatcher) collapse(p *pool, over []*item) {
 			}
 			counts[t]++
 		}
-		return store.NewDelivery{
-			Delivery: notifiers.Delivery{
+		return store.RoutedDelivery{
+			Notification: notifiers.Notification{
 				MessageID: last.d.MessageID, Channel: p.name,
 				Parts: summaryParts(ch.Kind, p.name, last.d.Parts, counts),
 			},
@@ -124,8 +124,8 @@ func (d *Dispatcher) collapse(p *pool, over []*item) {
 		return
 	}
 	it := &item{
-		d: store.Delivery{
-			Delivery: sum.Delivery, State: store.StateInFlight, CreatedAt: now, QueuedAt: now, NextAttemptAt: now,
+		d: store.StoredDelivery{
+			Notification: sum.Notification, State: store.StateInFlight, CreatedAt: now, QueuedAt: now, NextAttemptAt: now,
 			LeaseOwner: d.o.Owner, LeaseUntil: leaseUntil, Reason: sum.DecidedReason,
 		},
 		leaseUntil: leaseUntil,

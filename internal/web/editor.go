@@ -321,7 +321,7 @@ type tryOutcome struct {
 	Rule        string
 	Matched     bool
 	Explanation *router.Explanation
-	Deliveries  []api.TestDelivery
+	Deliveries  []api.TestNotification
 	RuleErrors  []string
 }
 
