@@ -1,6 +1,8 @@
 package router
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"context"
 	"errors"
 	"fmt"
@@ -106,7 +108,7 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	}
 	where := "channels." + cd.name
 	if !ValidName(cd.name) {
-		c.ds.add(SeverityError, c.file, cd.key, "", where, "channel name %q: use letters, digits, '-', '_' and '.'", cd.name)
+		c.ds.add(config.SeverityError, c.file, cd.key, "", where, "channel name %q: use letters, digits, '-', '_' and '.'", cd.name)
 	}
 	var kinds []string
 	var block any
@@ -126,15 +128,15 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	}
 	switch len(kinds) {
 	case 0:
-		c.ds.add(SeverityError, c.file, cd.key, "", where, "channel %q needs one of slack, email, http", cd.name)
+		c.ds.add(config.SeverityError, c.file, cd.key, "", where, "channel %q needs one of slack, email, http", cd.name)
 		return
 	case 1:
 	default:
-		c.ds.add(SeverityError, c.file, cd.key, "", where, "channel %q sets %s: use exactly one", cd.name, strings.Join(kinds, " and "))
+		c.ds.add(config.SeverityError, c.file, cd.key, "", where, "channel %q sets %s: use exactly one", cd.name, strings.Join(kinds, " and "))
 		return
 	}
 	if reflect.ValueOf(block).IsNil() {
-		c.ds.add(SeverityError, c.file, posIn(cd.node, ch.Kind), "", where, "channel %q: the %s block is empty", cd.name, ch.Kind)
+		c.ds.add(config.SeverityError, c.file, posIn(cd.node, ch.Kind), "", where, "channel %q: the %s block is empty", cd.name, ch.Kind)
 		return
 	}
 	kindNode := lookup(cd.node, ch.Kind)
@@ -147,7 +149,7 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	hadUnset := c.x.missing > missingBefore
 
 	if cfg.Timeout < 0 || cfg.Concurrency < 0 {
-		c.ds.add(SeverityError, c.file, cd.key, "", where, "channel %q: timeout and concurrency must be positive", cd.name)
+		c.ds.add(config.SeverityError, c.file, cd.key, "", where, "channel %q: timeout and concurrency must be positive", cd.name)
 	}
 	if cfg.Timeout > 0 {
 		ch.Timeout = cfg.Timeout
@@ -160,7 +162,7 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	}
 	if r := cfg.Rate; r != nil {
 		if r.PerSecond < 0 || r.Burst < 0 {
-			c.ds.add(SeverityError, c.file, posIn(cd.node, "rate"), "", where+".rate", "channel %q: rate must be positive (per_second: 0 means unlimited)", cd.name)
+			c.ds.add(config.SeverityError, c.file, posIn(cd.node, "rate"), "", where+".rate", "channel %q: rate must be positive (per_second: 0 means unlimited)", cd.name)
 		}
 		ch.RatePerSecond, ch.Burst = r.PerSecond, r.Burst
 		if ch.Burst == 0 && ch.RatePerSecond > 0 {
@@ -169,7 +171,7 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	}
 	if r := cfg.Retry; r != nil {
 		if r.MaxAttempts < 0 || r.MaxAge < 0 || r.Backoff < 0 || r.MaxBackoff < 0 {
-			c.ds.add(SeverityError, c.file, posIn(cd.node, "retry"), "", where+".retry", "channel %q: retry limits must be positive", cd.name)
+			c.ds.add(config.SeverityError, c.file, posIn(cd.node, "retry"), "", where+".retry", "channel %q: retry limits must be positive", cd.name)
 		}
 		if r.MaxAttempts > 0 {
 			ch.MaxAttempts = r.MaxAttempts
@@ -184,14 +186,14 @@ func (c *compiler) compileChannel(cd channelDoc) {
 			ch.MaxBackoff = r.MaxBackoff
 		}
 		if ch.MaxBackoff < ch.Backoff {
-			c.ds.add(SeverityError, c.file, posIn(cd.node, "retry", "max_backoff"), "", where+".retry.max_backoff",
+			c.ds.add(config.SeverityError, c.file, posIn(cd.node, "retry", "max_backoff"), "", where+".retry.max_backoff",
 				"channel %q: retry.max_backoff (%s) is shorter than retry.backoff (%s)", cd.name,
 				FormatDuration(ch.MaxBackoff), FormatDuration(ch.Backoff))
 		}
 	}
 	if b := cfg.Breaker; b != nil {
 		if b.Failures < 0 || b.Probe < 0 {
-			c.ds.add(SeverityError, c.file, posIn(cd.node, "breaker"), "", where+".breaker",
+			c.ds.add(config.SeverityError, c.file, posIn(cd.node, "breaker"), "", where+".breaker",
 				"channel %q: breaker.failures and breaker.probe must be positive", cd.name)
 		}
 		if b.Failures > 0 {
@@ -229,7 +231,7 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	} else {
 		n, err := newNotifier(ch.Kind, cfg, notifiers.Options{Timeout: ch.Timeout})
 		if err != nil {
-			c.ds.add(SeverityError, c.file, posIn(cd.node, ch.Kind), "", where, "channel %q: %s", cd.name, secret.Scrub(err.Error(), c.rs.secrets...))
+			c.ds.add(config.SeverityError, c.file, posIn(cd.node, ch.Kind), "", where, "channel %q: %s", cd.name, secret.Scrub(err.Error(), c.rs.secrets...))
 		}
 		ch.Notifier = n
 	}
@@ -244,7 +246,7 @@ func (c *compiler) resolveOnFailure(doc *document) {
 	known := func(name string) bool { _, ok := c.rs.Channels[name]; return ok }
 	def := doc.onFailure
 	if def != "" && !known(def) {
-		c.ds.add(SeverityError, c.file, doc.onFailurePos, "", "on_failure", "on_failure: unknown channel %q%s",
+		c.ds.add(config.SeverityError, c.file, doc.onFailurePos, "", "on_failure", "on_failure: unknown channel %q%s",
 			def, c.suggestChannel(def))
 		def = ""
 	}
@@ -256,11 +258,11 @@ func (c *compiler) resolveOnFailure(doc *document) {
 		where := "channels." + cd.name + ".on_failure"
 		switch {
 		case ch.OnFailure == cd.name:
-			c.ds.add(SeverityError, c.file, posIn(cd.node, "on_failure"), "", where,
+			c.ds.add(config.SeverityError, c.file, posIn(cd.node, "on_failure"), "", where,
 				"channel %q: on_failure names the channel itself; name another channel", cd.name)
 			ch.OnFailure = ""
 		case ch.OnFailure != "" && !known(ch.OnFailure):
-			c.ds.add(SeverityError, c.file, posIn(cd.node, "on_failure"), "", where,
+			c.ds.add(config.SeverityError, c.file, posIn(cd.node, "on_failure"), "", where,
 				"channel %q: on_failure: unknown channel %q%s", cd.name, ch.OnFailure, c.suggestChannel(ch.OnFailure))
 			ch.OnFailure = ""
 		case ch.OnFailure == "" && def != cd.name:
@@ -294,10 +296,10 @@ func (c *compiler) fieldErrors(err error, kn ast.Node, channel, where string) {
 		var fe *notifiers.FieldError
 		if errors.As(e, &fe) {
 			at := posIn(kn, fieldPath(fe.Field)...)
-			c.ds.add(SeverityError, c.file, at, "", where+"."+fe.Field, "channel %q: %s: %s", channel, fe.Field, secret.Scrub(fe.Message, c.rs.secrets...))
+			c.ds.add(config.SeverityError, c.file, at, "", where+"."+fe.Field, "channel %q: %s: %s", channel, fe.Field, secret.Scrub(fe.Message, c.rs.secrets...))
 			continue
 		}
-		c.ds.add(SeverityError, c.file, nodePos(kn), "", where, "channel %q: %s", channel, secret.Scrub(e.Error(), c.rs.secrets...))
+		c.ds.add(config.SeverityError, c.file, nodePos(kn), "", where, "channel %q: %s", channel, secret.Scrub(e.Error(), c.rs.secrets...))
 	}
 }
 

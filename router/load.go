@@ -1,6 +1,8 @@
 package router
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -31,7 +33,7 @@ type LoadOptions struct {
 	// templates/). A missing directory is fine when no rule uses a file.
 	TemplatesDir string
 	// Env resolves ${VAR}; nil means os.LookupEnv.
-	Env Env
+	Env config.Env
 	// DryRun makes unset variables warnings, disables the verification of
 	// sources whose secret is unset, and replaces every notifier with one
 	// that logs the rendered notification instead of sending it.
@@ -75,30 +77,30 @@ func (o *LoadOptions) defaults() {
 // Load reads, validates and compiles the configuration. It returns the
 // Ruleset and its warnings, or a *LoadError holding every problem found
 // (warnings included). It never returns a partially valid Ruleset.
-func Load(o LoadOptions) (*Ruleset, []Diagnostic, error) {
+func Load(o LoadOptions) (*Ruleset, []config.Diagnostic, error) {
 	o.defaults()
 	ds := &diags{}
 	src, err := os.ReadFile(o.RulesPath)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			ds.add(SeverityError, o.RulesPath, pos{}, "", "", "the rules file does not exist")
+			ds.add(config.SeverityError, o.RulesPath, pos{}, "", "", "the rules file does not exist")
 		} else {
-			ds.add(SeverityError, o.RulesPath, pos{}, "", "", "read rules file: %v", errors.Unwrap(err))
+			ds.add(config.SeverityError, o.RulesPath, pos{}, "", "", "read rules file: %v", errors.Unwrap(err))
 		}
 		all := ds.sorted()
-		return nil, all, &LoadError{Diagnostics: all}
+		return nil, all, &config.LoadError{Diagnostics: all}
 	}
 	tmpls, err := readTemplates(o.TemplatesDir)
 	if err != nil {
-		ds.add(SeverityError, o.TemplatesDir, pos{}, "", "", "read templates: %v", err)
+		ds.add(config.SeverityError, o.TemplatesDir, pos{}, "", "", "read templates: %v", err)
 		all := ds.sorted()
-		return nil, all, &LoadError{Diagnostics: all}
+		return nil, all, &config.LoadError{Diagnostics: all}
 	}
 	rs := compile(o, src, tmpls, ds)
 	all := ds.sorted()
 	if ds.hasErrors() {
 		rs.close()
-		return nil, all, &LoadError{Diagnostics: all}
+		return nil, all, &config.LoadError{Diagnostics: all}
 	}
 	rs.Warnings = all
 	return rs, all, nil
@@ -256,7 +258,7 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags
 		}
 	}
 	if len(doc.rules) == 0 && !ds.hasErrors() {
-		ds.add(SeverityWarning, c.file, pos{1, 1}, "", "rules", "no rules: every message will be accepted and nothing sent")
+		ds.add(config.SeverityWarning, c.file, pos{1, 1}, "", "rules", "no rules: every message will be accepted and nothing sent")
 	}
 	return c.rs
 }
@@ -308,11 +310,11 @@ func (c *compiler) compileRule(i int, rd ruleDoc, names map[string]pos, exprs *e
 		return
 	}
 	if r.Name == "" {
-		c.ds.add(SeverityError, c.file, p, "", fmt.Sprintf("rules[%d].name", i), "rules[%d]: name is required", i)
+		c.ds.add(config.SeverityError, c.file, p, "", fmt.Sprintf("rules[%d].name", i), "rules[%d]: name is required", i)
 	} else if !ValidRuleName(r.Name) {
-		c.ds.add(SeverityError, c.file, posIn(node, "name"), "", "name", "rule name %q: use letters, digits, '-', '_' and '.', starting with a letter or digit (at most 128 characters)", r.Name)
+		c.ds.add(config.SeverityError, c.file, posIn(node, "name"), "", "name", "rule name %q: use letters, digits, '-', '_' and '.', starting with a letter or digit (at most 128 characters)", r.Name)
 	} else if prev, dup := names[r.Name]; dup {
-		c.ds.add(SeverityError, c.file, posIn(node, "name"), r.Name, "name", "duplicate rule name (first defined at line %d)", prev.line)
+		c.ds.add(config.SeverityError, c.file, posIn(node, "name"), r.Name, "name", "duplicate rule name (first defined at line %d)", prev.line)
 	} else {
 		names[r.Name] = posIn(node, "name")
 	}
@@ -322,15 +324,15 @@ func (c *compiler) compileRule(i int, rd ruleDoc, names map[string]pos, exprs *e
 	whenNode := lookup(node, "when")
 	switch {
 	case whenNode == nil:
-		c.ds.add(SeverityError, c.file, p, r.Name, "when", "when is required (use `when: \"true\"` to match every message)")
+		c.ds.add(config.SeverityError, c.file, p, r.Name, "when", "when is required (use `when: \"true\"` to match every message)")
 	case when == "":
-		c.ds.add(SeverityError, c.file, nodePos(whenNode), r.Name, "when", "when is empty (use `when: \"true\"` to match every message)")
+		c.ds.add(config.SeverityError, c.file, nodePos(whenNode), r.Name, "when", "when is empty (use `when: \"true\"` to match every message)")
 	default:
 		cond, err := exprs.compile(r.When)
 		if err != nil {
 			line, col, msg := exprErrorPos(err)
 			at := c.exprPos(whenNode, r.When, line, col)
-			c.ds.add(SeverityError, c.file, at, r.Name, "when", "when: %s", msg)
+			c.ds.add(config.SeverityError, c.file, at, r.Name, "when", "when: %s", msg)
 		} else {
 			rule.cond = cond
 			c.checkPaths(rule, whenNode)
@@ -338,7 +340,7 @@ func (c *compiler) compileRule(i int, rd ruleDoc, names map[string]pos, exprs *e
 	}
 	c.pinned = rule.pinned
 	if len(r.Send) == 0 && !rd.bad["send"] {
-		c.ds.add(SeverityError, c.file, posIn(node, "send"), r.Name, "send", "send needs at least one target (- to: <channel>)")
+		c.ds.add(config.SeverityError, c.file, posIn(node, "send"), r.Name, "send", "send needs at least one target (- to: <channel>)")
 	}
 	for j, s := range r.Send {
 		t := c.compileTarget(r.Name, node, j, s)
@@ -393,11 +395,11 @@ func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
 	for _, t := range pinned {
 		if _, ok := c.o.Catalog.Type(t); !ok {
 			if t == lagoRefundFailureFilter {
-				c.ds.add(SeverityWarning, c.file, nodePos(whenNode), rule.Name, "when",
+				c.ds.add(config.SeverityWarning, c.file, nodePos(whenNode), rule.Name, "when",
 					"when: %q is what Lago's endpoint filter calls refund failures; the payload's webhook_type is %q", t, lagoRefundFailure)
 				continue
 			}
-			c.ds.add(SeverityWarning, c.file, nodePos(whenNode), rule.Name, "when", "when: %q is not a Lago webhook type", t)
+			c.ds.add(config.SeverityWarning, c.file, nodePos(whenNode), rule.Name, "when", "when: %q is not a Lago webhook type", t)
 		}
 	}
 	c.lagoTraps(rule, whenNode, pinned, refs)
@@ -416,7 +418,7 @@ func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
 			}
 		}
 		if missing {
-			c.ds.add(SeverityWarning, c.file, scalarOffsetPos(c.lines, whenNode, ref.offset), rule.Name, "when",
+			c.ds.add(config.SeverityWarning, c.file, scalarOffsetPos(c.lines, whenNode, ref.offset), rule.Name, "when",
 				"when: %s does not exist in %s payloads (a typo never matches)", strings.Join(ref.path, "."), strings.Join(pinned, ", "))
 		}
 	}
@@ -436,7 +438,7 @@ const (
 func (c *compiler) lagoTraps(rule *Rule, whenNode ast.Node, pinned []string, refs []fieldRef) {
 	has := func(t string) bool { return slices.Contains(pinned, t) }
 	if has("invoice.created") && !has("invoice.one_off_created") && !has("invoice.paid_credit_added") && readsAmount(refs) {
-		c.ds.add(SeverityWarning, c.file, nodePos(whenNode), rule.Name, "when",
+		c.ds.add(config.SeverityWarning, c.file, nodePos(whenNode), rule.Name, "when",
 			`when: hint: one-off invoices and credit purchases come as invoice.one_off_created and invoice.paid_credit_added, never as invoice.created; to match every invoice amount write webhook_type in ["invoice.created", "invoice.one_off_created", "invoice.paid_credit_added"]`)
 	}
 }
@@ -520,12 +522,12 @@ func (c *compiler) checkComparisons(rule *Rule, whenNode ast.Node, pinned []stri
 			}
 		}
 		if cmp.ordering {
-			c.ds.add(SeverityError, c.file, at, rule.Name, "when",
+			c.ds.add(config.SeverityError, c.file, at, rule.Name, "when",
 				"when: %s is a %s in %s payloads and cannot be compared with %s %s: the condition would fail on every message%s",
 				field, kind, strings.Join(pinned, ", "), article(cmp.literalKind), cmp.text, hint)
 			continue
 		}
-		c.ds.add(SeverityWarning, c.file, at, rule.Name, "when",
+		c.ds.add(config.SeverityWarning, c.file, at, rule.Name, "when",
 			"when: %s is a %s in %s payloads, never equal to %s %s%s",
 			field, kind, strings.Join(pinned, ", "), article(cmp.literalKind), cmp.text, hint)
 	}
@@ -548,7 +550,7 @@ func (c *compiler) tryExamples(docs []ruleDoc) {
 	// A rule with errors is already reported; running it adds nothing.
 	broken := map[string]bool{}
 	for _, d := range c.ds.list {
-		if d.Severity == SeverityError && d.Rule != "" {
+		if d.Severity == config.SeverityError && d.Rule != "" {
 			broken[d.Rule] = true
 		}
 	}
@@ -571,14 +573,14 @@ func (c *compiler) tryExamples(docs []ruleDoc) {
 			if r.cond != nil {
 				if _, err := r.cond.eval(m.Data); err != nil {
 					line, _, _ := strings.Cut(c.rs.Scrub(err.Error()), "\n")
-					c.ds.add(SeverityWarning, c.file, posIn(node, "when"), r.Name, "when",
+					c.ds.add(config.SeverityWarning, c.file, posIn(node, "when"), r.Name, "when",
 						"when: fails on Lago's example of %s: %s (the rule would not match such a message)", typ, line)
 				}
 			}
 			for j, t := range r.targets {
 				if _, err := t.render(m.Data, m.Body); err != nil {
 					line, _, _ := strings.Cut(c.rs.Scrub(err.Error()), "\n")
-					c.ds.add(SeverityWarning, c.file, posIn(node, "send", j), r.Name, fmt.Sprintf("send[%d]", j),
+					c.ds.add(config.SeverityWarning, c.file, posIn(node, "send", j), r.Name, fmt.Sprintf("send[%d]", j),
 						"send[%d] to %s fails on Lago's example of %s: %s (such a notification would be dead-lettered)", j, t.channel.Name, typ, line)
 				}
 			}

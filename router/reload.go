@@ -1,6 +1,8 @@
 package router
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"context"
 	"errors"
 	"log/slog"
@@ -28,9 +30,9 @@ type Status struct {
 	// LastAttempt is when a load was last tried.
 	LastAttempt time.Time `json:"last_attempt"`
 	// Errors are the errors of the last failed attempt.
-	Errors []Diagnostic `json:"errors"`
+	Errors []config.Diagnostic `json:"errors"`
 	// Warnings are the warnings of the configuration in use.
-	Warnings []Diagnostic `json:"warnings"`
+	Warnings []config.Diagnostic `json:"warnings"`
 }
 
 // Reloader owns the current Ruleset. Every change takes one path: parse,
@@ -113,7 +115,7 @@ func (r *Reloader) Reload(reason string, force bool) error {
 	st := *r.status.Load()
 	st.LastAttempt = now
 	if err != nil {
-		var le *LoadError
+		var le *config.LoadError
 		if errors.As(err, &le) {
 			st.Errors = le.Errors()
 		}
@@ -144,7 +146,7 @@ func (r *Reloader) Reload(reason string, force bool) error {
 const maxLoggedWarnings = 20
 
 // LogWarnings logs a configuration's warnings, at most maxLoggedWarnings.
-func LogWarnings(logger *slog.Logger, ws []Diagnostic) {
+func LogWarnings(logger *slog.Logger, ws []config.Diagnostic) {
 	for i, w := range ws {
 		if i == maxLoggedWarnings {
 			logger.Warn("more configuration warnings not shown; run switchboard check to list them all", "more", len(ws)-i)

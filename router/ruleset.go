@@ -1,6 +1,8 @@
 package router
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"fmt"
 	"time"
 
@@ -23,7 +25,7 @@ type Ruleset struct {
 	// Rules are in file order, disabled ones included.
 	Rules []*Rule
 	// Warnings found while loading.
-	Warnings []Diagnostic
+	Warnings []config.Diagnostic
 
 	index *ruleIndex
 

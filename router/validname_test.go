@@ -1,6 +1,8 @@
 package router
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,7 +38,7 @@ rules:
 	}
 	var got []string
 	for _, d := range diags {
-		if d.Severity == SeverityError {
+		if d.Severity == config.SeverityError {
 			got = append(got, d.String())
 		}
 	}

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -190,10 +192,10 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 	out.ConfigVersion = out.Version
 	out.Version = rulesVersion(rs, o.RulesPath)
 	if out.Errors == nil {
-		out.Errors = []router.Diagnostic{}
+		out.Errors = []config.Diagnostic{}
 	}
 	if out.Warnings == nil {
-		out.Warnings = []router.Diagnostic{}
+		out.Warnings = []config.Diagnostic{}
 	}
 	for _, n := range rs.SourceNames() {
 		s := rs.Sources[n]

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -107,7 +109,7 @@ func writeHTTPError(w http.ResponseWriter, e *httpError) {
 	writeJSON(w, e.code, body)
 }
 
-func invalid(ds []router.Diagnostic) *httpError {
+func invalid(ds []config.Diagnostic) *httpError {
 	out := make([]ErrorDetail, 0, len(ds))
 	for _, d := range ds {
 		out = append(out, ErrorDetail{Rule: d.Rule, Field: d.Field, Line: d.Line, Column: d.Column, Message: d.Message})
@@ -250,7 +252,7 @@ func readOnlyMessage(path string) string {
 // validate loads the candidate at path with the server's options and
 // returns its errors (warnings do not block), or nil. Diagnostics name
 // the real rules file; their positions are the candidate's.
-func (a *API) validate(path string) []router.Diagnostic {
+func (a *API) validate(path string) []config.Diagnostic {
 	o := a.o.Reload.Options()
 	rulesPath := o.RulesPath
 	o.RulesPath = path
@@ -259,9 +261,9 @@ func (a *API) validate(path string) []router.Diagnostic {
 		rs.Close()
 		return nil
 	}
-	var le *router.LoadError
+	var le *config.LoadError
 	if !errors.As(err, &le) {
-		return []router.Diagnostic{{Severity: router.SeverityError, File: rulesPath, Message: err.Error()}}
+		return []config.Diagnostic{{Severity: config.SeverityError, File: rulesPath, Message: err.Error()}}
 	}
 	ds := le.Errors()
 	for i := range ds {

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"net/http"
 	"os"
 	"path/filepath"
@@ -53,8 +55,8 @@ func (a *API) compileUnsaved(rc router.RuleConfig) (*router.Ruleset, *httpError)
 	}
 	rs, _, err := router.Load(o)
 	if err != nil {
-		ds := []router.Diagnostic{{Rule: rc.Name, Message: err.Error()}}
-		if le, ok := err.(*router.LoadError); ok {
+		ds := []config.Diagnostic{{Rule: rc.Name, Message: err.Error()}}
+		if le, ok := err.(*config.LoadError); ok {
 			ds = le.Errors()
 		}
 		return nil, invalid(ds)

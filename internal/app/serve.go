@@ -1,6 +1,8 @@
 package app
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -184,7 +186,7 @@ func build(ctx context.Context, o ServeOptions) (_ *server, err error) {
 	}
 	debug.SetGCPercent(gcPercent)
 	if err != nil {
-		var le *router.LoadError
+		var le *config.LoadError
 		if errors.As(err, &le) {
 			for _, d := range le.Diagnostics {
 				log.Error("configuration", "problem", d.String())

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,7 +23,7 @@ type ExprCheck struct {
 	Message string
 	// Warnings are the catalog's warnings (a field path that does not
 	// exist in the pinned event type), with their positions.
-	Warnings []router.Diagnostic
+	Warnings []config.Diagnostic
 }
 
 // checkPrefix is the rules file an expression is checked in. The
@@ -83,14 +85,14 @@ func CheckExpression(dir string, catalog *lago.Catalog, when string) (ExprCheck,
 	if err == nil {
 		return out, nil
 	}
-	le, ok := err.(*router.LoadError)
+	le, ok := err.(*config.LoadError)
 	if !ok {
 		return ExprCheck{}, fmt.Errorf("check expression: %w", err)
 	}
 	out.Warnings = nil
 	for _, d := range le.Diagnostics {
 		d = exprDiag(d)
-		if d.Severity == router.SeverityWarning {
+		if d.Severity == config.SeverityWarning {
 			out.Warnings = append(out.Warnings, d)
 			continue
 		}
@@ -102,7 +104,7 @@ func CheckExpression(dir string, catalog *lago.Catalog, when string) (ExprCheck,
 }
 
 // exprDiag maps a diagnostic's file position to the expression's.
-func exprDiag(d router.Diagnostic) router.Diagnostic {
+func exprDiag(d config.Diagnostic) config.Diagnostic {
 	if d.Line >= checkLine {
 		d.Line -= checkLine - 1
 		d.Column = max(1, d.Column-checkIndent)
