@@ -96,7 +96,33 @@ func Load(o LoadOptions) (*Ruleset, []config.Diagnostic, error) {
 		all := ds.sorted()
 		return nil, all, &config.LoadError{Diagnostics: all}
 	}
-	rs := compile(o, src, tmpls, ds)
+	return finish(compile(o, src, tmpls, ds), ds)
+}
+
+// Compile validates and compiles a configuration from bytes, as Load
+// does from files: src is the rules file, named name in diagnostics, and
+// templates holds the template files rules refer to (nil: none). Template
+// files are named in messages under o.TemplatesDir. o.RulesPath is
+// ignored. It returns the Ruleset and its warnings, or a
+// *config.LoadError holding every problem found.
+func Compile(name string, src []byte, templates fs.FS, o LoadOptions) (*Ruleset, []config.Diagnostic, error) {
+	o.RulesPath = name
+	o.defaults()
+	ds := &diags{}
+	tmpls := map[string]templateFile{}
+	if templates != nil {
+		var err error
+		if tmpls, err = readTemplatesFS(templates, o.TemplatesDir); err != nil {
+			ds.add(config.SeverityError, o.TemplatesDir, pos{}, "", "", "read templates: %v", err)
+			all := ds.sorted()
+			return nil, all, &config.LoadError{Diagnostics: all}
+		}
+	}
+	return finish(compile(o, src, tmpls, ds), ds)
+}
+
+// finish returns a compiled Ruleset with its warnings, or the load error.
+func finish(rs *Ruleset, ds *diags) (*Ruleset, []config.Diagnostic, error) {
 	all := ds.sorted()
 	if ds.hasErrors() {
 		rs.close()
@@ -104,6 +130,46 @@ func Load(o LoadOptions) (*Ruleset, []config.Diagnostic, error) {
 	}
 	rs.Warnings = all
 	return rs, all, nil
+}
+
+// readTemplatesFS reads every template file of fsys, skipping hidden
+// files and directories (such as Kubernetes' ..data and ..2024_… links
+// to the real content) and editor backups, and names each under dir in
+// messages.
+func readTemplatesFS(fsys fs.FS, dir string) (map[string]templateFile, error) {
+	out := map[string]templateFile{}
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == "." && errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipAll
+			}
+			return err
+		}
+		if d.IsDir() {
+			if p != "." && strings.HasPrefix(d.Name(), ".") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), ".") || strings.HasSuffix(d.Name(), "~") {
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			if st, err := fs.Stat(fsys, p); err == nil && st.IsDir() {
+				return nil // a link to a directory inside: not followed
+			}
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		out[p] = templateFile{name: p, path: filepath.Join(dir, filepath.FromSlash(p)), src: b}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // templateFile is one file of the templates directory.
@@ -114,50 +180,32 @@ type templateFile struct {
 }
 
 func readTemplates(dir string) (map[string]templateFile, error) {
-	out := map[string]templateFile{}
-	// The directory may be a symbolic link (a mounted volume, a checkout
-	// linked into place): walk what it points to, and name files under
-	// dir as given.
-	root := dir
+	root := templatesRoot(dir)
+	out, err := readTemplatesFS(os.DirFS(root), dir)
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		// Say which file on disk could not be read.
+		pe.Path = filepath.Join(root, filepath.FromSlash(pe.Path))
+	}
+	return out, err
+}
+
+// templatesRoot is the directory to read templates from: the
+// directory may be a symbolic link (a mounted volume, a checkout linked
+// into place), so walk what it points to, and name files under dir as
+// given.
+func templatesRoot(dir string) string {
 	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
-		root = resolved
+		return resolved
 	}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if p == root && errors.Is(err, fs.ErrNotExist) {
-				return fs.SkipAll
-			}
-			return err
-		}
-		if d.IsDir() {
-			// Skip hidden directories, such as Kubernetes' ..data and
-			// ..2024_… links to the real content.
-			if p != root && strings.HasPrefix(d.Name(), ".") {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if strings.HasPrefix(d.Name(), ".") || strings.HasSuffix(d.Name(), "~") {
-			return nil
-		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			if st, err := os.Stat(p); err == nil && st.IsDir() {
-				return nil // a link to a directory inside: not followed
-			}
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		name := filepath.ToSlash(rel)
-		out[name] = templateFile{name: name, path: filepath.Join(dir, rel), src: b}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return dir
+}
+
+// TemplatesFS is the templates directory of o (default templates/) as
+// Compile reads it.
+func (o LoadOptions) TemplatesFS() fs.FS {
+	o.defaults()
+	return os.DirFS(templatesRoot(o.TemplatesDir))
 }
 
 // version is a content hash of the rules file and every template: the

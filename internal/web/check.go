@@ -4,8 +4,6 @@ import (
 	"github.com/switchboard-dev/switchboard/config"
 
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/switchboard-dev/switchboard/internal/lago"
@@ -46,9 +44,9 @@ const (
 )
 
 // CheckExpression compiles a `when` expression exactly as the loader does,
-// by loading a one-rule file in dir (a temporary file, removed at once):
-// there is one compiler, so the editor can never disagree with a reload.
-func CheckExpression(dir string, catalog *lago.Catalog, when string) (ExprCheck, error) {
+// by compiling a one-rule file: there is one compiler, so the editor can
+// never disagree with a reload.
+func CheckExpression(catalog *lago.Catalog, when string) (ExprCheck, error) {
 	if strings.TrimSpace(when) == "" {
 		return ExprCheck{Line: 1, Column: 1, Message: "the condition is empty"}, nil
 	}
@@ -59,21 +57,8 @@ func CheckExpression(dir string, catalog *lago.Catalog, when string) (ExprCheck,
 		b.WriteString(line)
 		b.WriteByte('\n')
 	}
-	f, err := os.CreateTemp(dir, "switchboard-check-*.yaml")
-	if err != nil {
-		return ExprCheck{}, fmt.Errorf("check expression: %w", err)
-	}
-	defer os.Remove(f.Name())
-	_, werr := f.WriteString(b.String())
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return ExprCheck{}, fmt.Errorf("check expression: %w", werr)
-	}
-	rs, warnings, err := router.Load(router.LoadOptions{
-		RulesPath: f.Name(), TemplatesDir: filepath.Join(dir, "switchboard-no-templates"), DryRun: true,
-		Catalog: catalog, Env: func(string) (string, bool) { return "", false },
+	rs, warnings, err := router.Compile("check.yaml", []byte(b.String()), nil, router.LoadOptions{
+		DryRun: true, Catalog: catalog, Env: func(string) (string, bool) { return "", false },
 	})
 	if rs != nil {
 		defer rs.Close()
