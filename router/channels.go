@@ -1,6 +1,8 @@
 package router
 
 import (
+	"github.com/switchboard-dev/switchboard/internal/wiring"
+
 	"github.com/switchboard-dev/switchboard/config"
 
 	"context"
@@ -49,8 +51,10 @@ const (
 type Channel struct {
 	Name string
 	// Kind is slack, email or http.
-	Kind     string
-	Notifier notifiers.Notifier
+	Kind string
+	// Descriptor describes the kind: its defaults, what the editor shows.
+	Descriptor *notifiers.Kind
+	Notifier   notifiers.Notifier
 	// Timeout bounds one send attempt.
 	Timeout time.Duration
 	// Concurrency bounds sends in flight.
@@ -135,6 +139,7 @@ func (c *compiler) compileChannel(cd channelDoc) {
 		c.ds.add(config.SeverityError, c.file, cd.key, "", where, "channel %q sets %s: use exactly one", cd.name, strings.Join(kinds, " and "))
 		return
 	}
+	ch.Descriptor, _ = wiring.Kind(ch.Kind)
 	if reflect.ValueOf(block).IsNil() {
 		c.ds.add(config.SeverityError, c.file, posIn(cd.node, ch.Kind), "", where, "channel %q: the %s block is empty", cd.name, ch.Kind)
 		return
@@ -157,9 +162,7 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	if cfg.Concurrency > 0 {
 		ch.Concurrency = cfg.Concurrency
 	}
-	if ch.Kind == KindSlack {
-		ch.RatePerSecond, ch.Burst = 1, 3
-	}
+	ch.RatePerSecond, ch.Burst = ch.Descriptor.RatePerSecond, ch.Descriptor.Burst
 	if r := cfg.Rate; r != nil {
 		if r.PerSecond < 0 || r.Burst < 0 {
 			c.ds.add(config.SeverityError, c.file, posIn(cd.node, "rate"), "", where+".rate", "channel %q: rate must be positive (per_second: 0 means unlimited)", cd.name)

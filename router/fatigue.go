@@ -24,9 +24,6 @@ const (
 	DefaultGroupInterval = 5 * time.Minute
 	// DefaultGroupMax is the most messages a digest carries in .Messages.
 	DefaultGroupMax = 100
-	// DefaultSlackPacing is the backlog above which a Slack channel's
-	// overflow is collapsed into a summary.
-	DefaultSlackPacing = 20
 	// maxKeyBytes bounds a rendered throttle or group key.
 	maxKeyBytes = 512
 )
@@ -113,9 +110,7 @@ func (c *compiler) compileChannelFatigue(ch *Channel, cfg ChannelConfig, node as
 	if cfg.Schedule != nil {
 		ch.Schedule = c.compileSchedule(cfg.Schedule, lookup(node, "schedule"), "", where+".schedule")
 	}
-	if ch.Kind == KindSlack {
-		ch.Pacing = DefaultSlackPacing
-	}
+	ch.Pacing = ch.Descriptor.Pacing
 	if p := cfg.Pacing; p != nil {
 		if p.Threshold < 0 {
 			c.ds.add(config.SeverityError, c.file, posIn(node, "pacing", "threshold"), "", where+".pacing",

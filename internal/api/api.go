@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/switchboard-dev/switchboard/internal/wiring"
+
 	"github.com/switchboard-dev/switchboard/config"
 
 	"context"
@@ -380,35 +382,10 @@ func TestMessageIn(ctx context.Context, rs *router.Ruleset, source string, raw [
 
 // PartsMap returns the parts a channel kind sends, by name.
 func PartsMap(kind string, p notifiers.Parts) map[string]string {
-	m := map[string]string{}
-	set := func(k, v string) {
-		if v != "" {
-			m[k] = v
-		}
+	if k, ok := wiring.Kind(kind); ok {
+		return k.Show(p)
 	}
-	switch kind {
-	case router.KindSlack:
-		set("text", p.Text)
-		set("blocks", p.Blocks)
-	case router.KindEmail:
-		set("to", strings.Join(p.To, ", "))
-		set("cc", strings.Join(p.Cc, ", "))
-		set("subject", p.Subject)
-		set("text", p.Text)
-		set("html", p.HTML)
-	case router.KindHTTP:
-		// The query may carry a credential and header values are secret
-		// fields: show where the request goes, not what authenticates it.
-		if p.Path != "" {
-			set("path", secret.RedactURL("http://x" + p.Path)[len("http://x"):])
-		}
-		set("content_type", p.ContentType)
-		set("body", p.Body)
-		for k := range p.Headers {
-			set("header "+k, secret.Redacted)
-		}
-	}
-	return m
+	return map[string]string{}
 }
 
 func (a *API) catalog(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/switchboard-dev/switchboard/internal/wiring"
+
 	"github.com/switchboard-dev/switchboard/config"
 
 	"encoding/json"
@@ -98,9 +100,8 @@ func decodeChannel(r *http.Request, w http.ResponseWriter) (channelInput, *httpE
 	in.settings, _ = out.(yaml.MapSlice)
 	var kinds []string
 	for _, it := range in.settings {
-		switch k := it.Key.(string); k {
-		case router.KindSlack, router.KindEmail, router.KindHTTP:
-			kinds = append(kinds, k)
+		if k, ok := wiring.Kind(it.Key.(string)); ok {
+			kinds = append(kinds, k.Name)
 		}
 	}
 	if len(kinds) != 1 {

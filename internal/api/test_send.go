@@ -108,7 +108,7 @@ func (a *API) sendTest(w http.ResponseWriter, r *http.Request) {
 	}
 	d := out.Notification
 	d.Test = true
-	if out.Kind == router.KindEmail {
+	if ch.Descriptor != nil && ch.Descriptor.TestRecipient {
 		addr, err := mail.ParseAddress(strings.TrimSpace(req.EmailTo))
 		if err != nil {
 			writeHTTPError(w, &httpError{code: http.StatusUnprocessableEntity, msg: "email_to: give the one address the test goes to",

@@ -1,9 +1,10 @@
 package delivery
 
 import (
+	"github.com/switchboard-dev/switchboard/internal/wiring"
+
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -166,19 +167,9 @@ func SummaryText(counts map[string]int) string {
 // (email recipients, HTTP path and headers) is that of the last collapsed
 // delivery.
 func summaryParts(kind, channel string, last notifiers.Parts, counts map[string]int) notifiers.Parts {
-	text := SummaryText(counts)
-	p := notifiers.Parts{To: last.To, Cc: last.Cc, Path: last.Path, Headers: last.Headers}
-	switch kind {
-	case "email":
-		p.Subject = fmt.Sprintf("+%d more notifications", total(counts))
-		p.Text = text
-	case "http":
-		b, _ := json.Marshal(map[string]any{"summary": map[string]any{
-			"channel": channel, "collapsed": total(counts), "by_type": counts, "text": text,
-		}})
-		p.Body, p.ContentType = string(b), "application/json"
-	default:
-		p.Text = text
+	summary := notifiers.TextSummary
+	if k, ok := wiring.Kind(kind); ok {
+		summary = k.Summary
 	}
-	return p
+	return summary(channel, last, SummaryText(counts), total(counts), counts)
 }
