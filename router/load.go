@@ -53,6 +53,12 @@ type LoadOptions struct {
 	MaxRenderBytes int
 }
 
+// WithDefaults returns o with every unset option at its default.
+func (o LoadOptions) WithDefaults() LoadOptions {
+	o.defaults()
+	return o
+}
+
 func (o *LoadOptions) defaults() {
 	if o.RulesPath == "" {
 		o.RulesPath = "rules.yaml"
@@ -206,6 +212,22 @@ func templatesRoot(dir string) string {
 func (o LoadOptions) TemplatesFS() fs.FS {
 	o.defaults()
 	return os.DirFS(templatesRoot(o.TemplatesDir))
+}
+
+// ContentVersion is the Version a Ruleset loaded now from o's files
+// would have: a hash of the rules file and every template as they are on
+// disk, without compiling them.
+func ContentVersion(o LoadOptions) (string, error) {
+	o.defaults()
+	src, err := os.ReadFile(o.RulesPath)
+	if err != nil {
+		return "", err
+	}
+	tmpls, err := readTemplates(o.TemplatesDir)
+	if err != nil {
+		return "", err
+	}
+	return version(src, tmpls), nil
 }
 
 // version is a content hash of the rules file and every template: the

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/switchboard-dev/switchboard/internal/app/reload"
+
 	"github.com/switchboard-dev/switchboard/internal/wiring"
 
 	"github.com/switchboard-dev/switchboard/config"
@@ -32,7 +34,7 @@ import (
 type Options struct {
 	// Token is the admin bearer token; empty turns the surface off.
 	Token   secret.String
-	Reload  *router.Reloader
+	Reload  *reload.Reloader
 	Store   *store.Store
 	Catalog *lago.Catalog
 	Logger  *slog.Logger
@@ -169,7 +171,7 @@ type channelJSON struct {
 }
 
 type statusJSON struct {
-	router.Status
+	reload.Status
 	// Version (from Status) is the rules file's hash as on disk, the same
 	// as GET /api/v1/rules gives and writes take in If-Match;
 	// ConfigVersion is the hash of the rules file and the templates the

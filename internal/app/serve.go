@@ -1,6 +1,8 @@
 package app
 
 import (
+	"github.com/switchboard-dev/switchboard/internal/app/reload"
+
 	"github.com/switchboard-dev/switchboard/config"
 
 	"context"
@@ -99,7 +101,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 type server struct {
 	o        ServeOptions
 	log      *slog.Logger
-	reloader *router.Reloader
+	reloader *reload.Reloader
 	st       *store.Store
 	disp     *delivery.Dispatcher
 	silences *silence.Cache
@@ -165,7 +167,7 @@ func build(ctx context.Context, o ServeOptions) (_ *server, err error) {
 	// Compiling a large rules file makes a lot of short-lived garbage:
 	// collect it eagerly while loading so the peak stays low.
 	gcPercent := debug.SetGCPercent(30)
-	reloader, err := router.NewReloader(router.LoadOptions{
+	reloader, err := reload.New(router.LoadOptions{
 		RulesPath: o.Rules, TemplatesDir: o.Templates, DryRun: o.DryRun, Logger: log, Catalog: catalog,
 	}, log, m, func(_, rs *router.Ruleset) {
 		initRuleMetrics(m, rs)
@@ -198,7 +200,7 @@ func build(ctx context.Context, o ServeOptions) (_ *server, err error) {
 	rs := reloader.Current()
 	initRuleMetrics(m, rs)
 	debug.FreeOSMemory()
-	router.LogWarnings(log, rs.Warnings)
+	reload.LogWarnings(log, rs.Warnings)
 	if o.DryRun {
 		log.Warn("dry run: notifications are rendered and logged, never sent")
 	}

@@ -1,12 +1,18 @@
-package router
+// Package reload owns the Ruleset in use while serving: it loads the
+// configuration, swaps in a new Ruleset only when the whole configuration
+// is valid (keeping the old one and reporting the errors otherwise), and
+// watches the rules file and templates directory with fsnotify, beside a
+// slow poll. It is I/O around router.Load, which builds nothing itself.
+package reload
 
 import (
+	"github.com/switchboard-dev/switchboard/router"
+
 	"github.com/switchboard-dev/switchboard/config"
 
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -39,13 +45,13 @@ type Status struct {
 // validate, compile, then an atomic swap — or, when anything is wrong,
 // keep the old Ruleset and report the errors.
 type Reloader struct {
-	opts    LoadOptions
+	opts    router.LoadOptions
 	logger  *slog.Logger
 	metrics *metrics.Metrics
 	// OnSwap, if set, is called after a new Ruleset replaced old.
-	onSwap func(old, new *Ruleset)
+	onSwap func(old, new *router.Ruleset)
 
-	current atomic.Pointer[Ruleset]
+	current atomic.Pointer[router.Ruleset]
 	status  atomic.Pointer[Status]
 	mu      sync.Mutex // serializes loads
 	// failedVersion is the content hash of the last configuration that
@@ -59,12 +65,12 @@ type Reloader struct {
 	Poll     time.Duration
 }
 
-// NewReloader loads the configuration once. It fails if that first load
+// New loads the configuration once. It fails if that first load
 // fails: there is nothing to fall back on.
-func NewReloader(o LoadOptions, logger *slog.Logger, m *metrics.Metrics, onSwap func(old, new *Ruleset)) (*Reloader, error) {
-	o.defaults()
+func New(o router.LoadOptions, logger *slog.Logger, m *metrics.Metrics, onSwap func(old, new *router.Ruleset)) (*Reloader, error) {
+	o = o.WithDefaults()
 	r := &Reloader{opts: o, logger: logger, metrics: m, onSwap: onSwap, Debounce: 200 * time.Millisecond, Poll: 5 * time.Second}
-	rs, _, err := Load(o)
+	rs, _, err := router.Load(o)
 	now := o.Now()
 	if err != nil {
 		r.setMetrics(false, now)
@@ -77,13 +83,13 @@ func NewReloader(o LoadOptions, logger *slog.Logger, m *metrics.Metrics, onSwap 
 }
 
 // Current returns the Ruleset in use.
-func (r *Reloader) Current() *Ruleset { return r.current.Load() }
+func (r *Reloader) Current() *router.Ruleset { return r.current.Load() }
 
 // Status returns the load status.
 func (r *Reloader) Status() Status { return *r.status.Load() }
 
 // Options returns the load options (paths, dry-run).
-func (r *Reloader) Options() LoadOptions { return r.opts }
+func (r *Reloader) Options() router.LoadOptions { return r.opts }
 
 func (r *Reloader) setMetrics(ok bool, now time.Time) {
 	if r.metrics == nil {
@@ -111,7 +117,7 @@ func (r *Reloader) Reload(reason string, force bool) error {
 		}
 	}
 	now := r.opts.Now()
-	rs, _, err := Load(r.opts)
+	rs, _, err := router.Load(r.opts)
 	st := *r.status.Load()
 	st.LastAttempt = now
 	if err != nil {
@@ -137,7 +143,7 @@ func (r *Reloader) Reload(reason string, force bool) error {
 	if r.onSwap != nil {
 		r.onSwap(cur, rs)
 	}
-	cur.close()
+	cur.Close()
 	return nil
 }
 
@@ -158,15 +164,7 @@ func LogWarnings(logger *slog.Logger, ws []config.Diagnostic) {
 
 // contentVersion hashes the files as they are now on disk.
 func (r *Reloader) contentVersion() (string, error) {
-	src, err := os.ReadFile(r.opts.RulesPath)
-	if err != nil {
-		return "", err
-	}
-	tmpls, err := readTemplates(r.opts.TemplatesDir)
-	if err != nil {
-		return "", err
-	}
-	return version(src, tmpls), nil
+	return router.ContentVersion(r.opts)
 }
 
 // Watch reloads when the rules file or a template changes, until ctx ends.
