@@ -18,6 +18,9 @@ type Kind struct {
 	// TestRecipient is set when Send test asks for a recipient (an
 	// address the test goes to instead of the configured ones).
 	TestRecipient bool
+	// New builds the kind's notifier from its configuration block (a
+	// pointer to the package's Config, validated).
+	New func(cfg any, o Options) (Notifier, error)
 	// Show returns the parts of a rendered notification that the admin
 	// API and the editor show, by label. It never shows a secret.
 	Show func(p Parts) map[string]string

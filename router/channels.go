@@ -7,7 +7,6 @@ import (
 
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"reflect"
 	"strconv"
@@ -18,7 +17,6 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/notifiers"
 	"github.com/switchboard-dev/switchboard/notifiers/email"
-	"github.com/switchboard-dev/switchboard/notifiers/slack"
 	"github.com/switchboard-dev/switchboard/notifiers/webhook"
 	"github.com/switchboard-dev/switchboard/router/schedule"
 )
@@ -209,18 +207,8 @@ func (c *compiler) compileChannel(cd channelDoc) {
 
 	c.compileChannelFatigue(ch, cfg, cd.node, where)
 
-	var validate func() error
-	switch ch.Kind {
-	case KindSlack:
-		validate = cfg.Slack.Validate
-	case KindEmail:
-		validate = cfg.Email.Validate
-		ch.email = cfg.Email
-	case KindHTTP:
-		validate = cfg.HTTP.Validate
-		ch.http = cfg.HTTP
-	}
-	if err := validate(); err != nil && !hadUnset {
+	ch.email, ch.http = cfg.Email, cfg.HTTP
+	if err := block.(interface{ Validate() error }).Validate(); err != nil && !hadUnset {
 		c.fieldErrors(err, kindNode, cd.name, where+"."+ch.Kind)
 		c.rs.Channels[cd.name] = ch // known, so rules don't also say "unknown channel"
 		return
@@ -232,7 +220,7 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	if c.o.DryRun {
 		ch.Notifier = &dryRunNotifier{logger: c.o.Logger, channel: cd.name, kind: ch.Kind, rs: c.rs}
 	} else {
-		n, err := newNotifier(ch.Kind, cfg, notifiers.Options{Timeout: ch.Timeout})
+		n, err := ch.Descriptor.New(block, notifiers.Options{Timeout: ch.Timeout})
 		if err != nil {
 			c.ds.add(config.SeverityError, c.file, posIn(cd.node, ch.Kind), "", where, "channel %q: %s", cd.name, secret.Scrub(err.Error(), c.rs.secrets...))
 		}
@@ -272,19 +260,6 @@ func (c *compiler) resolveOnFailure(doc *document) {
 			ch.OnFailure = def
 		}
 	}
-}
-
-// newNotifier builds the notifier of a channel kind.
-func newNotifier(kind string, cfg ChannelConfig, o notifiers.Options) (notifiers.Notifier, error) {
-	switch kind {
-	case KindSlack:
-		return slack.New(*cfg.Slack, o)
-	case KindEmail:
-		return email.New(*cfg.Email, o)
-	case KindHTTP:
-		return webhook.New(*cfg.HTTP, o)
-	}
-	return nil, fmt.Errorf("unknown channel kind %q", kind)
 }
 
 // fieldErrors reports a Validate error, pointing at each field it names.

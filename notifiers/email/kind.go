@@ -11,6 +11,13 @@ import (
 var Kind = notifiers.Kind{
 	Name:          "email",
 	TestRecipient: true,
+	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
+		n, err := New(*cfg.(*Config), o)
+		if err != nil {
+			return nil, err
+		}
+		return n, nil
+	},
 	Show: func(p notifiers.Parts) map[string]string {
 		return notifiers.ShowParts("to", strings.Join(p.To, ", "), "cc", strings.Join(p.Cc, ", "),
 			"subject", p.Subject, "text", p.Text, "html", p.HTML)

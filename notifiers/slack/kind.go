@@ -9,6 +9,13 @@ var Kind = notifiers.Kind{
 	RatePerSecond: 1,
 	Burst:         3,
 	Pacing:        20,
+	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
+		n, err := New(*cfg.(*Config), o)
+		if err != nil {
+			return nil, err
+		}
+		return n, nil
+	},
 	Show: func(p notifiers.Parts) map[string]string {
 		return notifiers.ShowParts("text", p.Text, "blocks", p.Blocks)
 	},

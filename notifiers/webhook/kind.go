@@ -11,6 +11,13 @@ import (
 // block).
 var Kind = notifiers.Kind{
 	Name: "http",
+	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
+		n, err := New(*cfg.(*Config), o)
+		if err != nil {
+			return nil, err
+		}
+		return n, nil
+	},
 	Show: func(p notifiers.Parts) map[string]string {
 		// The query may carry a credential and header values are secret
 		// fields: show where the request goes, not what authenticates it.
