@@ -24,7 +24,7 @@ import (
 // must not log: the worker alone records the outcome. Errors must not carry
 // secrets (tokens, passwords, credential-bearing URLs).
 type Notifier interface {
-	Notify(ctx context.Context, d Delivery) error
+	Notify(ctx context.Context, d Notification) error
 }
 
 // Closer is implemented by notifiers that hold resources (idle connections)
@@ -33,8 +33,10 @@ type Closer interface {
 	Close() error
 }
 
-// Delivery is one rendered notification for one target of one rule.
-type Delivery struct {
+// Notification is one rendered notification for one target of one rule:
+// what a Notifier sends. (Routing wraps it in router.Outgoing, the store in
+// store.RoutedDelivery before insertion and store.StoredDelivery after.)
+type Notification struct {
 	// ID is stable across retries and replays: receivers dedupe on it (the
 	// HTTP notifier sends it as webhook-id).
 	ID string `json:"id"`

@@ -1,9 +1,12 @@
 package router
 
 import (
+	"github.com/switchboard-dev/switchboard/internal/wiring"
+
+	"github.com/switchboard-dev/switchboard/config"
+
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"reflect"
 	"strconv"
@@ -14,8 +17,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/notifiers"
 	"github.com/switchboard-dev/switchboard/notifiers/email"
-	httpnotifier "github.com/switchboard-dev/switchboard/notifiers/http"
-	"github.com/switchboard-dev/switchboard/notifiers/slack"
+	"github.com/switchboard-dev/switchboard/notifiers/webhook"
 	"github.com/switchboard-dev/switchboard/router/schedule"
 )
 
@@ -47,8 +49,10 @@ const (
 type Channel struct {
 	Name string
 	// Kind is slack, email or http.
-	Kind     string
-	Notifier notifiers.Notifier
+	Kind string
+	// Descriptor describes the kind: its defaults, what the editor shows.
+	Descriptor *notifiers.Kind
+	Notifier   notifiers.Notifier
 	// Timeout bounds one send attempt.
 	Timeout time.Duration
 	// Concurrency bounds sends in flight.
@@ -77,7 +81,7 @@ type Channel struct {
 	Pacing int
 
 	email *email.Config
-	http  *httpnotifier.Config
+	http  *webhook.Config
 }
 
 // This file is the one place that knows every channel kind: it validates
@@ -106,7 +110,7 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	}
 	where := "channels." + cd.name
 	if !ValidName(cd.name) {
-		c.ds.add(SeverityError, c.file, cd.key, "", where, "channel name %q: use letters, digits, '-', '_' and '.'", cd.name)
+		c.ds.add(config.SeverityError, c.file, cd.key, "", where, "channel name %q: use letters, digits, '-', '_' and '.'", cd.name)
 	}
 	var kinds []string
 	var block any
@@ -126,15 +130,16 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	}
 	switch len(kinds) {
 	case 0:
-		c.ds.add(SeverityError, c.file, cd.key, "", where, "channel %q needs one of slack, email, http", cd.name)
+		c.ds.add(config.SeverityError, c.file, cd.key, "", where, "channel %q needs one of slack, email, http", cd.name)
 		return
 	case 1:
 	default:
-		c.ds.add(SeverityError, c.file, cd.key, "", where, "channel %q sets %s: use exactly one", cd.name, strings.Join(kinds, " and "))
+		c.ds.add(config.SeverityError, c.file, cd.key, "", where, "channel %q sets %s: use exactly one", cd.name, strings.Join(kinds, " and "))
 		return
 	}
+	ch.Descriptor, _ = wiring.Kind(ch.Kind)
 	if reflect.ValueOf(block).IsNil() {
-		c.ds.add(SeverityError, c.file, posIn(cd.node, ch.Kind), "", where, "channel %q: the %s block is empty", cd.name, ch.Kind)
+		c.ds.add(config.SeverityError, c.file, posIn(cd.node, ch.Kind), "", where, "channel %q: the %s block is empty", cd.name, ch.Kind)
 		return
 	}
 	kindNode := lookup(cd.node, ch.Kind)
@@ -147,7 +152,7 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	hadUnset := c.x.missing > missingBefore
 
 	if cfg.Timeout < 0 || cfg.Concurrency < 0 {
-		c.ds.add(SeverityError, c.file, cd.key, "", where, "channel %q: timeout and concurrency must be positive", cd.name)
+		c.ds.add(config.SeverityError, c.file, cd.key, "", where, "channel %q: timeout and concurrency must be positive", cd.name)
 	}
 	if cfg.Timeout > 0 {
 		ch.Timeout = cfg.Timeout
@@ -155,12 +160,10 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	if cfg.Concurrency > 0 {
 		ch.Concurrency = cfg.Concurrency
 	}
-	if ch.Kind == KindSlack {
-		ch.RatePerSecond, ch.Burst = 1, 3
-	}
+	ch.RatePerSecond, ch.Burst = ch.Descriptor.RatePerSecond, ch.Descriptor.Burst
 	if r := cfg.Rate; r != nil {
 		if r.PerSecond < 0 || r.Burst < 0 {
-			c.ds.add(SeverityError, c.file, posIn(cd.node, "rate"), "", where+".rate", "channel %q: rate must be positive (per_second: 0 means unlimited)", cd.name)
+			c.ds.add(config.SeverityError, c.file, posIn(cd.node, "rate"), "", where+".rate", "channel %q: rate must be positive (per_second: 0 means unlimited)", cd.name)
 		}
 		ch.RatePerSecond, ch.Burst = r.PerSecond, r.Burst
 		if ch.Burst == 0 && ch.RatePerSecond > 0 {
@@ -169,7 +172,7 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	}
 	if r := cfg.Retry; r != nil {
 		if r.MaxAttempts < 0 || r.MaxAge < 0 || r.Backoff < 0 || r.MaxBackoff < 0 {
-			c.ds.add(SeverityError, c.file, posIn(cd.node, "retry"), "", where+".retry", "channel %q: retry limits must be positive", cd.name)
+			c.ds.add(config.SeverityError, c.file, posIn(cd.node, "retry"), "", where+".retry", "channel %q: retry limits must be positive", cd.name)
 		}
 		if r.MaxAttempts > 0 {
 			ch.MaxAttempts = r.MaxAttempts
@@ -184,14 +187,14 @@ func (c *compiler) compileChannel(cd channelDoc) {
 			ch.MaxBackoff = r.MaxBackoff
 		}
 		if ch.MaxBackoff < ch.Backoff {
-			c.ds.add(SeverityError, c.file, posIn(cd.node, "retry", "max_backoff"), "", where+".retry.max_backoff",
+			c.ds.add(config.SeverityError, c.file, posIn(cd.node, "retry", "max_backoff"), "", where+".retry.max_backoff",
 				"channel %q: retry.max_backoff (%s) is shorter than retry.backoff (%s)", cd.name,
 				FormatDuration(ch.MaxBackoff), FormatDuration(ch.Backoff))
 		}
 	}
 	if b := cfg.Breaker; b != nil {
 		if b.Failures < 0 || b.Probe < 0 {
-			c.ds.add(SeverityError, c.file, posIn(cd.node, "breaker"), "", where+".breaker",
+			c.ds.add(config.SeverityError, c.file, posIn(cd.node, "breaker"), "", where+".breaker",
 				"channel %q: breaker.failures and breaker.probe must be positive", cd.name)
 		}
 		if b.Failures > 0 {
@@ -204,18 +207,8 @@ func (c *compiler) compileChannel(cd channelDoc) {
 
 	c.compileChannelFatigue(ch, cfg, cd.node, where)
 
-	var validate func() error
-	switch ch.Kind {
-	case KindSlack:
-		validate = cfg.Slack.Validate
-	case KindEmail:
-		validate = cfg.Email.Validate
-		ch.email = cfg.Email
-	case KindHTTP:
-		validate = cfg.HTTP.Validate
-		ch.http = cfg.HTTP
-	}
-	if err := validate(); err != nil && !hadUnset {
+	ch.email, ch.http = cfg.Email, cfg.HTTP
+	if err := block.(interface{ Validate() error }).Validate(); err != nil && !hadUnset {
 		c.fieldErrors(err, kindNode, cd.name, where+"."+ch.Kind)
 		c.rs.Channels[cd.name] = ch // known, so rules don't also say "unknown channel"
 		return
@@ -227,9 +220,9 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	if c.o.DryRun {
 		ch.Notifier = &dryRunNotifier{logger: c.o.Logger, channel: cd.name, kind: ch.Kind, rs: c.rs}
 	} else {
-		n, err := newNotifier(ch.Kind, cfg, notifiers.Options{Timeout: ch.Timeout})
+		n, err := ch.Descriptor.New(block, notifiers.Options{Timeout: ch.Timeout})
 		if err != nil {
-			c.ds.add(SeverityError, c.file, posIn(cd.node, ch.Kind), "", where, "channel %q: %s", cd.name, secret.Scrub(err.Error(), c.rs.secrets...))
+			c.ds.add(config.SeverityError, c.file, posIn(cd.node, ch.Kind), "", where, "channel %q: %s", cd.name, secret.Scrub(err.Error(), c.rs.secrets...))
 		}
 		ch.Notifier = n
 	}
@@ -244,7 +237,7 @@ func (c *compiler) resolveOnFailure(doc *document) {
 	known := func(name string) bool { _, ok := c.rs.Channels[name]; return ok }
 	def := doc.onFailure
 	if def != "" && !known(def) {
-		c.ds.add(SeverityError, c.file, doc.onFailurePos, "", "on_failure", "on_failure: unknown channel %q%s",
+		c.ds.add(config.SeverityError, c.file, doc.onFailurePos, "", "on_failure", "on_failure: unknown channel %q%s",
 			def, c.suggestChannel(def))
 		def = ""
 	}
@@ -256,30 +249,17 @@ func (c *compiler) resolveOnFailure(doc *document) {
 		where := "channels." + cd.name + ".on_failure"
 		switch {
 		case ch.OnFailure == cd.name:
-			c.ds.add(SeverityError, c.file, posIn(cd.node, "on_failure"), "", where,
+			c.ds.add(config.SeverityError, c.file, posIn(cd.node, "on_failure"), "", where,
 				"channel %q: on_failure names the channel itself; name another channel", cd.name)
 			ch.OnFailure = ""
 		case ch.OnFailure != "" && !known(ch.OnFailure):
-			c.ds.add(SeverityError, c.file, posIn(cd.node, "on_failure"), "", where,
+			c.ds.add(config.SeverityError, c.file, posIn(cd.node, "on_failure"), "", where,
 				"channel %q: on_failure: unknown channel %q%s", cd.name, ch.OnFailure, c.suggestChannel(ch.OnFailure))
 			ch.OnFailure = ""
 		case ch.OnFailure == "" && def != cd.name:
 			ch.OnFailure = def
 		}
 	}
-}
-
-// newNotifier builds the notifier of a channel kind.
-func newNotifier(kind string, cfg ChannelConfig, o notifiers.Options) (notifiers.Notifier, error) {
-	switch kind {
-	case KindSlack:
-		return slack.New(*cfg.Slack, o)
-	case KindEmail:
-		return email.New(*cfg.Email, o)
-	case KindHTTP:
-		return httpnotifier.New(*cfg.HTTP, o)
-	}
-	return nil, fmt.Errorf("unknown channel kind %q", kind)
 }
 
 // fieldErrors reports a Validate error, pointing at each field it names.
@@ -294,10 +274,10 @@ func (c *compiler) fieldErrors(err error, kn ast.Node, channel, where string) {
 		var fe *notifiers.FieldError
 		if errors.As(e, &fe) {
 			at := posIn(kn, fieldPath(fe.Field)...)
-			c.ds.add(SeverityError, c.file, at, "", where+"."+fe.Field, "channel %q: %s: %s", channel, fe.Field, secret.Scrub(fe.Message, c.rs.secrets...))
+			c.ds.add(config.SeverityError, c.file, at, "", where+"."+fe.Field, "channel %q: %s: %s", channel, fe.Field, secret.Scrub(fe.Message, c.rs.secrets...))
 			continue
 		}
-		c.ds.add(SeverityError, c.file, nodePos(kn), "", where, "channel %q: %s", channel, secret.Scrub(e.Error(), c.rs.secrets...))
+		c.ds.add(config.SeverityError, c.file, nodePos(kn), "", where, "channel %q: %s", channel, secret.Scrub(e.Error(), c.rs.secrets...))
 	}
 }
 
@@ -326,7 +306,7 @@ type dryRunNotifier struct {
 	rs      *Ruleset
 }
 
-func (d *dryRunNotifier) Notify(ctx context.Context, dl notifiers.Delivery) error {
+func (d *dryRunNotifier) Notify(ctx context.Context, dl notifiers.Notification) error {
 	p := dl.Parts
 	attrs := []any{
 		"delivery", dl.ID, "message", dl.MessageID, "rule", dl.Rule,

@@ -1,6 +1,8 @@
 package router
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"flag"
 	"os"
 	"path/filepath"
@@ -14,7 +16,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 // testEnv is the environment every golden test sees: fixed, so outputs
 // do not depend on the machine.
-func testEnv(vars map[string]string) Env {
+func testEnv(vars map[string]string) config.Env {
 	return func(name string) (string, bool) {
 		v, ok := vars[name]
 		return v, ok

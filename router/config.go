@@ -8,8 +8,8 @@ import (
 
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/notifiers/email"
-	httpnotifier "github.com/switchboard-dev/switchboard/notifiers/http"
 	"github.com/switchboard-dev/switchboard/notifiers/slack"
+	"github.com/switchboard-dev/switchboard/notifiers/webhook"
 )
 
 // The types below mirror the rules file key by key (DESIGN.md §2). Fields
@@ -124,9 +124,9 @@ type ChannelConfig struct {
 	// (default: the top-level on_failure).
 	OnFailure string `yaml:"on_failure,omitempty"`
 
-	Slack *slack.Config        `yaml:"slack,omitempty"`
-	Email *email.Config        `yaml:"email,omitempty"`
-	HTTP  *httpnotifier.Config `yaml:"http,omitempty"`
+	Slack *slack.Config   `yaml:"slack,omitempty"`
+	Email *email.Config   `yaml:"email,omitempty"`
+	HTTP  *webhook.Config `yaml:"http,omitempty"`
 }
 
 // RateConfig is a token bucket.

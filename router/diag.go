@@ -3,87 +3,17 @@ package router
 import (
 	"fmt"
 	"sort"
-	"strings"
+
+	"github.com/switchboard-dev/switchboard/config"
 )
-
-// Severity tells errors, which make a configuration unusable, from
-// warnings, which are reported but do not stop it loading.
-type Severity string
-
-// Severities.
-const (
-	SeverityError   Severity = "error"
-	SeverityWarning Severity = "warning"
-)
-
-// Diagnostic is one problem found in the configuration, with the position
-// it refers to.
-type Diagnostic struct {
-	Severity Severity `json:"severity"`
-	File     string   `json:"file"`
-	Line     int      `json:"line"`
-	Column   int      `json:"column"`
-	// Rule is the name of the rule concerned, if any.
-	Rule string `json:"rule,omitempty"`
-	// Field is the key concerned, e.g. "when" or "send[0].to".
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
-}
-
-// String formats the diagnostic as "file:line:col: [warning: ]rule "x": msg".
-func (d Diagnostic) String() string {
-	var b strings.Builder
-	b.WriteString(d.File)
-	if d.Line > 0 {
-		fmt.Fprintf(&b, ":%d:%d", d.Line, max(d.Column, 1))
-	}
-	b.WriteString(": ")
-	if d.Severity == SeverityWarning {
-		b.WriteString("warning: ")
-	}
-	if d.Rule != "" {
-		fmt.Fprintf(&b, "rule %q: ", d.Rule)
-	}
-	b.WriteString(d.Message)
-	return b.String()
-}
-
-// LoadError is returned when a configuration has at least one error. It
-// holds every diagnostic found, warnings included.
-type LoadError struct {
-	Diagnostics []Diagnostic
-}
-
-func (e *LoadError) Error() string {
-	errs := e.Errors()
-	lines := make([]string, 0, len(errs))
-	for _, d := range errs {
-		lines = append(lines, d.String())
-	}
-	if len(lines) == 1 {
-		return lines[0]
-	}
-	return fmt.Sprintf("%d errors:\n%s", len(lines), strings.Join(lines, "\n"))
-}
-
-// Errors returns only the error diagnostics.
-func (e *LoadError) Errors() []Diagnostic {
-	var out []Diagnostic
-	for _, d := range e.Diagnostics {
-		if d.Severity == SeverityError {
-			out = append(out, d)
-		}
-	}
-	return out
-}
 
 // diags collects diagnostics while a configuration is loaded.
 type diags struct {
-	list []Diagnostic
+	list []config.Diagnostic
 }
 
-func (ds *diags) add(sev Severity, file string, p pos, rule, field, format string, args ...any) {
-	ds.list = append(ds.list, Diagnostic{
+func (ds *diags) add(sev config.Severity, file string, p pos, rule, field, format string, args ...any) {
+	ds.list = append(ds.list, config.Diagnostic{
 		Severity: sev, File: file, Line: p.line, Column: p.col,
 		Rule: rule, Field: field, Message: fmt.Sprintf(format, args...),
 	})
@@ -93,7 +23,7 @@ func (ds *diags) add(sev Severity, file string, p pos, rule, field, format strin
 // diagnostics.
 func (ds *diags) hasErrorsSince(n int) bool {
 	for _, d := range ds.list[min(n, len(ds.list)):] {
-		if d.Severity == SeverityError {
+		if d.Severity == config.SeverityError {
 			return true
 		}
 	}
@@ -102,7 +32,7 @@ func (ds *diags) hasErrorsSince(n int) bool {
 
 func (ds *diags) hasErrors() bool {
 	for _, d := range ds.list {
-		if d.Severity == SeverityError {
+		if d.Severity == config.SeverityError {
 			return true
 		}
 	}
@@ -111,8 +41,8 @@ func (ds *diags) hasErrors() bool {
 
 // sorted returns the diagnostics ordered by file and position, keeping the
 // order of discovery for equal positions.
-func (ds *diags) sorted() []Diagnostic {
-	out := append([]Diagnostic(nil), ds.list...)
+func (ds *diags) sorted() []config.Diagnostic {
+	out := append([]config.Diagnostic(nil), ds.list...)
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.File != b.File {

@@ -76,10 +76,10 @@ func (rs *Ruleset) RenderDigest(d Digest) (out []Outgoing, ok bool) {
 			err = fmt.Errorf("%s", rs.Scrub(err.Error()))
 		}
 		out = append(out, Outgoing{
-			Delivery: notifiers.Delivery{
+			Notification: notifiers.Notification{
 				ID: NewMessageID(), MessageID: last.ID, Rule: r.Name, Channel: t.channel.Name, Parts: parts,
 			},
-			Kind: t.channel.Kind, Source: t.source, Err: err,
+			Kind: t.channel.Kind, Content: t.content, Err: err,
 		})
 	}
 	return out, len(out) > 0

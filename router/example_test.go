@@ -1,6 +1,8 @@
 package router
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"encoding/json"
 	"strings"
 	"testing"
@@ -13,7 +15,7 @@ var exampleEnv = map[string]string{
 	"CRM_TOKEN": "crm-token-value", "CRM_SIGNING_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 }
 
-func loadExample(t *testing.T, dryRun bool, env map[string]string) (*Ruleset, []Diagnostic) {
+func loadExample(t *testing.T, dryRun bool, env map[string]string) (*Ruleset, []config.Diagnostic) {
 	t.Helper()
 	rs, diags, err := Load(LoadOptions{
 		RulesPath: "../rules.example.yaml", TemplatesDir: "../templates",
@@ -38,7 +40,7 @@ func TestExampleRulesCheck(t *testing.T) {
 		t.Fatal("expected warnings about unset variables under --dry-run")
 	}
 	for _, d := range diags {
-		if d.Severity != SeverityWarning {
+		if d.Severity != config.SeverityWarning {
 			t.Errorf("dry run: %s", d)
 		}
 	}

@@ -1,82 +1,20 @@
 package router
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"fmt"
 	"reflect"
-	"regexp"
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
 )
 
-// Env looks up an environment variable. Load uses os.LookupEnv unless a
-// test gives another.
-type Env func(name string) (string, bool)
-
-// expandString replaces ${NAME} and ${NAME:-default} in s. "$${" is a
-// literal "${". It returns the names that were unset and had no default.
-func expandString(s string, env Env) (out string, missing []string, err error) {
-	if !strings.Contains(s, "${") {
-		return s, nil, nil
-	}
-	var b strings.Builder
-	for {
-		i := strings.Index(s, "${")
-		if i < 0 {
-			b.WriteString(s)
-			break
-		}
-		if i > 0 && s[i-1] == '$' { // "$${" escapes
-			b.WriteString(s[:i-1])
-			b.WriteString("${")
-			s = s[i+2:]
-			continue
-		}
-		b.WriteString(s[:i])
-		end := strings.IndexByte(s[i:], '}')
-		if end < 0 {
-			return "", nil, fmt.Errorf("unclosed ${ (write $${ for a literal ${)")
-		}
-		ref := s[i+2 : i+end]
-		name, def, hasDef := strings.Cut(ref, ":-")
-		if !validEnvName(name) {
-			return "", nil, fmt.Errorf("invalid variable name %q in ${…}", name)
-		}
-		if v, ok := env(name); ok && v != "" {
-			b.WriteString(v)
-		} else if hasDef {
-			b.WriteString(def)
-		} else if ok {
-			// Set but empty: an empty secret is almost always a mistake.
-			missing = append(missing, name)
-		} else {
-			missing = append(missing, name)
-		}
-		s = s[i+end+1:]
-	}
-	return b.String(), missing, nil
-}
-
-func validEnvName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
-		case r >= '0' && r <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // expander expands the sb:"env" fields of one configuration block and
 // reports problems at the fields' positions.
 type expander struct {
 	file      string
-	env       Env
+	env       config.Env
 	dryRun    bool
 	checkOnly bool
 	ds        *diags
@@ -149,7 +87,7 @@ func (x *expander) expandStruct(v reflect.Value, node ast.Node, path string, rul
 			}); ok {
 				err := s.ExpandEnv(func(raw string) string { return x.expand(raw, fnode, fpath, rule) })
 				if err != nil {
-					x.ds.add(SeverityError, x.file, nodePos(fnode), rule, fpath, "%s: %v", fpath, err)
+					x.ds.add(config.SeverityError, x.file, nodePos(fnode), rule, fpath, "%s: %v", fpath, err)
 				}
 			}
 		}
@@ -157,17 +95,17 @@ func (x *expander) expandStruct(v reflect.Value, node ast.Node, path string, rul
 }
 
 func (x *expander) expand(s string, node ast.Node, field, rule string) string {
-	out, missing, err := expandString(s, x.env)
+	out, missing, err := config.Expand(s, x.env)
 	if x.record != nil && out != s {
-		for _, m := range refName.FindAllStringSubmatch(s, -1) {
-			if v, ok := x.env(m[1]); ok && v != "" {
+		for _, name := range config.References(s) {
+			if v, ok := x.env(name); ok && v != "" {
 				x.record(v)
 			}
 		}
 	}
 	p := nodePos(node)
 	if err != nil {
-		x.ds.add(SeverityError, x.file, p, rule, field, "%s: %v", field, err)
+		x.ds.add(config.SeverityError, x.file, p, rule, field, "%s: %v", field, err)
 		return s
 	}
 	for _, name := range missing {
@@ -178,16 +116,12 @@ func (x *expander) expand(s string, node ast.Node, field, rule string) string {
 		x.unset[name] = true
 		switch {
 		case x.checkOnly:
-			x.ds.add(SeverityWarning, x.file, p, rule, field, "%s: environment variable %s is not set (serve needs it, unless it runs with --dry-run)", field, name)
+			x.ds.add(config.SeverityWarning, x.file, p, rule, field, "%s: environment variable %s is not set (serve needs it, unless it runs with --dry-run)", field, name)
 		case x.dryRun:
-			x.ds.add(SeverityWarning, x.file, p, rule, field, "%s: environment variable %s is not set (treated as empty under --dry-run)", field, name)
+			x.ds.add(config.SeverityWarning, x.file, p, rule, field, "%s: environment variable %s is not set (treated as empty under --dry-run)", field, name)
 		default:
-			x.ds.add(SeverityError, x.file, p, rule, field, "%s: environment variable %s is not set (set it, or give a default with ${%s:-value})", field, name, name)
+			x.ds.add(config.SeverityError, x.file, p, rule, field, "%s: environment variable %s is not set (set it, or give a default with ${%s:-value})", field, name, name)
 		}
 	}
 	return out
 }
-
-// refName finds the variable names of ${VAR} and ${VAR:-default}
-// references.
-var refName = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`)

@@ -66,20 +66,20 @@ func conjuncts(src string) []string {
 	if err != nil {
 		return []string{src}
 	}
-	var parts []exprast.Node
-	var walk func(n exprast.Node)
-	walk = func(n exprast.Node) {
-		if b, ok := n.(*exprast.BinaryNode); ok && (b.Operator == "&&" || b.Operator == "and") {
-			walk(b.Left)
-			walk(b.Right)
-			return
-		}
-		parts = append(parts, n)
-	}
-	walk(tree.Node)
+	parts := Conjuncts(tree.Node)
 	out := make([]string, len(parts))
 	for i, p := range parts {
 		out[i] = p.String()
 	}
 	return out
+}
+
+// Conjuncts splits an expression tree at its top-level && (or `and`)
+// into the conditions that must all hold, left to right. A node that is
+// no conjunction is returned alone.
+func Conjuncts(n exprast.Node) []exprast.Node {
+	if b, ok := n.(*exprast.BinaryNode); ok && (b.Operator == "&&" || b.Operator == "and") {
+		return append(Conjuncts(b.Left), Conjuncts(b.Right)...)
+	}
+	return []exprast.Node{n}
 }

@@ -239,17 +239,21 @@ func pinnedTypes(n exprast.Node, allTypes []string) map[string]bool {
 	case *exprast.BinaryNode:
 		switch b.Operator {
 		case "&&", "and":
-			l, r := pinnedTypes(b.Left, allTypes), pinnedTypes(b.Right, allTypes)
-			switch {
-			case l == nil:
-				return r
-			case r == nil:
-				return l
-			}
-			out := map[string]bool{}
-			for t := range l {
-				if r[t] {
-					out[t] = true
+			// Every conjunct must hold: the types all the pinning ones
+			// allow.
+			var out map[string]bool
+			for _, c := range Conjuncts(b) {
+				pinned := pinnedTypes(c, allTypes)
+				switch {
+				case pinned == nil:
+				case out == nil:
+					out = pinned
+				default:
+					for t := range out {
+						if !pinned[t] {
+							delete(out, t)
+						}
+					}
 				}
 			}
 			return out

@@ -1,6 +1,8 @@
 package router
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"errors"
 	"fmt"
 	"strings"
@@ -22,9 +24,6 @@ const (
 	DefaultGroupInterval = 5 * time.Minute
 	// DefaultGroupMax is the most messages a digest carries in .Messages.
 	DefaultGroupMax = 100
-	// DefaultSlackPacing is the backlog above which a Slack channel's
-	// overflow is collapsed into a summary.
-	DefaultSlackPacing = 20
 	// maxKeyBytes bounds a rendered throttle or group key.
 	maxKeyBytes = 512
 )
@@ -48,7 +47,7 @@ func (c *compiler) compileFatigue(rule *Rule, r RuleConfig, node ast.Node, bad m
 	if t := r.Throttle; t != nil {
 		th := &Throttle{Every: time.Duration(t.Every)}
 		if t.Every <= 0 && !bad["throttle.every"] {
-			c.ds.add(SeverityError, c.file, posIn(node, "throttle", "every"), r.Name, "throttle.every",
+			c.ds.add(config.SeverityError, c.file, posIn(node, "throttle", "every"), r.Name, "throttle.every",
 				"throttle.every must be a positive duration, e.g. 6h or 30m")
 		}
 		if strings.TrimSpace(t.Key) != "" {
@@ -59,7 +58,7 @@ func (c *compiler) compileFatigue(rule *Rule, r RuleConfig, node ast.Node, bad m
 	if g := r.Group; g != nil {
 		gr := &Group{Wait: time.Duration(g.Wait), Interval: time.Duration(g.Interval), Max: g.Max}
 		if g.Wait < 0 || g.Interval < 0 || g.Max < 0 {
-			c.ds.add(SeverityError, c.file, posIn(node, "group"), r.Name, "group",
+			c.ds.add(config.SeverityError, c.file, posIn(node, "group"), r.Name, "group",
 				"group: wait, interval and max must not be negative")
 		}
 		if lookup(node, "group", "wait") == nil {
@@ -90,7 +89,7 @@ func (c *compiler) compileSchedule(sc *ScheduleConfig, n ast.Node, rule, field s
 	}
 	var errs schedule.Errors
 	if !errors.As(err, &errs) {
-		c.ds.add(SeverityError, c.file, nodePos(n), rule, field, "%s: %s", field, err.Error())
+		c.ds.add(config.SeverityError, c.file, nodePos(n), rule, field, "%s: %s", field, err.Error())
 		return nil
 	}
 	for _, se := range errs {
@@ -101,7 +100,7 @@ func (c *compiler) compileSchedule(sc *ScheduleConfig, n ast.Node, rule, field s
 		case se.Field != "":
 			at = posIn(n, se.Field)
 		}
-		c.ds.add(SeverityError, c.file, at, rule, field, "%s: %s", field, se.Error())
+		c.ds.add(config.SeverityError, c.file, at, rule, field, "%s: %s", field, se.Error())
 	}
 	return nil
 }
@@ -111,12 +110,10 @@ func (c *compiler) compileChannelFatigue(ch *Channel, cfg ChannelConfig, node as
 	if cfg.Schedule != nil {
 		ch.Schedule = c.compileSchedule(cfg.Schedule, lookup(node, "schedule"), "", where+".schedule")
 	}
-	if ch.Kind == KindSlack {
-		ch.Pacing = DefaultSlackPacing
-	}
+	ch.Pacing = ch.Descriptor.Pacing
 	if p := cfg.Pacing; p != nil {
 		if p.Threshold < 0 {
-			c.ds.add(SeverityError, c.file, posIn(node, "pacing", "threshold"), "", where+".pacing",
+			c.ds.add(config.SeverityError, c.file, posIn(node, "pacing", "threshold"), "", where+".pacing",
 				"channel %q: pacing.threshold must be positive (0 turns pacing off)", ch.Name)
 		}
 		ch.Pacing = max(p.Threshold, 0)

@@ -187,17 +187,7 @@ func analyzeIndex(src string) (*pin, *fieldKey, bool) {
 
 // analyzeIndexTree is analyzeIndex on an already parsed expression.
 func analyzeIndexTree(tree *parser.Tree) (*pin, *fieldKey, bool) {
-	var conj []exprast.Node
-	var split func(n exprast.Node)
-	split = func(n exprast.Node) {
-		if b, ok := n.(*exprast.BinaryNode); ok && (b.Operator == "&&" || b.Operator == "and") {
-			split(b.Left)
-			split(b.Right)
-			return
-		}
-		conj = append(conj, n)
-	}
-	split(tree.Node)
+	conj := Conjuncts(tree.Node)
 	var p *pin
 	var key *fieldKey
 	used := 0

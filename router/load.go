@@ -1,6 +1,8 @@
 package router
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -31,7 +33,7 @@ type LoadOptions struct {
 	// templates/). A missing directory is fine when no rule uses a file.
 	TemplatesDir string
 	// Env resolves ${VAR}; nil means os.LookupEnv.
-	Env Env
+	Env config.Env
 	// DryRun makes unset variables warnings, disables the verification of
 	// sources whose secret is unset, and replaces every notifier with one
 	// that logs the rendered notification instead of sending it.
@@ -49,6 +51,12 @@ type LoadOptions struct {
 	Now func() time.Time
 	// MaxRenderBytes caps each rendered part (default 64 KiB).
 	MaxRenderBytes int
+}
+
+// WithDefaults returns o with every unset option at its default.
+func (o LoadOptions) WithDefaults() LoadOptions {
+	o.defaults()
+	return o
 }
 
 func (o *LoadOptions) defaults() {
@@ -75,33 +83,99 @@ func (o *LoadOptions) defaults() {
 // Load reads, validates and compiles the configuration. It returns the
 // Ruleset and its warnings, or a *LoadError holding every problem found
 // (warnings included). It never returns a partially valid Ruleset.
-func Load(o LoadOptions) (*Ruleset, []Diagnostic, error) {
+func Load(o LoadOptions) (*Ruleset, []config.Diagnostic, error) {
 	o.defaults()
 	ds := &diags{}
 	src, err := os.ReadFile(o.RulesPath)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			ds.add(SeverityError, o.RulesPath, pos{}, "", "", "the rules file does not exist")
+			ds.add(config.SeverityError, o.RulesPath, pos{}, "", "", "the rules file does not exist")
 		} else {
-			ds.add(SeverityError, o.RulesPath, pos{}, "", "", "read rules file: %v", errors.Unwrap(err))
+			ds.add(config.SeverityError, o.RulesPath, pos{}, "", "", "read rules file: %v", errors.Unwrap(err))
 		}
 		all := ds.sorted()
-		return nil, all, &LoadError{Diagnostics: all}
+		return nil, all, &config.LoadError{Diagnostics: all}
 	}
 	tmpls, err := readTemplates(o.TemplatesDir)
 	if err != nil {
-		ds.add(SeverityError, o.TemplatesDir, pos{}, "", "", "read templates: %v", err)
+		ds.add(config.SeverityError, o.TemplatesDir, pos{}, "", "", "read templates: %v", err)
 		all := ds.sorted()
-		return nil, all, &LoadError{Diagnostics: all}
+		return nil, all, &config.LoadError{Diagnostics: all}
 	}
-	rs := compile(o, src, tmpls, ds)
+	return finish(compile(o, src, tmpls, ds), ds)
+}
+
+// Compile validates and compiles a configuration from bytes, as Load
+// does from files: src is the rules file, named name in diagnostics, and
+// templates holds the template files rules refer to (nil: none). Template
+// files are named in messages under o.TemplatesDir. o.RulesPath is
+// ignored. It returns the Ruleset and its warnings, or a
+// *config.LoadError holding every problem found.
+func Compile(name string, src []byte, templates fs.FS, o LoadOptions) (*Ruleset, []config.Diagnostic, error) {
+	o.RulesPath = name
+	o.defaults()
+	ds := &diags{}
+	tmpls := map[string]templateFile{}
+	if templates != nil {
+		var err error
+		if tmpls, err = readTemplatesFS(templates, o.TemplatesDir); err != nil {
+			ds.add(config.SeverityError, o.TemplatesDir, pos{}, "", "", "read templates: %v", err)
+			all := ds.sorted()
+			return nil, all, &config.LoadError{Diagnostics: all}
+		}
+	}
+	return finish(compile(o, src, tmpls, ds), ds)
+}
+
+// finish returns a compiled Ruleset with its warnings, or the load error.
+func finish(rs *Ruleset, ds *diags) (*Ruleset, []config.Diagnostic, error) {
 	all := ds.sorted()
 	if ds.hasErrors() {
 		rs.close()
-		return nil, all, &LoadError{Diagnostics: all}
+		return nil, all, &config.LoadError{Diagnostics: all}
 	}
 	rs.Warnings = all
 	return rs, all, nil
+}
+
+// readTemplatesFS reads every template file of fsys, skipping hidden
+// files and directories (such as Kubernetes' ..data and ..2024_… links
+// to the real content) and editor backups, and names each under dir in
+// messages.
+func readTemplatesFS(fsys fs.FS, dir string) (map[string]templateFile, error) {
+	out := map[string]templateFile{}
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == "." && errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipAll
+			}
+			return err
+		}
+		if d.IsDir() {
+			if p != "." && strings.HasPrefix(d.Name(), ".") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), ".") || strings.HasSuffix(d.Name(), "~") {
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			if st, err := fs.Stat(fsys, p); err == nil && st.IsDir() {
+				return nil // a link to a directory inside: not followed
+			}
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		out[p] = templateFile{name: p, path: filepath.Join(dir, filepath.FromSlash(p)), src: b}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // templateFile is one file of the templates directory.
@@ -112,50 +186,48 @@ type templateFile struct {
 }
 
 func readTemplates(dir string) (map[string]templateFile, error) {
-	out := map[string]templateFile{}
-	// The directory may be a symbolic link (a mounted volume, a checkout
-	// linked into place): walk what it points to, and name files under
-	// dir as given.
-	root := dir
+	root := templatesRoot(dir)
+	out, err := readTemplatesFS(os.DirFS(root), dir)
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		// Say which file on disk could not be read.
+		pe.Path = filepath.Join(root, filepath.FromSlash(pe.Path))
+	}
+	return out, err
+}
+
+// templatesRoot is the directory to read templates from: the
+// directory may be a symbolic link (a mounted volume, a checkout linked
+// into place), so walk what it points to, and name files under dir as
+// given.
+func templatesRoot(dir string) string {
 	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
-		root = resolved
+		return resolved
 	}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if p == root && errors.Is(err, fs.ErrNotExist) {
-				return fs.SkipAll
-			}
-			return err
-		}
-		if d.IsDir() {
-			// Skip hidden directories, such as Kubernetes' ..data and
-			// ..2024_… links to the real content.
-			if p != root && strings.HasPrefix(d.Name(), ".") {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if strings.HasPrefix(d.Name(), ".") || strings.HasSuffix(d.Name(), "~") {
-			return nil
-		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			if st, err := os.Stat(p); err == nil && st.IsDir() {
-				return nil // a link to a directory inside: not followed
-			}
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		name := filepath.ToSlash(rel)
-		out[name] = templateFile{name: name, path: filepath.Join(dir, rel), src: b}
-		return nil
-	})
+	return dir
+}
+
+// TemplatesFS is the templates directory of o (default templates/) as
+// Compile reads it.
+func (o LoadOptions) TemplatesFS() fs.FS {
+	o.defaults()
+	return os.DirFS(templatesRoot(o.TemplatesDir))
+}
+
+// ContentVersion is the Version a Ruleset loaded now from o's files
+// would have: a hash of the rules file and every template as they are on
+// disk, without compiling them.
+func ContentVersion(o LoadOptions) (string, error) {
+	o.defaults()
+	src, err := os.ReadFile(o.RulesPath)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	return out, nil
+	tmpls, err := readTemplates(o.TemplatesDir)
+	if err != nil {
+		return "", err
+	}
+	return version(src, tmpls), nil
 }
 
 // version is a content hash of the rules file and every template: the
@@ -256,7 +328,7 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags
 		}
 	}
 	if len(doc.rules) == 0 && !ds.hasErrors() {
-		ds.add(SeverityWarning, c.file, pos{1, 1}, "", "rules", "no rules: every message will be accepted and nothing sent")
+		ds.add(config.SeverityWarning, c.file, pos{1, 1}, "", "rules", "no rules: every message will be accepted and nothing sent")
 	}
 	return c.rs
 }
@@ -308,11 +380,11 @@ func (c *compiler) compileRule(i int, rd ruleDoc, names map[string]pos, exprs *e
 		return
 	}
 	if r.Name == "" {
-		c.ds.add(SeverityError, c.file, p, "", fmt.Sprintf("rules[%d].name", i), "rules[%d]: name is required", i)
+		c.ds.add(config.SeverityError, c.file, p, "", fmt.Sprintf("rules[%d].name", i), "rules[%d]: name is required", i)
 	} else if !ValidRuleName(r.Name) {
-		c.ds.add(SeverityError, c.file, posIn(node, "name"), "", "name", "rule name %q: use letters, digits, '-', '_' and '.', starting with a letter or digit (at most 128 characters)", r.Name)
+		c.ds.add(config.SeverityError, c.file, posIn(node, "name"), "", "name", "rule name %q: use letters, digits, '-', '_' and '.', starting with a letter or digit (at most 128 characters)", r.Name)
 	} else if prev, dup := names[r.Name]; dup {
-		c.ds.add(SeverityError, c.file, posIn(node, "name"), r.Name, "name", "duplicate rule name (first defined at line %d)", prev.line)
+		c.ds.add(config.SeverityError, c.file, posIn(node, "name"), r.Name, "name", "duplicate rule name (first defined at line %d)", prev.line)
 	} else {
 		names[r.Name] = posIn(node, "name")
 	}
@@ -322,15 +394,15 @@ func (c *compiler) compileRule(i int, rd ruleDoc, names map[string]pos, exprs *e
 	whenNode := lookup(node, "when")
 	switch {
 	case whenNode == nil:
-		c.ds.add(SeverityError, c.file, p, r.Name, "when", "when is required (use `when: \"true\"` to match every message)")
+		c.ds.add(config.SeverityError, c.file, p, r.Name, "when", "when is required (use `when: \"true\"` to match every message)")
 	case when == "":
-		c.ds.add(SeverityError, c.file, nodePos(whenNode), r.Name, "when", "when is empty (use `when: \"true\"` to match every message)")
+		c.ds.add(config.SeverityError, c.file, nodePos(whenNode), r.Name, "when", "when is empty (use `when: \"true\"` to match every message)")
 	default:
 		cond, err := exprs.compile(r.When)
 		if err != nil {
 			line, col, msg := exprErrorPos(err)
 			at := c.exprPos(whenNode, r.When, line, col)
-			c.ds.add(SeverityError, c.file, at, r.Name, "when", "when: %s", msg)
+			c.ds.add(config.SeverityError, c.file, at, r.Name, "when", "when: %s", msg)
 		} else {
 			rule.cond = cond
 			c.checkPaths(rule, whenNode)
@@ -338,7 +410,7 @@ func (c *compiler) compileRule(i int, rd ruleDoc, names map[string]pos, exprs *e
 	}
 	c.pinned = rule.pinned
 	if len(r.Send) == 0 && !rd.bad["send"] {
-		c.ds.add(SeverityError, c.file, posIn(node, "send"), r.Name, "send", "send needs at least one target (- to: <channel>)")
+		c.ds.add(config.SeverityError, c.file, posIn(node, "send"), r.Name, "send", "send needs at least one target (- to: <channel>)")
 	}
 	for j, s := range r.Send {
 		t := c.compileTarget(r.Name, node, j, s)
@@ -393,11 +465,11 @@ func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
 	for _, t := range pinned {
 		if _, ok := c.o.Catalog.Type(t); !ok {
 			if t == lagoRefundFailureFilter {
-				c.ds.add(SeverityWarning, c.file, nodePos(whenNode), rule.Name, "when",
+				c.ds.add(config.SeverityWarning, c.file, nodePos(whenNode), rule.Name, "when",
 					"when: %q is what Lago's endpoint filter calls refund failures; the payload's webhook_type is %q", t, lagoRefundFailure)
 				continue
 			}
-			c.ds.add(SeverityWarning, c.file, nodePos(whenNode), rule.Name, "when", "when: %q is not a Lago webhook type", t)
+			c.ds.add(config.SeverityWarning, c.file, nodePos(whenNode), rule.Name, "when", "when: %q is not a Lago webhook type", t)
 		}
 	}
 	c.lagoTraps(rule, whenNode, pinned, refs)
@@ -416,7 +488,7 @@ func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
 			}
 		}
 		if missing {
-			c.ds.add(SeverityWarning, c.file, scalarOffsetPos(c.lines, whenNode, ref.offset), rule.Name, "when",
+			c.ds.add(config.SeverityWarning, c.file, scalarOffsetPos(c.lines, whenNode, ref.offset), rule.Name, "when",
 				"when: %s does not exist in %s payloads (a typo never matches)", strings.Join(ref.path, "."), strings.Join(pinned, ", "))
 		}
 	}
@@ -436,7 +508,7 @@ const (
 func (c *compiler) lagoTraps(rule *Rule, whenNode ast.Node, pinned []string, refs []fieldRef) {
 	has := func(t string) bool { return slices.Contains(pinned, t) }
 	if has("invoice.created") && !has("invoice.one_off_created") && !has("invoice.paid_credit_added") && readsAmount(refs) {
-		c.ds.add(SeverityWarning, c.file, nodePos(whenNode), rule.Name, "when",
+		c.ds.add(config.SeverityWarning, c.file, nodePos(whenNode), rule.Name, "when",
 			`when: hint: one-off invoices and credit purchases come as invoice.one_off_created and invoice.paid_credit_added, never as invoice.created; to match every invoice amount write webhook_type in ["invoice.created", "invoice.one_off_created", "invoice.paid_credit_added"]`)
 	}
 }
@@ -520,12 +592,12 @@ func (c *compiler) checkComparisons(rule *Rule, whenNode ast.Node, pinned []stri
 			}
 		}
 		if cmp.ordering {
-			c.ds.add(SeverityError, c.file, at, rule.Name, "when",
+			c.ds.add(config.SeverityError, c.file, at, rule.Name, "when",
 				"when: %s is a %s in %s payloads and cannot be compared with %s %s: the condition would fail on every message%s",
 				field, kind, strings.Join(pinned, ", "), article(cmp.literalKind), cmp.text, hint)
 			continue
 		}
-		c.ds.add(SeverityWarning, c.file, at, rule.Name, "when",
+		c.ds.add(config.SeverityWarning, c.file, at, rule.Name, "when",
 			"when: %s is a %s in %s payloads, never equal to %s %s%s",
 			field, kind, strings.Join(pinned, ", "), article(cmp.literalKind), cmp.text, hint)
 	}
@@ -548,7 +620,7 @@ func (c *compiler) tryExamples(docs []ruleDoc) {
 	// A rule with errors is already reported; running it adds nothing.
 	broken := map[string]bool{}
 	for _, d := range c.ds.list {
-		if d.Severity == SeverityError && d.Rule != "" {
+		if d.Severity == config.SeverityError && d.Rule != "" {
 			broken[d.Rule] = true
 		}
 	}
@@ -571,14 +643,14 @@ func (c *compiler) tryExamples(docs []ruleDoc) {
 			if r.cond != nil {
 				if _, err := r.cond.eval(m.Data); err != nil {
 					line, _, _ := strings.Cut(c.rs.Scrub(err.Error()), "\n")
-					c.ds.add(SeverityWarning, c.file, posIn(node, "when"), r.Name, "when",
+					c.ds.add(config.SeverityWarning, c.file, posIn(node, "when"), r.Name, "when",
 						"when: fails on Lago's example of %s: %s (the rule would not match such a message)", typ, line)
 				}
 			}
 			for j, t := range r.targets {
 				if _, err := t.render(m.Data, m.Body); err != nil {
 					line, _, _ := strings.Cut(c.rs.Scrub(err.Error()), "\n")
-					c.ds.add(SeverityWarning, c.file, posIn(node, "send", j), r.Name, fmt.Sprintf("send[%d]", j),
+					c.ds.add(config.SeverityWarning, c.file, posIn(node, "send", j), r.Name, fmt.Sprintf("send[%d]", j),
 						"send[%d] to %s fails on Lago's example of %s: %s (such a notification would be dead-lettered)", j, t.channel.Name, typ, line)
 				}
 			}

@@ -1,6 +1,8 @@
 package router
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"strings"
 	"testing"
 )
@@ -73,7 +75,7 @@ rules:
 	}
 }
 
-func diagsString(ds []Diagnostic) string {
+func diagsString(ds []config.Diagnostic) string {
 	var b strings.Builder
 	for _, d := range ds {
 		b.WriteString(d.String() + "\n")

@@ -1,6 +1,8 @@
 package router
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"errors"
 	"fmt"
 	"reflect"
@@ -43,20 +45,20 @@ func parseDocument(file string, src []byte, ds *diags) *document {
 	doc := &document{file: file}
 	f, err := parser.ParseBytes(src, 0)
 	if err != nil {
-		ds.add(SeverityError, file, yamlErrPos(err), "", "", "%s", yamlErrMsg(err))
+		ds.add(config.SeverityError, file, yamlErrPos(err), "", "", "%s", yamlErrMsg(err))
 		return doc
 	}
 	if len(f.Docs) == 0 || f.Docs[0].Body == nil {
-		ds.add(SeverityError, file, pos{1, 1}, "", "", "the rules file is empty (it needs at least `rules:`)")
+		ds.add(config.SeverityError, file, pos{1, 1}, "", "", "the rules file is empty (it needs at least `rules:`)")
 		return doc
 	}
 	if len(f.Docs) > 1 {
-		ds.add(SeverityError, file, nodePos(f.Docs[1].Body), "", "", "the rules file must hold one YAML document, not several")
+		ds.add(config.SeverityError, file, nodePos(f.Docs[1].Body), "", "", "the rules file must hold one YAML document, not several")
 	}
 	root := f.Docs[0].Body
 	entries, ok := mapEntries(root)
 	if !ok {
-		ds.add(SeverityError, file, nodePos(root), "", "", "the rules file must be a mapping with sources, channels and rules")
+		ds.add(config.SeverityError, file, nodePos(root), "", "", "the rules file must be a mapping with sources, channels and rules")
 		return doc
 	}
 	for _, e := range entries {
@@ -74,7 +76,7 @@ func parseDocument(file string, src []byte, ds *diags) *document {
 				decodeNode(file, e.Value, &doc.onFailure, "on_failure", "", ds)
 			}
 		default:
-			ds.add(SeverityError, file, nodePos(e.Key), "", "", "unknown key %q (expected one of: %s)", key, strings.Join(topLevelKeys, ", "))
+			ds.add(config.SeverityError, file, nodePos(e.Key), "", "", "unknown key %q (expected one of: %s)", key, strings.Join(topLevelKeys, ", "))
 		}
 	}
 	return doc
@@ -103,7 +105,7 @@ func parseNamed[C any](file, section string, n ast.Node, ds *diags) []namedDoc[C
 	}
 	entries, ok := mapEntries(n)
 	if !ok {
-		ds.add(SeverityError, file, nodePos(n), "", section, "%s must be a mapping of names to settings", section)
+		ds.add(config.SeverityError, file, nodePos(n), "", section, "%s must be a mapping of names to settings", section)
 		return nil
 	}
 	var out []namedDoc[C]
@@ -121,7 +123,7 @@ func parseRulesList(file string, n ast.Node, ds *diags) []ruleDoc {
 	}
 	seq, ok := n.(*ast.SequenceNode)
 	if !ok {
-		ds.add(SeverityError, file, nodePos(n), "", "rules", "rules must be a list (each entry starting with \"- name: …\")")
+		ds.add(config.SeverityError, file, nodePos(n), "", "rules", "rules must be a list (each entry starting with \"- name: …\")")
 		return nil
 	}
 	var out []ruleDoc
@@ -135,7 +137,7 @@ func parseRulesList(file string, n ast.Node, ds *diags) []ruleDoc {
 		// instead of a confusing type error.
 		if w := lookup(item, "when"); w != nil {
 			if tag, isTag := w.(*ast.TagNode); isTag {
-				ds.add(SeverityError, file, nodePos(w), name, "when",
+				ds.add(config.SeverityError, file, nodePos(w), name, "when",
 					"when starts with %q, which YAML reads as a tag: quote the expression or write it as a block (when: >-)", tag.Start.Value)
 				rd.ok = false
 				out = append(out, rd)
@@ -179,7 +181,7 @@ func decodeNode(file string, n ast.Node, v any, where, rule string, ds *diags) b
 				msg = strings.TrimPrefix(msg, "time: ") + " (write durations like 30s, 5m, 6h or 1h30m)"
 			}
 		}
-		ds.add(SeverityError, file, p, rule, "", "%s: %s", where, msg)
+		ds.add(config.SeverityError, file, p, rule, "", "%s: %s", where, msg)
 		return false
 	}
 	return len(ds.list) == before
@@ -259,7 +261,7 @@ func decodeFields(file string, n ast.Node, v reflect.Value, prefix, rule string,
 		if strings.HasPrefix(msg, "time: ") {
 			msg = strings.TrimPrefix(msg, "time: ") + " (write durations like 30s, 5m, 6h or 1h30m)"
 		}
-		ds.add(SeverityError, file, p, rule, prefix+key, "%s: %s", prefix+key, msg)
+		ds.add(config.SeverityError, file, p, rule, prefix+key, "%s: %s", prefix+key, msg)
 	}
 	return true
 }
@@ -289,7 +291,7 @@ func checkKeys(file string, n ast.Node, t reflect.Type, rule string, ds *diags) 
 					names = append(names, k)
 				}
 				sort.Strings(names)
-				ds.add(SeverityError, file, nodePos(e.Key), rule, key, "unknown key %q (expected one of: %s)", key, strings.Join(names, ", "))
+				ds.add(config.SeverityError, file, nodePos(e.Key), rule, key, "unknown key %q (expected one of: %s)", key, strings.Join(names, ", "))
 				continue
 			}
 			checkKeys(file, e.Value, ft, rule, ds)

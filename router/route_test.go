@@ -129,7 +129,7 @@ rules:
 	ids := map[string]bool{}
 	for _, d := range res.Deliveries {
 		if d.ID == "" || ids[d.ID] || d.MessageID != "m1" {
-			t.Fatalf("bad delivery identity %+v", d.Delivery)
+			t.Fatalf("bad delivery identity %+v", d.Notification)
 		}
 		ids[d.ID] = true
 	}

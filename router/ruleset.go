@@ -1,6 +1,8 @@
 package router
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"fmt"
 	"time"
 
@@ -23,7 +25,7 @@ type Ruleset struct {
 	// Rules are in file order, disabled ones included.
 	Rules []*Rule
 	// Warnings found while loading.
-	Warnings []Diagnostic
+	Warnings []config.Diagnostic
 
 	index *ruleIndex
 
@@ -115,12 +117,12 @@ func NewMessageID() string {
 
 // Outgoing is one delivery produced by routing.
 type Outgoing struct {
-	notifiers.Delivery
+	notifiers.Notification
 	// Kind is the channel kind (slack, email, http).
 	Kind string
-	// Source says where the content came from ("template x.tmpl",
+	// Content says where the content came from ("template x.tmpl",
 	// "message", "default").
-	Source string
+	Content string
 	// Err is set when rendering failed: the delivery must go straight to
 	// the dead-letter store with this error. Other deliveries proceed.
 	Err error
@@ -229,17 +231,17 @@ func (rs *Ruleset) render(r *Rule, m *Message, renderGrouped bool) []Outgoing {
 			policy = nil
 		}
 		out = append(out, Outgoing{
-			Delivery: notifiers.Delivery{
+			Notification: notifiers.Notification{
 				ID:        NewMessageID(),
 				MessageID: m.ID,
 				Rule:      r.Name,
 				Channel:   t.channel.Name,
 				Parts:     parts,
 			},
-			Kind:   t.channel.Kind,
-			Source: t.source,
-			Err:    err,
-			Policy: policy,
+			Kind:    t.channel.Kind,
+			Content: t.content,
+			Err:     err,
+			Policy:  policy,
 		})
 	}
 	return out

@@ -1,6 +1,8 @@
 package router
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"reflect"
 	"slices"
 	"strings"
@@ -47,7 +49,7 @@ func (c *compiler) compileSource(sd sourceDoc) {
 		s.MaxBody = int64(cfg.MaxBody)
 	}
 	if !ValidName(sd.name) {
-		c.ds.add(SeverityError, c.file, sd.key, "", "sources", "source name %q: use letters, digits, '-' and '_' (it is a URL path segment)", sd.name)
+		c.ds.add(config.SeverityError, c.file, sd.key, "", "sources", "source name %q: use letters, digits, '-' and '_' (it is a URL path segment)", sd.name)
 	}
 	hasLago, hasGeneric := lookup(sd.node, "lago") != nil || cfg.Lago != nil, lookup(sd.node, "generic") != nil || cfg.Generic != nil
 	x := c.x
@@ -55,7 +57,7 @@ func (c *compiler) compileSource(sd sourceDoc) {
 	unset := func() bool { return x.missing > before }
 	switch {
 	case hasLago && hasGeneric:
-		c.ds.add(SeverityError, c.file, sd.key, "", "sources."+sd.name, "source %q: set either lago or generic, not both", sd.name)
+		c.ds.add(config.SeverityError, c.file, sd.key, "", "sources."+sd.name, "source %q: set either lago or generic, not both", sd.name)
 		return
 	case hasLago:
 		s.Kind = "lago"
@@ -80,28 +82,28 @@ func (c *compiler) compileSource(sd sourceDoc) {
 		case unset() && c.o.CheckOnly:
 			// The unset variable is already a warning.
 		case unset() && c.o.DryRun:
-			c.ds.add(SeverityWarning, c.file, at, "", "sources."+sd.name, "source %q: signature verification disabled under --dry-run because its secret is not set", sd.name)
+			c.ds.add(config.SeverityWarning, c.file, at, "", "sources."+sd.name, "source %q: signature verification disabled under --dry-run because its secret is not set", sd.name)
 		case unset():
 			// The unset variable is already an error.
 		case n > 1:
-			c.ds.add(SeverityError, c.file, at, "", "sources."+sd.name, "source %q: set only one of hmac_secret, jwt_public_key, jwt_public_key_url", sd.name)
+			c.ds.add(config.SeverityError, c.file, at, "", "sources."+sd.name, "source %q: set only one of hmac_secret, jwt_public_key, jwt_public_key_url", sd.name)
 		case l.HMACSecret != "":
 			s.Verifier, s.Verification = signature.LagoHMAC(l.HMACSecret), "hmac"
 		case l.JWTPublicKey != "" || l.JWTPublicKeyURL != "":
 			if l.JWTPublicKeyURL != "" && l.APIKey == "" {
-				c.ds.add(SeverityError, c.file, at, "", "sources."+sd.name, "source %q: jwt_public_key_url needs api_key (Lago serves the key to API clients)", sd.name)
+				c.ds.add(config.SeverityError, c.file, at, "", "sources."+sd.name, "source %q: jwt_public_key_url needs api_key (Lago serves the key to API clients)", sd.name)
 				break
 			}
 			v, err := signature.LagoJWT(signature.LagoJWTOptions{
 				PublicKey: l.JWTPublicKey, KeyURL: l.JWTPublicKeyURL, APIKey: l.APIKey, Issuer: l.JWTIssuer,
 			})
 			if err != nil {
-				c.ds.add(SeverityError, c.file, posIn(sd.node, "lago", "jwt_public_key"), "", "sources."+sd.name, "source %q: jwt_public_key: %v", sd.name, err)
+				c.ds.add(config.SeverityError, c.file, posIn(sd.node, "lago", "jwt_public_key"), "", "sources."+sd.name, "source %q: jwt_public_key: %v", sd.name, err)
 				break
 			}
 			s.Verifier, s.Verification = v, "jwt"
 		default:
-			c.ds.add(SeverityWarning, c.file, at, "", "sources."+sd.name, "source %q is unsigned: anyone who can reach /webhooks/%s can post to it", sd.name, sd.name)
+			c.ds.add(config.SeverityWarning, c.file, at, "", "sources."+sd.name, "source %q is unsigned: anyone who can reach /webhooks/%s can post to it", sd.name, sd.name)
 		}
 		c.pinOrganization(sd, l, s)
 	default:
@@ -126,11 +128,11 @@ func (c *compiler) compileSource(sd sourceDoc) {
 		}
 		switch {
 		case n > 1:
-			c.ds.add(SeverityError, c.file, at, "", "sources."+sd.name, "source %q: set only one of hmac, standard_webhooks, bearer", sd.name)
+			c.ds.add(config.SeverityError, c.file, at, "", "sources."+sd.name, "source %q: set only one of hmac, standard_webhooks, bearer", sd.name)
 		case unset() && c.o.CheckOnly:
 			// The unset variable is already a warning.
 		case unset() && c.o.DryRun:
-			c.ds.add(SeverityWarning, c.file, at, "", "sources."+sd.name, "source %q: signature verification disabled under --dry-run because its secret is not set", sd.name)
+			c.ds.add(config.SeverityWarning, c.file, at, "", "sources."+sd.name, "source %q: signature verification disabled under --dry-run because its secret is not set", sd.name)
 		case unset():
 			// The unset variable is already an error.
 		case g.HMAC != nil:
@@ -138,14 +140,14 @@ func (c *compiler) compileSource(sd sourceDoc) {
 				Secret: g.HMAC.Secret, Header: g.HMAC.Header, Hash: g.HMAC.Hash, Encoding: g.HMAC.Encoding, Prefix: g.HMAC.Prefix,
 			})
 			if err != nil {
-				c.ds.add(SeverityError, c.file, posIn(gn, "hmac"), "", "sources."+sd.name, "source %q: hmac: %v", sd.name, err)
+				c.ds.add(config.SeverityError, c.file, posIn(gn, "hmac"), "", "sources."+sd.name, "source %q: hmac: %v", sd.name, err)
 				break
 			}
 			s.Verifier, s.Verification = v, "hmac"
 		case g.StandardWebhooks != nil:
 			v, err := signature.StandardWebhooks(g.StandardWebhooks.Secret, standardwebhooks.DefaultTolerance)
 			if err != nil {
-				c.ds.add(SeverityError, c.file, posIn(gn, "standard_webhooks", "secret"), "", "sources."+sd.name, "source %q: standard_webhooks: %v", sd.name, err)
+				c.ds.add(config.SeverityError, c.file, posIn(gn, "standard_webhooks", "secret"), "", "sources."+sd.name, "source %q: standard_webhooks: %v", sd.name, err)
 				break
 			}
 			s.Verifier, s.Verification = v, "standard_webhooks"
@@ -154,12 +156,12 @@ func (c *compiler) compileSource(sd sourceDoc) {
 			}
 		case g.Bearer != nil:
 			if g.Bearer.Token == "" {
-				c.ds.add(SeverityError, c.file, posIn(gn, "bearer"), "", "sources."+sd.name, "source %q: bearer needs a token", sd.name)
+				c.ds.add(config.SeverityError, c.file, posIn(gn, "bearer"), "", "sources."+sd.name, "source %q: bearer needs a token", sd.name)
 				break
 			}
 			s.Verifier, s.Verification = signature.Bearer(g.Bearer.Token), "bearer"
 		default:
-			c.ds.add(SeverityWarning, c.file, at, "", "sources."+sd.name, "source %q is unsigned: anyone who can reach /webhooks/%s can post to it", sd.name, sd.name)
+			c.ds.add(config.SeverityWarning, c.file, at, "", "sources."+sd.name, "source %q is unsigned: anyone who can reach /webhooks/%s can post to it", sd.name, sd.name)
 		}
 	}
 	c.rs.Sources[sd.name] = s
@@ -178,23 +180,23 @@ func (c *compiler) pinOrganization(sd sourceDoc, l *LagoSourceConfig, s *Source)
 	}
 	for _, id := range l.OrganizationID {
 		if strings.TrimSpace(id) == "" {
-			c.ds.add(SeverityError, c.file, at, "", where, "source %q: organization_id: empty value", sd.name)
+			c.ds.add(config.SeverityError, c.file, at, "", where, "source %q: organization_id: empty value", sd.name)
 			return
 		}
 	}
 	jwt := l.JWTPublicKey != "" || l.JWTPublicKeyURL != ""
 	switch {
 	case len(l.OrganizationID) > 0 && l.AllowAnyOrganization:
-		c.ds.add(SeverityError, c.file, posIn(sd.node, "lago", "allow_any_organization"), "", where,
+		c.ds.add(config.SeverityError, c.file, posIn(sd.node, "lago", "allow_any_organization"), "", where,
 			"source %q: set organization_id or allow_any_organization, not both", sd.name)
 		return
 	case jwt && len(l.OrganizationID) == 0 && !l.AllowAnyOrganization:
-		c.ds.add(SeverityError, c.file, posIn(sd.node, "lago"), "", where,
+		c.ds.add(config.SeverityError, c.file, posIn(sd.node, "lago"), "", where,
 			"source %q: a JWT source needs organization_id (Lago signs every organization's webhooks with the same instance key, so any tenant could post here); write allow_any_organization: true to accept all", sd.name)
 		return
 	}
 	if len(l.OrganizationID) > 0 && s.Verifier == nil && l.HMACSecret == "" && !jwt {
-		c.ds.add(SeverityWarning, c.file, at, "", where,
+		c.ds.add(config.SeverityWarning, c.file, at, "", where,
 			"source %q: organization_id is not checked on an unsigned source (anyone can write any organization_id)", sd.name)
 	}
 	if len(l.OrganizationID) > 0 && s.Verifier != nil {
@@ -204,9 +206,10 @@ func (c *compiler) pinOrganization(sd sourceDoc, l *LagoSourceConfig, s *Source)
 }
 
 // ValidName reports whether s is usable as a source or channel name: it
-// must read the same in a URL path.
+// must read the same in a URL path, so "." and ".." (which a URL path
+// resolves away, making /webhooks/.. unreachable) are refused.
 func ValidName(s string) bool {
-	if s == "" {
+	if s == "" || s == "." || s == ".." {
 		return false
 	}
 	for _, r := range s {

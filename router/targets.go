@@ -1,6 +1,8 @@
 package router
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,9 +22,9 @@ import (
 // produce each part it needs.
 type target struct {
 	channel *Channel
-	// source describes where the content comes from, for `test` output:
+	// content describes where the content comes from, for `test` output:
 	// "template x.tmpl", "message" or "default".
-	source string
+	content string
 
 	text, blocks         *render.Template // slack text/blocks; email text
 	subject, html        *render.Template // email
@@ -74,10 +76,10 @@ type blockKey struct {
 
 func (c *compiler) templateError(file string, err error, rule string) {
 	if te, ok := err.(*render.Error); ok {
-		c.ds.add(SeverityError, file, pos{te.Line, te.Column}, rule, "", "%s", te.Msg)
+		c.ds.add(config.SeverityError, file, pos{te.Line, te.Column}, rule, "", "%s", te.Msg)
 		return
 	}
-	c.ds.add(SeverityError, file, pos{}, rule, "", "%v", err)
+	c.ds.add(config.SeverityError, file, pos{}, rule, "", "%v", err)
 }
 
 // inline compiles a template written in the rules file (message:, email
@@ -114,7 +116,7 @@ func (c *compiler) inlineError(n ast.Node, text string, err error, rule, field s
 			at = c.inlinePos(n, text, te.Line, te.Column)
 		}
 	}
-	c.ds.add(SeverityError, c.file, at, rule, field, "%s: %s", field, msg)
+	c.ds.add(config.SeverityError, c.file, at, rule, field, "%s: %s", field, msg)
 }
 
 // inlinePos converts a line and column inside an inline template to the
@@ -162,7 +164,7 @@ func (c *compiler) checkTemplateFields(rule string, sn ast.Node, s SendConfig, t
 			}
 			for _, f := range c.lint.AnalyzeBlock(t.file, b).Fields {
 				if missing(f.Path) {
-					c.ds.add(SeverityWarning, t.tf.path, pos{f.Line, f.Column}, rule, "",
+					c.ds.add(config.SeverityWarning, t.tf.path, pos{f.Line, f.Column}, rule, "",
 						"{{ .%s }} does not exist in %s payloads (it renders empty)", strings.Join(f.Path, "."), types)
 				}
 			}
@@ -171,7 +173,7 @@ func (c *compiler) checkTemplateFields(rule string, sn ast.Node, s SendConfig, t
 		n := lookup(sn, "message")
 		for _, f := range c.lint.Analyze("message", s.Message).Fields {
 			if missing(f.Path) {
-				c.ds.add(SeverityWarning, c.file, scalarOffsetPos(c.lines, n, f.Offset), rule, "message",
+				c.ds.add(config.SeverityWarning, c.file, scalarOffsetPos(c.lines, n, f.Offset), rule, "message",
 					"message: {{ .%s }} does not exist in %s payloads (it renders empty)", strings.Join(f.Path, "."), types)
 			}
 		}
@@ -185,9 +187,9 @@ func (c *compiler) templateFile(name string, n ast.Node, rule, field string) (*r
 	tf, ok := c.tmpls[clean]
 	if !ok || strings.HasPrefix(clean, "../") || path.IsAbs(clean) {
 		if st, err := os.Stat(c.o.TemplatesDir); err != nil || !st.IsDir() {
-			c.ds.add(SeverityError, c.file, nodePos(n), rule, field, "template %q not found: the templates directory %s does not exist", name, c.o.TemplatesDir)
+			c.ds.add(config.SeverityError, c.file, nodePos(n), rule, field, "template %q not found: the templates directory %s does not exist", name, c.o.TemplatesDir)
 		} else {
-			c.ds.add(SeverityError, c.file, nodePos(n), rule, field, "template %q not found in %s", name, c.o.TemplatesDir)
+			c.ds.add(config.SeverityError, c.file, nodePos(n), rule, field, "template %q not found in %s", name, c.o.TemplatesDir)
 		}
 		return nil, tf, false
 	}
@@ -211,7 +213,7 @@ func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendCo
 	field := fmt.Sprintf("send[%d]", j)
 	sn := lookup(ruleNode, "send", j)
 	if s.To == "" {
-		c.ds.add(SeverityError, c.file, nodePos(sn), rule, field+".to", "%s: to is required (the channel to send to)", field)
+		c.ds.add(config.SeverityError, c.file, nodePos(sn), rule, field+".to", "%s: to is required (the channel to send to)", field)
 		return nil
 	}
 	ch, ok := c.rs.Channels[s.To]
@@ -219,11 +221,11 @@ func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendCo
 		return nil
 	}
 	if !ok {
-		c.ds.add(SeverityError, c.file, posIn(sn, "to"), rule, field+".to", "unknown channel %q%s", s.To, c.suggestChannel(s.To))
+		c.ds.add(config.SeverityError, c.file, posIn(sn, "to"), rule, field+".to", "unknown channel %q%s", s.To, c.suggestChannel(s.To))
 		return nil
 	}
 	if s.Template != "" && s.Message != "" {
-		c.ds.add(SeverityError, c.file, posIn(sn, "message"), rule, field, "%s: set template or message, not both", field)
+		c.ds.add(config.SeverityError, c.file, posIn(sn, "message"), rule, field, "%s: set template or message, not both", field)
 		return nil
 	}
 	t := &target{channel: ch}
@@ -231,16 +233,16 @@ func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendCo
 	var tf templateFile
 	switch {
 	case s.Template != "":
-		t.source = "template " + s.Template
+		t.content = "template " + s.Template
 		f, info, ok := c.templateFile(s.Template, lookup(sn, "template"), rule, field+".template")
 		if !ok {
 			return nil
 		}
 		file, tf = f, info
 	case s.Message != "":
-		t.source = "message"
+		t.content = "message"
 	default:
-		t.source = "default"
+		t.content = "default"
 		file = c.defaultFile(ch.Kind)
 		tf = templateFile{name: "default " + ch.Kind, path: "(built-in " + ch.Kind + " template)"}
 	}
@@ -253,14 +255,14 @@ func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendCo
 	case KindSlack:
 		if file != nil {
 			if !file.Has("text") {
-				c.ds.add(SeverityError, c.file, posIn(sn, "template"), rule, field+".template", "template %q has no \"text\" block, which Slack needs", s.Template)
+				c.ds.add(config.SeverityError, c.file, posIn(sn, "template"), rule, field+".template", "template %q has no \"text\" block, which Slack needs", s.Template)
 				return nil
 			}
 			t.text = c.block(file, tf, "text", render.Mrkdwn, rule)
 			if file.Has("blocks") {
 				t.blocks = c.block(file, tf, "blocks", render.Plain, rule)
 				for _, p := range file.UnescapedMrkdwn("blocks") {
-					c.ds.add(SeverityWarning, tf.path, pos{p.Line, p.Column}, rule, "",
+					c.ds.add(config.SeverityWarning, tf.path, pos{p.Line, p.Column}, rule, "",
 						"a message value goes into a Slack mrkdwn text without mrkdwnJson: it could mention (<!channel>) or add links; write \"text\": \"…{{ mrkdwnJson .x }}\"")
 				}
 			}
@@ -271,7 +273,7 @@ func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendCo
 		cfg := ch.email
 		if file != nil {
 			if !file.Has("text") && !file.Has("html") {
-				c.ds.add(SeverityError, c.file, posIn(sn, "template"), rule, field+".template", "template %q has neither a \"text\" nor an \"html\" block, which email needs", s.Template)
+				c.ds.add(config.SeverityError, c.file, posIn(sn, "template"), rule, field+".template", "template %q has neither a \"text\" nor an \"html\" block, which email needs", s.Template)
 				return nil
 			}
 			if file.Has("text") {
@@ -350,7 +352,7 @@ func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendCo
 	// than on the first webhook.
 	sample := map[string]any{"meta": map[string]any{"source": "", "id": "", "received_at": ""}}
 	if _, err := t.render(sample, []byte("{}")); errors.Is(err, render.ErrBudget) || errors.Is(err, render.ErrTooLarge) {
-		c.ds.add(SeverityError, c.file, nodePos(sn), rule, field, "%s: %s exceeds its limits (rendering an empty message: %v)", field, t.source, err)
+		c.ds.add(config.SeverityError, c.file, nodePos(sn), rule, field, "%s: %s exceeds its limits (rendering an empty message: %v)", field, t.content, err)
 		return nil
 	}
 	return t

@@ -1,6 +1,12 @@
 package api
 
 import (
+	"github.com/switchboard-dev/switchboard/internal/app/reload"
+
+	"github.com/switchboard-dev/switchboard/internal/wiring"
+
+	"github.com/switchboard-dev/switchboard/config"
+
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -28,7 +34,7 @@ import (
 type Options struct {
 	// Token is the admin bearer token; empty turns the surface off.
 	Token   secret.String
-	Reload  *router.Reloader
+	Reload  *reload.Reloader
 	Store   *store.Store
 	Catalog *lago.Catalog
 	Logger  *slog.Logger
@@ -165,7 +171,7 @@ type channelJSON struct {
 }
 
 type statusJSON struct {
-	router.Status
+	reload.Status
 	// Version (from Status) is the rules file's hash as on disk, the same
 	// as GET /api/v1/rules gives and writes take in If-Match;
 	// ConfigVersion is the hash of the rules file and the templates the
@@ -190,10 +196,10 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 	out.ConfigVersion = out.Version
 	out.Version = rulesVersion(rs, o.RulesPath)
 	if out.Errors == nil {
-		out.Errors = []router.Diagnostic{}
+		out.Errors = []config.Diagnostic{}
 	}
 	if out.Warnings == nil {
-		out.Warnings = []router.Diagnostic{}
+		out.Warnings = []config.Diagnostic{}
 	}
 	for _, n := range rs.SourceNames() {
 		s := rs.Sources[n]
@@ -280,8 +286,8 @@ type TestRequest struct {
 	Rule *RuleInput `json:"rule,omitempty"`
 }
 
-// TestDelivery is one rendered notification in a test result.
-type TestDelivery struct {
+// TestNotification is one rendered notification in a test result.
+type TestNotification struct {
 	To          string            `json:"to"`
 	ChannelType string            `json:"channel_type"`
 	Content     string            `json:"content"`
@@ -296,8 +302,8 @@ type TestDelivery struct {
 
 // TestMatch is one matching rule in a test result.
 type TestMatch struct {
-	Rule       string         `json:"rule"`
-	Deliveries []TestDelivery `json:"deliveries"`
+	Rule       string             `json:"rule"`
+	Deliveries []TestNotification `json:"deliveries"`
 }
 
 // TestResult is the answer of POST /api/v1/test.
@@ -358,10 +364,10 @@ func TestMessageIn(ctx context.Context, rs *router.Ruleset, source string, raw [
 	byRule := map[string]int{}
 	for _, name := range res.Matched {
 		byRule[name] = len(out.Matches)
-		out.Matches = append(out.Matches, TestMatch{Rule: name, Deliveries: []TestDelivery{}})
+		out.Matches = append(out.Matches, TestMatch{Rule: name, Deliveries: []TestNotification{}})
 	}
 	for _, d := range res.Deliveries {
-		td := TestDelivery{To: d.Channel, ChannelType: d.Kind, Content: d.Source, Parts: PartsMap(d.Kind, d.Parts)}
+		td := TestNotification{To: d.Channel, ChannelType: d.Kind, Content: d.Content, Parts: PartsMap(d.Kind, d.Parts)}
 		if d.Err != nil {
 			td.Error = d.Err.Error()
 		} else {
@@ -378,35 +384,10 @@ func TestMessageIn(ctx context.Context, rs *router.Ruleset, source string, raw [
 
 // PartsMap returns the parts a channel kind sends, by name.
 func PartsMap(kind string, p notifiers.Parts) map[string]string {
-	m := map[string]string{}
-	set := func(k, v string) {
-		if v != "" {
-			m[k] = v
-		}
+	if k, ok := wiring.Kind(kind); ok {
+		return k.Show(p)
 	}
-	switch kind {
-	case router.KindSlack:
-		set("text", p.Text)
-		set("blocks", p.Blocks)
-	case router.KindEmail:
-		set("to", strings.Join(p.To, ", "))
-		set("cc", strings.Join(p.Cc, ", "))
-		set("subject", p.Subject)
-		set("text", p.Text)
-		set("html", p.HTML)
-	case router.KindHTTP:
-		// The query may carry a credential and header values are secret
-		// fields: show where the request goes, not what authenticates it.
-		if p.Path != "" {
-			set("path", secret.RedactURL("http://x" + p.Path)[len("http://x"):])
-		}
-		set("content_type", p.ContentType)
-		set("body", p.Body)
-		for k := range p.Headers {
-			set("header "+k, secret.Redacted)
-		}
-	}
-	return m
+	return map[string]string{}
 }
 
 func (a *API) catalog(w http.ResponseWriter, r *http.Request) {
@@ -477,9 +458,9 @@ type DeliveryJSON struct {
 
 // NewDeliveryJSON returns a delivery as the API shows it, without its
 // parts.
-func NewDeliveryJSON(d store.Delivery) DeliveryJSON { return deliveryJSON(d) }
+func NewDeliveryJSON(d store.StoredDelivery) DeliveryJSON { return deliveryJSON(d) }
 
-func deliveryJSON(d store.Delivery) DeliveryJSON {
+func deliveryJSON(d store.StoredDelivery) DeliveryJSON {
 	out := DeliveryJSON{
 		ID: d.ID, MessageID: d.MessageID, Source: d.Source, WebhookType: d.WebhookType, Rule: d.Rule,
 		Channel: d.Channel, Status: d.State, State: d.State, Attempts: d.Attempts, LastError: d.LastError,
@@ -555,7 +536,7 @@ func (a *API) replayDead(w http.ResponseWriter, r *http.Request) {
 	case "", "false", "0":
 	case "true", "1":
 		rs := a.o.Reload.Current()
-		f.Rerender = func(d store.Delivery, body []byte) (notifiers.Parts, error) {
+		f.Rerender = func(d store.StoredDelivery, body []byte) (notifiers.Parts, error) {
 			return rs.Rerender(d.Rule, d.Channel, d.MessageID, d.Source, d.ReceivedAt, body)
 		}
 	default:

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"os"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -160,11 +159,6 @@ func secretKeys() map[string]bool {
 	return out
 }
 
-// envRef matches a value that is only a reference to an environment
-// variable, without a default: it shows where the secret comes from, not
-// the secret.
-var envRef = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*\}$`)
-
 // hideLiteral returns a value that holds no literal secret as written —
 // ${VAR} references (they say where a secret comes from, not what it is),
 // {{ template }} actions, and in a header an authentication scheme before
@@ -175,7 +169,7 @@ func hideLiteral(v any, header bool) any {
 	if !ok {
 		return secret.Redacted
 	}
-	if envRef.MatchString(s) || secretRef.MatchString(s) {
+	if isRef(s) {
 		return s
 	}
 	if rest, refs := withoutReferences(s); refs > 0 && (rest == "" || header && schemeWord.MatchString(rest)) {

@@ -1,6 +1,10 @@
 package api
 
 import (
+	"github.com/switchboard-dev/switchboard/internal/wiring"
+
+	"github.com/switchboard-dev/switchboard/config"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,9 +58,11 @@ type channelInput struct {
 // msgSecretValue is the answer to a literal in a secret field.
 const msgSecretValue = "secret fields take a ${VAR} reference, never a value"
 
-// secretRef matches a value that is only a ${VAR} or ${VAR:-default}
-// reference.
-var secretRef = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$`)
+// isRef reports whether s is only a ${VAR} or ${VAR:-default} reference.
+func isRef(s string) bool {
+	_, ok := config.ParseRef(s)
+	return ok
+}
 
 // schemeWord matches what a header value may hold besides references and
 // template actions: an authentication scheme and its space ("Bearer ").
@@ -94,9 +100,8 @@ func decodeChannel(r *http.Request, w http.ResponseWriter) (channelInput, *httpE
 	in.settings, _ = out.(yaml.MapSlice)
 	var kinds []string
 	for _, it := range in.settings {
-		switch k := it.Key.(string); k {
-		case router.KindSlack, router.KindEmail, router.KindHTTP:
-			kinds = append(kinds, k)
+		if k, ok := wiring.Kind(it.Key.(string)); ok {
+			kinds = append(kinds, k.Name)
 		}
 	}
 	if len(kinds) != 1 {
@@ -145,7 +150,7 @@ func (c *converter) value(v any, t reflect.Type, field string) any {
 		if !ok || s == "" {
 			return nil
 		}
-		if !secretRef.MatchString(s) {
+		if !isRef(s) {
 			c.fail(field, "%s", secretMessage(s))
 			return nil
 		}
@@ -358,7 +363,7 @@ func withoutReferences(s string) (string, int) {
 				b.WriteString(s[i:])
 				return b.String(), n
 			}
-			if !secretRef.MatchString(s[i : i+end+1]) {
+			if !isRef(s[i : i+end+1]) {
 				b.WriteString(s[i : i+end+1])
 			} else {
 				n++
@@ -385,7 +390,7 @@ func withoutReferences(s string) (string, int) {
 // hold only references (and, in the query, template actions); otherwise
 // the whole URL, or each secret part, must be a ${VAR} reference.
 func urlSecretProblem(s string) string {
-	if secretRef.MatchString(s) {
+	if isRef(s) {
 		return ""
 	}
 	_, after, ok := strings.Cut(s, "://")
@@ -399,7 +404,7 @@ func urlSecretProblem(s string) string {
 	if at := strings.LastIndex(authority, "@"); at >= 0 {
 		user, pass, _ := strings.Cut(authority[:at], ":")
 		for _, part := range []string{user, pass} {
-			if part != "" && !secretRef.MatchString(part) {
+			if part != "" && !isRef(part) {
 				return "the user and password of a URL are secrets: write each as a ${VAR} reference (https://${CRM_USER}:${CRM_PASSWORD}@crm.example.com/hook), or the whole URL as one, never a value"
 			}
 		}
@@ -411,7 +416,7 @@ func urlSecretProblem(s string) string {
 	query, _, _ = strings.Cut(query, "#")
 	for _, pair := range strings.Split(query, "&") {
 		_, v, _ := strings.Cut(pair, "=")
-		if v == "" || secretRef.MatchString(v) {
+		if v == "" || isRef(v) {
 			continue
 		}
 		if rest, refs := withoutReferences(v); refs > 0 && rest == "" {

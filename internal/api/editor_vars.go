@@ -1,29 +1,14 @@
 package api
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"fmt"
 	"path"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
 )
-
-// refPattern finds ${VAR} and ${VAR:-default} references; a "$${" is a
-// literal "${" and is skipped by the caller.
-var refPattern = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`)
-
-// references returns the variable names s references.
-func references(s string) []string {
-	var out []string
-	for _, m := range refPattern.FindAllStringSubmatchIndex(s, -1) {
-		if m[0] > 0 && s[m[0]-1] == '$' {
-			continue // $${…} is literal text
-		}
-		out = append(out, s[m[2]:m[3]])
-	}
-	return out
-}
 
 // ParseEditorVars reads SWITCHBOARD_EDITOR_VARS: variable names or glob
 // patterns (path.Match: CRM_*, SLACK_?_TOKEN) separated by commas or
@@ -47,7 +32,7 @@ func ParseEditorVars(s string) ([]string, error) {
 // within reach, such as AWS_SECRET_ACCESS_KEY or SWITCHBOARD_ADMIN_TOKEN.
 func (a *API) editorMayUse(name string, src []byte) bool {
 	if a.o.EditorVars == nil {
-		return slices.Contains(references(string(src)), name)
+		return slices.Contains(config.References(string(src)), name)
 	}
 	for _, p := range a.o.EditorVars {
 		if ok, _ := path.Match(p, name); ok {
@@ -80,7 +65,7 @@ func (a *API) checkReferences(settings any, src []byte) []ErrorDetail {
 				walk(fmt.Sprintf("%s[%d]", field, i), key, e)
 			}
 		case string:
-			for _, name := range references(x) {
+			for _, name := range config.References(x) {
 				if !a.editorMayUse(name, src) {
 					errs = append(errs, ErrorDetail{Field: field, Message: fmt.Sprintf(
 						"${%s} is not a variable the editor may use: the operator allows them with SWITCHBOARD_EDITOR_VARS (by default, those the rules file already uses)", name)})
@@ -100,7 +85,7 @@ func (a *API) checkReferences(settings any, src []byte) []ErrorDetail {
 // hostHasReference reports whether the authority of URL s holds a
 // reference while s is not one reference as a whole.
 func hostHasReference(s string) bool {
-	if secretRef.MatchString(s) {
+	if isRef(s) {
 		return false
 	}
 	_, after, ok := strings.Cut(s, "://")

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/switchboard-dev/switchboard/internal/app/reload"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -32,7 +34,7 @@ type server struct {
 	t      *testing.T
 	path   string
 	url    string
-	reload *router.Reloader
+	reload *reload.Reloader
 	store  *store.Store
 }
 
@@ -88,12 +90,12 @@ func serverWithVars(t *testing.T, path string, so *store.Options, editorVars []s
 	t.Helper()
 	dir := filepath.Dir(path)
 	log := slog.New(slog.DiscardHandler)
-	rl, err := router.NewReloader(router.LoadOptions{
+	rl, err := reload.New(router.LoadOptions{
 		RulesPath: path, TemplatesDir: filepath.Join(dir, "templates"), DryRun: true, Logger: log,
 		Env: func(k string) (string, bool) { v, ok := testEnv[k]; return v, ok },
 	}, log, nil, nil)
 	if err != nil {
-		t.Fatalf("NewReloader: %v", err)
+		t.Fatalf("reload.New: %v", err)
 	}
 	t.Cleanup(func() { rl.Current().Close() })
 	o := store.Options{DataDir: t.TempDir()}

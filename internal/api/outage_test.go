@@ -28,11 +28,11 @@ func deadLetters(t *testing.T, st *store.Store, targets ...[2]string) []string {
 	t.Helper()
 	m := store.Message{ID: "m-" + time.Now().Format("150405.000000000"), Source: "lago", WebhookType: "x",
 		ReceivedAt: time.Now(), Body: []byte(`{"n":7}`)}
-	var news []store.NewDelivery
+	var news []store.RoutedDelivery
 	var ids []string
 	for i, tg := range targets {
 		id := m.ID + "-d" + string(rune('a'+i))
-		news = append(news, store.NewDelivery{Delivery: notifiers.Delivery{ID: id, MessageID: m.ID, Rule: tg[0],
+		news = append(news, store.RoutedDelivery{Notification: notifiers.Notification{ID: id, MessageID: m.ID, Rule: tg[0],
 			Channel: tg[1], Parts: notifiers.Parts{Body: "then", Text: "then"}}, DeadError: "503"})
 		ids = append(ids, id)
 	}
@@ -94,7 +94,7 @@ func TestChannelsShowHealth(t *testing.T) {
 		}
 	}
 	m := store.Message{ID: "m1", Source: "lago", WebhookType: "x", ReceivedAt: time.Now(), Body: []byte(`{}`)}
-	if _, err := s.store.Enqueue(ctx, m, "", []store.NewDelivery{{Delivery: notifiers.Delivery{ID: "d1", MessageID: "m1",
+	if _, err := s.store.Enqueue(ctx, m, "", []store.RoutedDelivery{{Notification: notifiers.Notification{ID: "d1", MessageID: "m1",
 		Rule: "to-crm", Channel: "crm"}, NotBefore: store.Parked}}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -107,7 +109,7 @@ func writeHTTPError(w http.ResponseWriter, e *httpError) {
 	writeJSON(w, e.code, body)
 }
 
-func invalid(ds []router.Diagnostic) *httpError {
+func invalid(ds []config.Diagnostic) *httpError {
 	out := make([]ErrorDetail, 0, len(ds))
 	for _, d := range ds {
 		out = append(out, ErrorDetail{Rule: d.Rule, Field: d.Field, Line: d.Line, Column: d.Column, Message: d.Message})
@@ -209,7 +211,7 @@ func (a *API) save(r *http.Request, c *change) (string, *httpError) {
 		return "", a.writeFailed(path, err)
 	}
 	defer tmp.Remove()
-	if ds := a.validate(tmp.Path); ds != nil {
+	if ds := a.validate(out); ds != nil {
 		return "", invalid(ds)
 	}
 	// A writer that does not take the lock (a person with an editor, a
@@ -247,29 +249,20 @@ func readOnlyMessage(path string) string {
 	return fmt.Sprintf("the rules file is read-only here; rules are managed in %s where it comes from (a read-only mount, an immutable file or a config map): change them there", path)
 }
 
-// validate loads the candidate at path with the server's options and
-// returns its errors (warnings do not block), or nil. Diagnostics name
-// the real rules file; their positions are the candidate's.
-func (a *API) validate(path string) []router.Diagnostic {
+// validate compiles the candidate rules file src with the server's
+// options and returns its errors (warnings do not block), or nil.
+func (a *API) validate(src []byte) []config.Diagnostic {
 	o := a.o.Reload.Options()
-	rulesPath := o.RulesPath
-	o.RulesPath = path
-	rs, _, err := router.Load(o)
+	rs, _, err := router.Compile(o.RulesPath, src, o.TemplatesFS(), o)
 	if err == nil {
 		rs.Close()
 		return nil
 	}
-	var le *router.LoadError
+	var le *config.LoadError
 	if !errors.As(err, &le) {
-		return []router.Diagnostic{{Severity: router.SeverityError, File: rulesPath, Message: err.Error()}}
+		return []config.Diagnostic{{Severity: config.SeverityError, File: o.RulesPath, Message: err.Error()}}
 	}
-	ds := le.Errors()
-	for i := range ds {
-		if ds[i].File == path {
-			ds[i].File = rulesPath
-		}
-	}
-	return ds
+	return le.Errors()
 }
 
 func (a *API) logger() interface {

@@ -106,9 +106,9 @@ func (a *API) sendTest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, fmt.Sprintf("channel %q is not usable (check its settings)", out.Channel))
 		return
 	}
-	d := out.Delivery
+	d := out.Notification
 	d.Test = true
-	if out.Kind == router.KindEmail {
+	if ch.Descriptor != nil && ch.Descriptor.TestRecipient {
 		addr, err := mail.ParseAddress(strings.TrimSpace(req.EmailTo))
 		if err != nil {
 			writeHTTPError(w, &httpError{code: http.StatusUnprocessableEntity, msg: "email_to: give the one address the test goes to",

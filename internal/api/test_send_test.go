@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/switchboard-dev/switchboard/internal/app/reload"
+
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -25,9 +27,9 @@ func liveServer(t *testing.T, rules string) *server {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	rl, err := router.NewReloader(router.LoadOptions{RulesPath: path, TemplatesDir: filepath.Join(dir, "templates"), Logger: log}, log, nil, nil)
+	rl, err := reload.New(router.LoadOptions{RulesPath: path, TemplatesDir: filepath.Join(dir, "templates"), Logger: log}, log, nil, nil)
 	if err != nil {
-		t.Fatalf("NewReloader: %v", err)
+		t.Fatalf("reload.New: %v", err)
 	}
 	t.Cleanup(func() { rl.Current().Close() })
 	mux := http.NewServeMux()

@@ -1,9 +1,10 @@
 package api
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"net/http"
 	"os"
-	"path/filepath"
 
 	"github.com/switchboard-dev/switchboard/internal/rulesfile"
 	"github.com/switchboard-dev/switchboard/router"
@@ -41,20 +42,10 @@ func (a *API) compileUnsaved(rc router.RuleConfig) (*router.Ruleset, *httpError)
 	if err != nil {
 		return nil, editFailed(err, rc.Name)
 	}
-	dir, err := os.MkdirTemp("", "switchboard-test-")
+	rs, _, err := router.Compile(o.RulesPath, cand, o.TemplatesFS(), o)
 	if err != nil {
-		return nil, &httpError{code: http.StatusInternalServerError, msg: "create temp directory: " + err.Error()}
-	}
-	defer os.RemoveAll(dir)
-	rulesPath := o.RulesPath
-	o.RulesPath = filepath.Join(dir, filepath.Base(rulesPath))
-	if err := os.WriteFile(o.RulesPath, cand, 0o600); err != nil {
-		return nil, &httpError{code: http.StatusInternalServerError, msg: "write temp file: " + err.Error()}
-	}
-	rs, _, err := router.Load(o)
-	if err != nil {
-		ds := []router.Diagnostic{{Rule: rc.Name, Message: err.Error()}}
-		if le, ok := err.(*router.LoadError); ok {
+		ds := []config.Diagnostic{{Rule: rc.Name, Message: err.Error()}}
+		if le, ok := err.(*config.LoadError); ok {
 			ds = le.Errors()
 		}
 		return nil, invalid(ds)

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,7 +45,7 @@ func TemplatesDir(rules, dir string) string {
 	return filepath.Join(filepath.Dir(rules), "templates")
 }
 
-func load(o ConfigOptions) (*router.Ruleset, []router.Diagnostic, error) {
+func load(o ConfigOptions) (*router.Ruleset, []config.Diagnostic, error) {
 	catalog, err := lago.Load()
 	if err != nil {
 		return nil, nil, err
@@ -75,7 +77,7 @@ func Check(o CheckOptions, stdout, stderr io.Writer) error {
 		}
 		if err != nil {
 			failed = true
-			var le *router.LoadError
+			var le *config.LoadError
 			if errors.As(err, &le) {
 				n := len(le.Errors())
 				fmt.Fprintf(stderr, "%s: %d error%s\n", file, n, plural(n))
@@ -137,7 +139,7 @@ func Test(o TestOptions, stdout, stderr io.Writer) error {
 		for _, d := range diags {
 			fmt.Fprintln(stderr, d.String())
 		}
-		var le *router.LoadError
+		var le *config.LoadError
 		if errors.As(err, &le) {
 			n := len(le.Errors())
 			fmt.Fprintf(stderr, "%s: %d error%s\n", o.Rules, n, plural(n))

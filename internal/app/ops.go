@@ -280,7 +280,7 @@ func Replay(ctx context.Context, o ReplayOptions, stdout io.Writer) error {
 			return fmt.Errorf("--rerender: load the rules: %w", err)
 		}
 		defer rs.Close()
-		f.Rerender = func(d store.Delivery, body []byte) (notifiers.Parts, error) {
+		f.Rerender = func(d store.StoredDelivery, body []byte) (notifiers.Parts, error) {
 			return rs.Rerender(d.Rule, d.Channel, d.MessageID, d.Source, d.ReceivedAt, body)
 		}
 	}

@@ -1,6 +1,10 @@
 package app
 
 import (
+	"github.com/switchboard-dev/switchboard/internal/app/reload"
+
+	"github.com/switchboard-dev/switchboard/config"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -85,9 +89,56 @@ const (
 // gracefully: ingest answers 503, in-flight deliveries finish within the
 // grace period, leases are released.
 func Serve(ctx context.Context, o ServeOptions) error {
+	s, err := build(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	return s.run(ctx)
+}
+
+// server is everything Serve builds before it starts serving.
+type server struct {
+	o        ServeOptions
+	log      *slog.Logger
+	reloader *reload.Reloader
+	st       *store.Store
+	disp     *delivery.Dispatcher
+	silences *silence.Cache
+	budget   *admission.Budget
+	ing      *ingest.Handler
+	flusher  *digest.Flusher
+	ln       *admission.Listener
+	srv      *http.Server
+	// undo holds what close reverts, in order (the soft memory limit).
+	undo []func()
+	// storeAbandoned is set when the shutdown grace ran out with the
+	// store not answering: the store is left to the process's exit.
+	storeAbandoned bool
+}
+
+// close releases what build acquired, however far it got: the soft
+// memory limit, the store (unless abandoned), and the idle connections
+// of the notifiers of the Ruleset in use at the end.
+func (s *server) close() {
+	for i := len(s.undo) - 1; i >= 0; i-- {
+		s.undo[i]()
+	}
+	if s.st != nil && !s.storeAbandoned {
+		s.st.Close()
+	}
+	if s.reloader != nil {
+		s.reloader.Current().Close()
+	}
+}
+
+// build loads the configuration, opens the store and builds every part of
+// the server without starting any of them. On error it releases what it
+// built.
+func build(ctx context.Context, o ServeOptions) (_ *server, err error) {
 	log := o.Logger
 	if n := len(strings.TrimSpace(o.AdminToken.Reveal())); n > 0 && n < MinAdminTokenLength {
-		return fmt.Errorf("SWITCHBOARD_ADMIN_TOKEN has %d characters, want at least %d: a short token can be guessed (make one with: openssl rand -hex 32)",
+		return nil, fmt.Errorf("SWITCHBOARD_ADMIN_TOKEN has %d characters, want at least %d: a short token can be guessed (make one with: openssl rand -hex 32)",
 			n, MinAdminTokenLength)
 	}
 	if o.ShutdownGrace == 0 {
@@ -99,18 +150,24 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if o.RequestMemory == 0 {
 		o.RequestMemory = DefaultRequestMemory
 	}
+	s := &server{o: o, log: log}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
 
 	catalog, err := lago.Load()
 	if err != nil {
-		return fmt.Errorf("load lago catalog: %w", err)
+		return nil, fmt.Errorf("load lago catalog: %w", err)
 	}
 	// Compiling a large rules file makes a lot of short-lived garbage:
 	// collect it eagerly while loading so the peak stays low.
 	gcPercent := debug.SetGCPercent(30)
-	reloader, err := router.NewReloader(router.LoadOptions{
+	reloader, err := reload.New(router.LoadOptions{
 		RulesPath: o.Rules, TemplatesDir: o.Templates, DryRun: o.DryRun, Logger: log, Catalog: catalog,
 	}, log, m, func(_, rs *router.Ruleset) {
 		initRuleMetrics(m, rs)
@@ -131,40 +188,31 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	}
 	debug.SetGCPercent(gcPercent)
 	if err != nil {
-		var le *router.LoadError
+		var le *config.LoadError
 		if errors.As(err, &le) {
 			for _, d := range le.Diagnostics {
 				log.Error("configuration", "problem", d.String())
 			}
 		}
-		return fmt.Errorf("load configuration: %w", err)
+		return nil, fmt.Errorf("load configuration: %w", err)
 	}
-	// The notifiers of the Ruleset in use at the end hold idle
-	// connections; release them once everything has stopped.
-	defer func() { reloader.Current().Close() }()
+	s.reloader = reloader
 	rs := reloader.Current()
 	initRuleMetrics(m, rs)
 	debug.FreeOSMemory()
-	router.LogWarnings(log, rs.Warnings)
+	reload.LogWarnings(log, rs.Warnings)
 	if o.DryRun {
 		log.Warn("dry run: notifications are rendered and logged, never sent")
 	}
 
-	st, err := store.Open(ctx, store.Options{DataDir: o.DataDir, DatabaseURL: o.DatabaseURL.Reveal(), Metrics: m})
+	s.st, err = store.Open(ctx, store.Options{DataDir: o.DataDir, DatabaseURL: o.DatabaseURL.Reveal(), Metrics: m})
 	if err != nil {
-		return fmt.Errorf("open store: %w", secretFree(err, o.DatabaseURL))
+		return nil, fmt.Errorf("open store: %w", secretFree(err, o.DatabaseURL))
 	}
-	// Closed on every way out but one: a shutdown that outlives its grace
-	// leaves the store to the process's exit (see below).
-	storeAbandoned := false
-	defer func() {
-		if !storeAbandoned {
-			st.Close()
-		}
-	}()
+	st := s.st
 
 	owner := ownerName()
-	disp := delivery.New(delivery.Options{
+	s.disp = delivery.New(delivery.Options{
 		Store: st, Owner: owner, Logger: log, Metrics: m, ShutdownGrace: sendGrace(o.ShutdownGrace),
 		Resolve: func(name string) (delivery.Channel, bool) {
 			rs := reloader.Current()
@@ -187,26 +235,27 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			}, true
 		},
 	})
-	silences := silence.New(silence.Options{Store: st, Logger: log})
-	if err := silences.Refresh(ctx); err != nil {
+	disp := s.disp
+	s.silences = silence.New(silence.Options{Store: st, Logger: log})
+	if err := s.silences.Refresh(ctx); err != nil {
 		log.Warn("cannot read silences yet; retrying every second", "error", err)
 	}
-	budget := admission.NewBudget(max(o.RequestMemory, 0))
-	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && budget.Limit() > 0 {
+	s.budget = admission.NewBudget(max(o.RequestMemory, 0))
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && s.budget.Limit() > 0 {
 		// The collector lets the heap grow to 3× what is live
 		// (servingGCPercent): under a flood that fills the request budget
 		// the garbage it leaves would take the process far past it. A soft
 		// limit makes the collector work harder near it instead.
-		prev := debug.SetMemoryLimit(memoryLimit(budget.Limit()))
-		defer debug.SetMemoryLimit(prev)
+		prev := debug.SetMemoryLimit(memoryLimit(s.budget.Limit()))
+		s.undo = append(s.undo, func() { debug.SetMemoryLimit(prev) })
 	}
-	ing := ingest.New(ingest.Options{
+	s.ing = ingest.New(ingest.Options{
 		Rules: reloader.Current, Store: st, Dispatch: disp, Owner: owner, Logger: log, Metrics: m,
-		Silenced: silences.Silenced, Budget: budget,
+		Silenced: s.silences.Silenced, Budget: s.budget,
 	})
 
 	mux := http.NewServeMux()
-	mux.Handle("/webhooks/{source}", ing)
+	mux.Handle("/webhooks/{source}", s.ing)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
@@ -222,16 +271,16 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	editorVars, err := api.ParseEditorVars(o.EditorVars)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	failures := admission.NewAuthFailures(nil)
 	admin := api.New(api.Options{Token: o.AdminToken, Reload: reloader, Store: st, Catalog: catalog, Logger: log, Wake: disp.Wake,
-		Silences: silences, EditorVars: editorVars, Failures: failures})
+		Silences: s.silences, EditorVars: editorVars, Failures: failures})
 	admin.Register(mux)
 	editor, err := web.New(web.Options{Token: o.AdminToken, API: mux, Reload: reloader, Store: st, Catalog: catalog, Logger: log, Wake: disp.Wake,
 		Failures: failures})
 	if err != nil {
-		return fmt.Errorf("editor: %w", err)
+		return nil, fmt.Errorf("editor: %w", err)
 	}
 	editor.Register(mux)
 	if o.AdminToken.IsZero() {
@@ -240,16 +289,16 @@ func Serve(ctx context.Context, o ServeOptions) error {
 
 	tcp, err := net.Listen("tcp", o.Listen)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ln := admission.Listen(tcp, admission.Options{
-		PerClient: max(o.MaxConnsPerClient, 0), Budget: budget, Logger: log,
+	s.ln = admission.Listen(tcp, admission.Options{
+		PerClient: max(o.MaxConnsPerClient, 0), Budget: s.budget, Logger: log,
 		HeaderLimit: func(target string) int { return headerLimit(reloader.Current(), target) },
 	})
-	registerAdmissionMetrics(reg, ln, budget)
-	srv := &http.Server{
-		Handler:           ln.Handler(mux),
-		ConnContext:       ln.ConnContext,
+	registerAdmissionMetrics(reg, s.ln, s.budget)
+	s.srv = &http.Server{
+		Handler:           s.ln.Handler(mux),
+		ConnContext:       s.ln.ConnContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -259,34 +308,40 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		MaxHeaderBytes: maxHeaderCeiling,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	log.Info("switchboard listening", "addr", ln.Addr().String(), "rules", o.Rules, "version", rs.Version,
+	s.flusher = digest.New(digest.Options{Store: st, Rules: reloader.Current, Logger: log, Metrics: m, Wake: disp.Wake})
+	log.Info("switchboard listening", "addr", s.ln.Addr().String(), "rules", o.Rules, "version", rs.Version,
 		"sources", len(rs.Sources), "channels", len(rs.Channels), "rules_count", len(rs.Rules), "owner", owner)
+	return s, nil
+}
 
+// run starts the background loops and the HTTP server, and serves until
+// ctx is cancelled (then shuts down) or the server fails.
+func (s *server) run(ctx context.Context) error {
 	runCtx, stopRun := context.WithCancel(context.Background())
 	defer stopRun()
 	var wg sync.WaitGroup
 	dispDone := make(chan error, 1)
-	flusher := digest.New(digest.Options{Store: st, Rules: reloader.Current, Logger: log, Metrics: m, Wake: disp.Wake})
-	wg.Add(5)
-	go func() { defer wg.Done(); budget.Relieve(runCtx, time.Second) }()
-	go func() { defer wg.Done(); flusher.Run(runCtx) }()
-	go func() { defer wg.Done(); silences.Run(runCtx) }()
-	go func() { defer wg.Done(); dispDone <- disp.Run(runCtx) }()
-	go func() { defer wg.Done(); _ = reloader.Watch(runCtx) }()
+	wg.Add(6)
+	go func() { defer wg.Done(); s.budget.Relieve(runCtx, time.Second) }()
+	go func() { defer wg.Done(); s.flusher.Run(runCtx) }()
+	go func() { defer wg.Done(); s.silences.Run(runCtx) }()
+	go func() { defer wg.Done(); dispDone <- s.disp.Run(runCtx) }()
+	go func() { defer wg.Done(); _ = s.reloader.Watch(runCtx) }()
 	go func() {
+		defer wg.Done()
 		for {
 			select {
 			case <-runCtx.Done():
 				return
-			case <-o.Reload:
-				_ = reloader.Reload("SIGHUP", true)
+			case <-s.o.Reload:
+				_ = s.reloader.Reload("SIGHUP", true)
 			}
 		}
 	}()
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	if o.Ready != nil {
-		o.Ready(ln.Addr().String())
+	go func() { serveErr <- s.srv.Serve(s.ln) }()
+	if s.o.Ready != nil {
+		s.o.Ready(s.ln.Addr().String())
 	}
 
 	select {
@@ -296,45 +351,50 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		wg.Wait()
 		return err
 	}
-	log.Info("shutting down: refusing new messages, finishing deliveries", "grace", o.ShutdownGrace)
-	// Everything stops within the grace, however the store behaves: HTTP
-	// requests in progress and deliveries being sent finish side by side
-	// (a request that completes now hands its deliveries back to the
-	// queue), sends are cut short a little before the end so that their
-	// outcomes can be written, and the store is closed.
-	ing.Drain()
-	shutCtx, cancel := context.WithTimeout(context.Background(), o.ShutdownGrace)
+	s.shutdown(stopRun, &wg, dispDone)
+	return nil
+}
+
+// shutdown stops everything within the grace, however the store behaves:
+// HTTP requests in progress and deliveries being sent finish side by side
+// (a request that completes now hands its deliveries back to the queue),
+// sends are cut short a little before the end so that their outcomes can
+// be written, and the store is closed. stopRun stops the loops wg waits
+// for; dispDone carries the dispatcher's result.
+func (s *server) shutdown(stopRun context.CancelFunc, wg *sync.WaitGroup, dispDone <-chan error) {
+	s.log.Info("shutting down: refusing new messages, finishing deliveries", "grace", s.o.ShutdownGrace)
+	s.ing.Drain()
+	shutCtx, cancel := context.WithTimeout(context.Background(), s.o.ShutdownGrace)
 	defer cancel()
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
 		httpDone := make(chan struct{})
-		go func() { defer close(httpDone); _ = srv.Shutdown(shutCtx) }()
+		go func() { defer close(httpDone); _ = s.srv.Shutdown(shutCtx) }()
 		stopRun()
 		wg.Wait()
 		<-httpDone
 		if err := <-dispDone; err != nil && !errors.Is(err, context.Canceled) {
-			log.Error("delivery shutdown", "error", err)
+			s.log.Error("delivery shutdown", "error", err)
 		}
-		if err := st.Close(); err != nil {
-			log.Error("close store", "error", err)
+		if err := s.st.Close(); err != nil {
+			s.log.Error("close store", "error", err)
 		}
 	}()
 	select {
 	case <-stopped:
-		log.Info("stopped")
+		s.log.Info("stopped")
 	case <-shutCtx.Done():
 		// The store does not answer (locked, unreachable): waiting on would
 		// outlast the grace the operator gave, and the orchestrator would
 		// kill the process anyway. Leases held expire, and other replicas
 		// or the next start retry those deliveries; nothing acknowledged is
 		// lost.
-		storeAbandoned = true
-		_ = srv.Close()
-		log.Error("shutdown grace over with the store not answering: exiting without waiting for it; leased deliveries are retried once their leases expire",
-			"grace", o.ShutdownGrace)
+		s.storeAbandoned = true
+		_ = s.srv.Close()
+		s.log.Error("shutdown grace over with the store not answering: exiting without waiting for it; leased deliveries are retried once their leases expire",
+			"grace", s.o.ShutdownGrace)
 	}
-	return nil
 }
 
 // memoryLimit is the soft memory limit set for a request budget: room for

@@ -88,7 +88,7 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 
 	// While open: new deliveries and the first one's retry wait, unsent,
 	// with no attempt rows.
-	var later []store.Delivery
+	var later []store.StoredDelivery
 	for range 5 {
 		later = append(later, e.ingest(t, "crm")...)
 	}

@@ -275,7 +275,7 @@ const (
 
 // item is a delivery held in memory.
 type item struct {
-	d          store.Delivery
+	d          store.StoredDelivery
 	leaseUntil time.Time
 	sending    bool // a worker took it from its queue
 	finishing  bool // its outcome or release is being written
@@ -356,7 +356,7 @@ func signal(c chan struct{}) {
 // Submit hands over deliveries that were just committed leased to this
 // Dispatcher's Owner. It never blocks on the network: what does not fit in
 // the window is released back to the store for the poller.
-func (d *Dispatcher) Submit(ds []store.Delivery) {
+func (d *Dispatcher) Submit(ds []store.StoredDelivery) {
 	var overflow []string
 	d.mu.Lock()
 	state := d.state
@@ -384,7 +384,7 @@ func (d *Dispatcher) Submit(ds []store.Delivery) {
 }
 
 // addLocked holds a delivery and queues it on its channel's pool.
-func (d *Dispatcher) addLocked(x store.Delivery, leaseUntil time.Time) {
+func (d *Dispatcher) addLocked(x store.StoredDelivery, leaseUntil time.Time) {
 	if it, ok := d.held[x.ID]; ok {
 		// Claimed again (our own lease had expired): same delivery, newer
 		// lease.
@@ -495,7 +495,7 @@ func (d *Dispatcher) process(p *pool, it *item) {
 	started := d.o.Now()
 	clock := time.Now()
 	ctx, cancel := context.WithTimeout(d.sendCtx, ch.Timeout)
-	err := notify(ctx, ch.Notifier, it.d.Delivery)
+	err := notify(ctx, ch.Notifier, it.d.Notification)
 	cancel()
 	elapsed := time.Since(clock)
 
@@ -557,7 +557,7 @@ func (d *Dispatcher) process(p *pool, it *item) {
 
 // notify calls the notifier, turning a panic into a permanent error so
 // that one broken delivery cannot take the process down.
-func notify(ctx context.Context, n notifiers.Notifier, dl notifiers.Delivery) (err error) {
+func notify(ctx context.Context, n notifiers.Notifier, dl notifiers.Notification) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = notifiers.Permanent(fmt.Errorf("notifier panicked: %v", r))

@@ -172,7 +172,7 @@ func TestUnknownChannelIsDeadAndReplayable(t *testing.T) {
 
 type panicNotifier struct{}
 
-func (panicNotifier) Notify(context.Context, notifiers.Delivery) error { panic("boom") }
+func (panicNotifier) Notify(context.Context, notifiers.Notification) error { panic("boom") }
 
 func TestPanickingNotifierIsDead(t *testing.T) {
 	chs := &channels{}
@@ -211,7 +211,7 @@ func TestRateLimit(t *testing.T) {
 		Rate: perSecond, Burst: burst})
 	e := newEnv(t, openStore(t, store.Options{}), chs, nil)
 	e.run(t)
-	var ds []store.Delivery
+	var ds []store.StoredDelivery
 	for range n {
 		ds = append(ds, e.ingest(t, "slack")...)
 	}
@@ -255,7 +255,7 @@ func TestConcurrencyBoundFollowsReload(t *testing.T) {
 			rcv.mu.Lock()
 			rcv.max = 0
 			rcv.mu.Unlock()
-			var ds []store.Delivery
+			var ds []store.StoredDelivery
 			for range 12 {
 				ds = append(ds, e.ingest(t, "crm")...)
 			}
@@ -393,7 +393,7 @@ func TestTwoReplicasNeverSendTwice(t *testing.T) {
 			a.lease = time.Second + 1500*time.Millisecond
 			a.run(t)
 			// a takes everything first.
-			var ds []store.Delivery
+			var ds []store.StoredDelivery
 			for range n {
 				ds = append(ds, a.ingest(t, "slack")...)
 			}
@@ -503,7 +503,7 @@ func TestRunErrors(t *testing.T) {
 
 type echoNotifier struct{ msg string }
 
-func (n echoNotifier) Notify(context.Context, notifiers.Delivery) error {
+func (n echoNotifier) Notify(context.Context, notifiers.Notification) error {
 	return notifiers.Permanent(errors.New(n.msg))
 }
 

@@ -132,7 +132,7 @@ func newPostNotifier(t *testing.T, url string) *postNotifier {
 	return &postNotifier{url: url, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
-func (n *postNotifier) Notify(ctx context.Context, d notifiers.Delivery) error {
+func (n *postNotifier) Notify(ctx context.Context, d notifiers.Notification) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.url, strings.NewReader(d.Parts.Body))
 	if err != nil {
 		return notifiers.Permanent(err)
@@ -276,7 +276,7 @@ var idSeq atomic.Int64
 
 // ingest stores a message with one delivery per channel, leased to the
 // dispatcher's owner, and submits them as the ingest handler does.
-func (e *env) ingest(t *testing.T, chans ...string) []store.Delivery {
+func (e *env) ingest(t *testing.T, chans ...string) []store.StoredDelivery {
 	t.Helper()
 	ds := e.enqueue(t, true, chans...)
 	e.disp.Submit(ds)
@@ -285,18 +285,18 @@ func (e *env) ingest(t *testing.T, chans ...string) []store.Delivery {
 
 // enqueue stores a message with one delivery per channel, leased or
 // pending, and returns them as ingest would submit them.
-func (e *env) enqueue(t *testing.T, leased bool, chans ...string) []store.Delivery {
+func (e *env) enqueue(t *testing.T, leased bool, chans ...string) []store.StoredDelivery {
 	t.Helper()
 	now := time.Now()
 	m := store.Message{
 		ID: fmt.Sprintf("msg_%d", idSeq.Add(1)), Source: "lago", WebhookType: "invoice.created",
 		RulesVersion: "v1", ReceivedAt: now, Body: []byte(`{"webhook_type":"invoice.created"}`),
 	}
-	var news []store.NewDelivery
-	var out []store.Delivery
+	var news []store.RoutedDelivery
+	var out []store.StoredDelivery
 	for _, ch := range chans {
 		id := fmt.Sprintf("dlv_%d", idSeq.Add(1))
-		nd := store.NewDelivery{Delivery: notifiers.Delivery{
+		nd := store.RoutedDelivery{Notification: notifiers.Notification{
 			ID: id, MessageID: m.ID, Rule: "large-invoice", Channel: ch,
 			Parts: notifiers.Parts{Body: fmt.Sprintf(`{"delivery":%q}`, id), Text: "private content"},
 		}}
@@ -308,8 +308,8 @@ func (e *env) enqueue(t *testing.T, leased bool, chans ...string) []store.Delive
 			nd.LeaseUntil = now.Add(lease)
 		}
 		news = append(news, nd)
-		out = append(out, store.Delivery{
-			Delivery: nd.Delivery, State: store.StateInFlight, CreatedAt: now, QueuedAt: now, NextAttemptAt: now,
+		out = append(out, store.StoredDelivery{
+			Notification: nd.Notification, State: store.StateInFlight, CreatedAt: now, QueuedAt: now, NextAttemptAt: now,
 			WebhookType: m.WebhookType, Source: m.Source, ReceivedAt: now,
 			LeaseOwner: e.opts.Owner, LeaseUntil: nd.LeaseUntil,
 		})
@@ -322,7 +322,7 @@ func (e *env) enqueue(t *testing.T, leased bool, chans ...string) []store.Delive
 	return out
 }
 
-func (e *env) get(t *testing.T, id string) (store.Delivery, []store.Attempt) {
+func (e *env) get(t *testing.T, id string) (store.StoredDelivery, []store.Attempt) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -334,9 +334,9 @@ func (e *env) get(t *testing.T, id string) (store.Delivery, []store.Attempt) {
 }
 
 // waitState waits until the delivery reaches state.
-func (e *env) waitState(t *testing.T, id, state string) (store.Delivery, []store.Attempt) {
+func (e *env) waitState(t *testing.T, id, state string) (store.StoredDelivery, []store.Attempt) {
 	t.Helper()
-	var d store.Delivery
+	var d store.StoredDelivery
 	var as []store.Attempt
 	waitFor(t, 30*time.Second, func() bool {
 		d, as = e.get(t, id)

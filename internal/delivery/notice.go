@@ -134,14 +134,14 @@ func (d *Dispatcher) notice(ctx context.Context, target string, n notice) {
 	now := d.o.Now()
 	m := store.Message{ID: newID(), Source: NoticeSource, WebhookType: "switchboard.channel_" + n.Event,
 		RulesVersion: "", ReceivedAt: now, Body: body}
-	nd := store.NewDelivery{Delivery: notifiers.Delivery{ID: newID(), MessageID: m.ID, Rule: NoticeRule,
+	nd := store.RoutedDelivery{Notification: notifiers.Notification{ID: newID(), MessageID: m.ID, Rule: NoticeRule,
 		Channel: target, Parts: parts}}
 	if until, held := d.HoldUntil(target); held {
 		nd.NotBefore = until
 	}
 	cctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
-	if _, err := d.o.Store.Enqueue(cctx, m, "", []store.NewDelivery{nd}); err != nil {
+	if _, err := d.o.Store.Enqueue(cctx, m, "", []store.RoutedDelivery{nd}); err != nil {
 		d.log.Error("cannot store notice", "channel", n.Channel, "on_failure", target, "event", n.Event, "error", err)
 		return
 	}

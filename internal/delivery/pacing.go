@@ -1,9 +1,10 @@
 package delivery
 
 import (
+	"github.com/switchboard-dev/switchboard/internal/wiring"
+
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -67,7 +68,7 @@ func (d *Dispatcher) collapse(p *pool, over []*item) {
 	var counts map[string]int
 	var plain int // collapsed deliveries that were not summaries
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-	collapsed, sum, err := d.o.Store.Collapse(ctx, d.o.Owner, ids, leaseUntil, func(got []string) store.NewDelivery {
+	collapsed, sum, err := d.o.Store.Collapse(ctx, d.o.Owner, ids, leaseUntil, func(got []string) store.RoutedDelivery {
 		counts, plain = map[string]int{}, 0
 		var last *item
 		for _, id := range got {
@@ -86,8 +87,8 @@ func (d *Dispatcher) collapse(p *pool, over []*item) {
 			}
 			counts[t]++
 		}
-		return store.NewDelivery{
-			Delivery: notifiers.Delivery{
+		return store.RoutedDelivery{
+			Notification: notifiers.Notification{
 				MessageID: last.d.MessageID, Channel: p.name,
 				Parts: summaryParts(ch.Kind, p.name, last.d.Parts, counts),
 			},
@@ -124,8 +125,8 @@ func (d *Dispatcher) collapse(p *pool, over []*item) {
 		return
 	}
 	it := &item{
-		d: store.Delivery{
-			Delivery: sum.Delivery, State: store.StateInFlight, CreatedAt: now, QueuedAt: now, NextAttemptAt: now,
+		d: store.StoredDelivery{
+			Notification: sum.Notification, State: store.StateInFlight, CreatedAt: now, QueuedAt: now, NextAttemptAt: now,
 			LeaseOwner: d.o.Owner, LeaseUntil: leaseUntil, Reason: sum.DecidedReason,
 		},
 		leaseUntil: leaseUntil,
@@ -166,19 +167,9 @@ func SummaryText(counts map[string]int) string {
 // (email recipients, HTTP path and headers) is that of the last collapsed
 // delivery.
 func summaryParts(kind, channel string, last notifiers.Parts, counts map[string]int) notifiers.Parts {
-	text := SummaryText(counts)
-	p := notifiers.Parts{To: last.To, Cc: last.Cc, Path: last.Path, Headers: last.Headers}
-	switch kind {
-	case "email":
-		p.Subject = fmt.Sprintf("+%d more notifications", total(counts))
-		p.Text = text
-	case "http":
-		b, _ := json.Marshal(map[string]any{"summary": map[string]any{
-			"channel": channel, "collapsed": total(counts), "by_type": counts, "text": text,
-		}})
-		p.Body, p.ContentType = string(b), "application/json"
-	default:
-		p.Text = text
+	summary := notifiers.TextSummary
+	if k, ok := wiring.Kind(kind); ok {
+		summary = k.Summary
 	}
-	return p
+	return summary(channel, last, SummaryText(counts), total(counts), counts)
 }

@@ -183,7 +183,7 @@ func plan(rs *router.Ruleset, g store.Group, load store.GroupLoader, now time.Ti
 	}
 	p := store.FlushPlan{}
 	for _, o := range outs {
-		nd := store.NewDelivery{Delivery: o.Delivery,
+		nd := store.RoutedDelivery{Notification: o.Notification,
 			DecidedReason: fmt.Sprintf("digest of %d messages (key %q)", count, g.Key)}
 		if o.Err != nil {
 			nd.DeadError = o.Err.Error()

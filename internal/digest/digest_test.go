@@ -148,13 +148,13 @@ func (r *replica) flushDue(t *testing.T) int {
 }
 
 // digests returns the stored digests of a rule to a channel, oldest first.
-func digests(t *testing.T, st *store.Store, rule, channel string) []store.Delivery {
+func digests(t *testing.T, st *store.Store, rule, channel string) []store.StoredDelivery {
 	t.Helper()
 	all, err := st.List(context.Background(), store.Filter{Rule: rule, Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []store.Delivery
+	var out []store.StoredDelivery
 	for i := len(all) - 1; i >= 0; i-- {
 		d := all[i]
 		if d.Channel == channel && strings.HasPrefix(d.Reason, "digest of ") {

@@ -11,7 +11,7 @@ import (
 )
 
 // latest returns the newest delivery of a rule.
-func latest(t *testing.T, st *store.Store, rule string) store.Delivery {
+func latest(t *testing.T, st *store.Store, rule string) store.StoredDelivery {
 	t.Helper()
 	list, err := st.List(context.Background(), store.Filter{Rule: rule, Limit: 1})
 	if err != nil || len(list) != 1 {

@@ -45,7 +45,7 @@ const DefaultBodyTimeout = 5 * time.Second
 // Enqueuer is the durable hand-off: it commits a message and its
 // deliveries atomically. *store.Store implements it.
 type Enqueuer interface {
-	Enqueue(ctx context.Context, m store.Message, owner string, ds []store.NewDelivery) (duplicate bool, err error)
+	Enqueue(ctx context.Context, m store.Message, owner string, ds []store.RoutedDelivery) (duplicate bool, err error)
 }
 
 // enqueueTimeout bounds the wait for a message's commit.
@@ -54,7 +54,7 @@ const enqueueTimeout = 30 * time.Second
 // Submitter takes deliveries just committed and leased to this replica.
 // *delivery.Dispatcher implements it.
 type Submitter interface {
-	Submit(ds []store.Delivery)
+	Submit(ds []store.StoredDelivery)
 }
 
 // Holder, when the Submitter implements it, says which channels take no
@@ -296,10 +296,10 @@ func replayHash(src *router.Source, body []byte) string {
 // newDeliveries turns routed deliveries into the outbox's: leased to this
 // replica to send at once, dead when rendering failed, or with what
 // silences, quiet hours, throttles and groups make of them.
-func (h *Handler) newDeliveries(rs *router.Ruleset, msg *router.Message, res router.Result, now time.Time) []store.NewDelivery {
-	news := make([]store.NewDelivery, len(res.Deliveries))
+func (h *Handler) newDeliveries(rs *router.Ruleset, msg *router.Message, res router.Result, now time.Time) []store.RoutedDelivery {
+	news := make([]store.RoutedDelivery, len(res.Deliveries))
 	for i, d := range res.Deliveries {
-		nd := store.NewDelivery{Delivery: d.Delivery}
+		nd := store.RoutedDelivery{Notification: d.Notification}
 		if d.Err != nil {
 			nd.DeadError = d.Err.Error()
 			news[i] = nd
@@ -340,7 +340,7 @@ func (h *Handler) newDeliveries(rs *router.Ruleset, msg *router.Message, res rou
 
 // observeDecisions logs and counts what silences, quiet hours, throttles
 // and groups made of a message's matches, once per rule and decision.
-func (h *Handler) observeDecisions(msg *router.Message, news []store.NewDelivery) {
+func (h *Handler) observeDecisions(msg *router.Message, news []store.RoutedDelivery) {
 	seen := map[[2]string]bool{}
 	for _, nd := range news {
 		switch nd.Decided {
@@ -375,17 +375,17 @@ func (h *Handler) holdUntil(channel string) (time.Time, bool) {
 }
 
 // submit hands the leased deliveries to the local workers.
-func (h *Handler) submit(news []store.NewDelivery, msg *router.Message, source string, now time.Time) {
+func (h *Handler) submit(news []store.RoutedDelivery, msg *router.Message, source string, now time.Time) {
 	if h.o.Dispatch == nil {
 		return
 	}
-	var leased []store.Delivery
+	var leased []store.StoredDelivery
 	for _, nd := range news {
 		if nd.Decided != store.StateInFlight {
 			continue
 		}
-		leased = append(leased, store.Delivery{
-			Delivery: nd.Delivery, State: store.StateInFlight, CreatedAt: now,
+		leased = append(leased, store.StoredDelivery{
+			Notification: nd.Notification, State: store.StateInFlight, CreatedAt: now,
 			NextAttemptAt: now, WebhookType: msg.WebhookType(), Source: source, ReceivedAt: now,
 			LeaseOwner: h.o.Owner, LeaseUntil: nd.LeaseUntil,
 		})

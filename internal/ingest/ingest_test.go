@@ -27,13 +27,13 @@ const secret = "6a2f1f5e-3c8b-4d7e-9b1a-0f4c2d8e7a31"
 type recorder struct {
 	mu      sync.Mutex
 	msgs    []store.Message
-	dels    [][]store.NewDelivery
+	dels    [][]store.RoutedDelivery
 	keys    map[string]bool
 	fail    error
 	submits int
 }
 
-func (r *recorder) Enqueue(_ context.Context, m store.Message, _ string, ds []store.NewDelivery) (bool, error) {
+func (r *recorder) Enqueue(_ context.Context, m store.Message, _ string, ds []store.RoutedDelivery) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail != nil {
@@ -68,7 +68,7 @@ func (r *recorder) Enqueue(_ context.Context, m store.Message, _ string, ds []st
 	return false, nil
 }
 
-func (r *recorder) Submit(ds []store.Delivery) {
+func (r *recorder) Submit(ds []store.StoredDelivery) {
 	r.mu.Lock()
 	r.submits += len(ds)
 	r.mu.Unlock()

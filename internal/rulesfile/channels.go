@@ -13,7 +13,6 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
 
 	"github.com/switchboard-dev/switchboard/router"
 )
@@ -26,23 +25,13 @@ var ErrNoChannel = errors.New("no such channel")
 // flow style (channels: {ops: {…}}), which cannot be edited line by line.
 var ErrChannelsFlowStyle = errors.New("the channels mapping is written in flow style ({…}); write it as a block mapping (one channel name per line) to edit it here")
 
-// chEntry is one channel of the channels mapping and the lines it spans.
-type chEntry struct {
-	name string
-	node ast.Node
-	// first and last are the 0-based lines of the channel's name and of
-	// its last content line; comments and blank lines after it are not
-	// part of it.
-	first, last int
-}
-
 // Channels is the channels section of a parsed rules file, ready for
 // edits. Edits return the whole file's new contents and leave Channels
 // unchanged; they touch only the lines of the channel concerned.
 type Channels struct {
 	// f holds the source and its lines; its rules fields are unused.
 	f       *File
-	entries []chEntry
+	entries spans
 	// keyCol is the 0-based column of the channel names.
 	keyCol int
 	// step is how much deeper than its name a channel's settings are
@@ -63,21 +52,9 @@ type Channels struct {
 // not YAML or when the mapping cannot be edited line by line.
 func ParseChannels(src []byte) (*Channels, error) {
 	c := &Channels{f: lineIndex(src), line: -1, rulesLine: -1, keyCol: 2, step: 2}
-	doc, err := parser.ParseBytes(src, 0)
+	values, err := topLevel(src, 0)
 	if err != nil {
-		return nil, fmt.Errorf("parse rules file: %w", err)
-	}
-	if len(doc.Docs) == 0 || doc.Docs[0].Body == nil {
-		return c, nil
-	}
-	var values []*ast.MappingValueNode
-	switch n := doc.Docs[0].Body.(type) {
-	case *ast.MappingNode:
-		values = n.Values
-	case *ast.MappingValueNode:
-		values = []*ast.MappingValueNode{n}
-	default:
-		return nil, errors.New("parse rules file: the file is not a mapping with sources, channels and rules")
+		return nil, err
 	}
 	var section *ast.MappingValueNode
 	for _, mv := range values {
@@ -149,7 +126,7 @@ func (c *Channels) readEntries(values []*ast.MappingValueNode) error {
 		} else if col != c.keyCol {
 			return errors.New("parse rules file: the channels mapping is not evenly indented")
 		}
-		c.entries = append(c.entries, chEntry{name: tk.Value, node: mv.Value, first: first})
+		c.entries = append(c.entries, entry{name: tk.Value, node: mv.Value, first: first})
 	}
 	for i := range c.entries {
 		var end int
@@ -189,22 +166,9 @@ func (c *Channels) sectionEnd(from int) int {
 }
 
 // Names returns the names of the channels in file order.
-func (c *Channels) Names() []string {
-	out := make([]string, len(c.entries))
-	for i, e := range c.entries {
-		out[i] = e.name
-	}
-	return out
-}
+func (c *Channels) Names() []string { return c.entries.names() }
 
-func (c *Channels) find(name string) int {
-	for i, e := range c.entries {
-		if e.name == name {
-			return i
-		}
-	}
-	return -1
-}
+func (c *Channels) find(name string) int { return c.entries.find(name) }
 
 // Has reports whether the file holds a channel with this name.
 func (c *Channels) Has(name string) bool { return c.find(name) >= 0 }
@@ -325,35 +289,9 @@ func (c *Channels) Delete(name string) ([]byte, error) {
 	if i < 0 {
 		return nil, ErrNoChannel
 	}
-	first, last := c.entries[i].first, c.entries[i].last
-	head := first
-	for head-1 > c.line {
-		col, blank, comment := c.f.indent(head - 1)
-		if blank || !comment || col > c.keyCol {
-			break
-		}
-		head--
-	}
 	// Comments that reach up to the channels key describe the section:
 	// they stay, and the channel counts as the first.
-	top := head-1 <= c.line
-	if !top {
-		first = head
-	}
-	blankAfter := false
-	if last+1 < c.f.lines() {
-		_, blankAfter, _ = c.f.indent(last + 1)
-	}
-	blankBefore := false
-	if !top {
-		_, blankBefore, _ = c.f.indent(first - 1)
-	}
-	switch {
-	case blankAfter && (blankBefore || top):
-		last++
-	case blankBefore && !blankAfter:
-		first--
-	}
+	first, last := c.entries.removal(c.f, i, c.line, c.keyCol, true)
 	from, to := c.f.span(first, last)
 	out := splice(c.f.src, from, to, nil)
 	names := append(c.Names()[:i:i], c.Names()[i+1:]...)
@@ -363,18 +301,7 @@ func (c *Channels) Delete(name string) ([]byte, error) {
 // blankBetween reports whether the last two channels are separated by a
 // blank line (false for a single channel: channels are usually written
 // one after the other).
-func (c *Channels) blankBetween() bool {
-	n := len(c.entries)
-	if n < 2 {
-		return false
-	}
-	for i := c.entries[n-2].last + 1; i < c.entries[n-1].first; i++ {
-		if _, blank, _ := c.f.indent(i); blank {
-			return true
-		}
-	}
-	return false
-}
+func (c *Channels) blankBetween() bool { return c.entries.blankBetween(c.f, false) }
 
 // item renders one channel at the file's indentation and checks that it
 // reads back as given.

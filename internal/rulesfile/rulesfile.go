@@ -48,7 +48,7 @@ type File struct {
 	src []byte
 	// lineStart[i] is the offset of line i; one extra entry holds len(src).
 	lineStart []int
-	entries   []entry
+	entries   spans
 	// dashCol is the 0-based column of the items' hyphens.
 	dashCol int
 	// rulesLine is the 0-based line of the rules key, -1 if absent.
@@ -60,31 +60,11 @@ type File struct {
 // Parse reads the rules list of src. It fails when src is not YAML or
 // when the list cannot be edited line by line.
 func Parse(src []byte) (*File, error) {
-	f := &File{src: src, rulesLine: -1, dashCol: 2}
-	f.lineStart = append(f.lineStart, 0)
-	for i, b := range src {
-		if b == '\n' {
-			f.lineStart = append(f.lineStart, i+1)
-		}
-	}
-	if len(src) > 0 && src[len(src)-1] != '\n' {
-		f.lineStart = append(f.lineStart, len(src))
-	}
-	doc, err := parser.ParseBytes(src, parser.ParseComments)
+	f := lineIndex(src)
+	f.rulesLine, f.dashCol = -1, 2
+	values, err := topLevel(src, parser.ParseComments)
 	if err != nil {
-		return nil, fmt.Errorf("parse rules file: %w", err)
-	}
-	if len(doc.Docs) == 0 || doc.Docs[0].Body == nil {
-		return f, nil
-	}
-	var values []*ast.MappingValueNode
-	switch n := doc.Docs[0].Body.(type) {
-	case *ast.MappingNode:
-		values = n.Values
-	case *ast.MappingValueNode:
-		values = []*ast.MappingValueNode{n}
-	default:
-		return nil, errors.New("parse rules file: the file is not a mapping with sources, channels and rules")
+		return nil, err
 	}
 	for _, mv := range values {
 		if mv.Key.GetToken().Value != "rules" {
@@ -193,22 +173,9 @@ func (f *File) listEnd(from int) int {
 }
 
 // Names returns the names of the rules in file order.
-func (f *File) Names() []string {
-	out := make([]string, len(f.entries))
-	for i, e := range f.entries {
-		out[i] = e.name
-	}
-	return out
-}
+func (f *File) Names() []string { return f.entries.names() }
 
-func (f *File) find(name string) int {
-	for i, e := range f.entries {
-		if e.name == name {
-			return i
-		}
-	}
-	return -1
-}
+func (f *File) find(name string) int { return f.entries.find(name) }
 
 // Has reports whether the file holds a rule with this name.
 func (f *File) Has(name string) bool { return f.find(name) >= 0 }
@@ -263,32 +230,7 @@ func (f *File) Delete(name string) ([]byte, error) {
 	if i < 0 {
 		return nil, ErrNotFound
 	}
-	first, last := f.entries[i].first, f.entries[i].last
-	head := first
-	for head-1 > f.rulesLine {
-		col, blank, comment := f.indent(head - 1)
-		if blank || !comment || col > f.dashCol {
-			break
-		}
-		head--
-	}
-	if head-1 > f.rulesLine {
-		first = head
-	}
-	blankAfter := false
-	if last+1 < f.lines() {
-		_, blankAfter, _ = f.indent(last + 1)
-	}
-	blankBefore := false
-	if first-1 > f.rulesLine {
-		_, blankBefore, _ = f.indent(first - 1)
-	}
-	switch {
-	case blankAfter && (blankBefore || first-1 <= f.rulesLine):
-		last++
-	case blankBefore && !blankAfter:
-		first--
-	}
+	first, last := f.entries.removal(f, i, f.rulesLine, f.dashCol, false)
 	from, to := f.span(first, last)
 	return splice(f.src, from, to, nil), nil
 }
@@ -350,18 +292,7 @@ func (f *File) Only(r router.RuleConfig) ([]byte, error) {
 
 // blankBetween reports whether the last two rules are separated by a
 // blank line (true for a single rule: the common layout).
-func (f *File) blankBetween() bool {
-	n := len(f.entries)
-	if n < 2 {
-		return true
-	}
-	for i := f.entries[n-2].last + 1; i < f.entries[n-1].first; i++ {
-		if _, blank, _ := f.indent(i); blank {
-			return true
-		}
-	}
-	return false
-}
+func (f *File) blankBetween() bool { return f.entries.blankBetween(f, true) }
 
 // item renders r as a list item at the file's indentation, and checks
 // that it reads back as r.

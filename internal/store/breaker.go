@@ -265,21 +265,21 @@ func (s *Store) PauseChannel(ctx context.Context, channel string, until time.Tim
 // is due: it moves the next probe one interval on and leases one parked
 // delivery to owner until now+lease. ok is false when no probe is due
 // (another replica took it) or nothing waits to be sent.
-func (s *Store) ClaimProbe(ctx context.Context, owner, channel string, lease time.Duration) (d Delivery, ok bool, err error) {
+func (s *Store) ClaimProbe(ctx context.Context, owner, channel string, lease time.Duration) (d StoredDelivery, ok bool, err error) {
 	now := s.now()
 	nowUS := micros(now)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return Delivery{}, false, fmt.Errorf("claim probe: %w", err)
+		return StoredDelivery{}, false, fmt.Errorf("claim probe: %w", err)
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `UPDATE channel_breakers SET probe_at = $1 + probe_every, updated_at = $1
 		WHERE channel = $2 AND state = 'open' AND probe_at <= $1`, nowUS, clean(channel))
 	if err != nil {
-		return Delivery{}, false, fmt.Errorf("claim probe: %w", err)
+		return StoredDelivery{}, false, fmt.Errorf("claim probe: %w", err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return Delivery{}, false, err
+		return StoredDelivery{}, false, err
 	}
 	var id string
 	err = tx.QueryRowContext(ctx, `WITH picked AS MATERIALIZED (
@@ -293,18 +293,18 @@ func (s *Store) ClaimProbe(ctx context.Context, owner, channel string, lease tim
 		// Nothing waits: the probe slot is spent, the next comes one
 		// interval later.
 		if err := tx.Commit(); err != nil {
-			return Delivery{}, false, fmt.Errorf("claim probe: %w", err)
+			return StoredDelivery{}, false, fmt.Errorf("claim probe: %w", err)
 		}
-		return Delivery{}, false, nil
+		return StoredDelivery{}, false, nil
 	case err != nil:
-		return Delivery{}, false, fmt.Errorf("claim probe: %w", err)
+		return StoredDelivery{}, false, fmt.Errorf("claim probe: %w", err)
 	}
 	d, err = scanDelivery(tx.QueryRowContext(ctx, selectDelivery+" WHERE d.id = $1", id))
 	if err != nil {
-		return Delivery{}, false, fmt.Errorf("claim probe: %w", err)
+		return StoredDelivery{}, false, fmt.Errorf("claim probe: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return Delivery{}, false, fmt.Errorf("claim probe: %w", err)
+		return StoredDelivery{}, false, fmt.Errorf("claim probe: %w", err)
 	}
 	return d, true, nil
 }

@@ -23,7 +23,7 @@ func TestBreakerLifecycle(t *testing.T) {
 		p := BreakerPolicy{Failures: 5, Probe: 30 * time.Second, MaxProbe: 5 * time.Minute}
 
 		m := message("lago", "")
-		var news []NewDelivery
+		var news []RoutedDelivery
 		for range 3 {
 			news = append(news, newDelivery("r", "crm"))
 		}
@@ -113,7 +113,7 @@ func TestBreakerLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var crm []Delivery
+		var crm []StoredDelivery
 		for _, d := range got {
 			if d.Channel == "crm" {
 				crm = append(crm, d)
@@ -172,18 +172,18 @@ func TestReplayMatching(t *testing.T) {
 		base.Now = clock.Now
 		s := openT(t, base)
 		ctx := ctxT(t)
-		dead := func(rule, channel string) NewDelivery {
+		dead := func(rule, channel string) RoutedDelivery {
 			nd := newDelivery(rule, channel)
 			nd.DeadError = "boom"
 			return nd
 		}
 		old := dead("r1", "crm")
-		if _, err := s.Enqueue(ctx, message("lago", ""), "", []NewDelivery{old}); err != nil {
+		if _, err := s.Enqueue(ctx, message("lago", ""), "", []RoutedDelivery{old}); err != nil {
 			t.Fatal(err)
 		}
 		clock.Add(3 * time.Hour)
 		a, b, c := dead("r1", "crm"), dead("r2", "crm"), dead("r1", "slack")
-		if _, err := s.Enqueue(ctx, message("lago", ""), "", []NewDelivery{a, b, c}); err != nil {
+		if _, err := s.Enqueue(ctx, message("lago", ""), "", []RoutedDelivery{a, b, c}); err != nil {
 			t.Fatal(err)
 		}
 		res, err := s.ReplayMatching(ctx, ReplayFilter{Channel: "crm", Rule: "r1", Since: clock.Now().Add(-2 * time.Hour)})
@@ -197,7 +197,7 @@ func TestReplayMatching(t *testing.T) {
 			}
 		}
 		// Rendered again: new parts; a failure leaves it dead.
-		res, err = s.ReplayMatching(ctx, ReplayFilter{Channel: "crm", Rerender: func(d Delivery, body []byte) (notifiers.Parts, error) {
+		res, err = s.ReplayMatching(ctx, ReplayFilter{Channel: "crm", Rerender: func(d StoredDelivery, body []byte) (notifiers.Parts, error) {
 			if d.ID == old.ID {
 				return notifiers.Parts{}, errors.New("template broken")
 			}
@@ -231,7 +231,7 @@ func TestParkingFollowsTheBreaker(t *testing.T) {
 		parked.NotBefore = Parked
 		leased := newDelivery("r", "crm")
 		leased.LeaseUntil = clock.Now().Add(time.Minute)
-		if _, err := s.Enqueue(ctx, message("lago", ""), "x", []NewDelivery{parked, leased}); err != nil {
+		if _, err := s.Enqueue(ctx, message("lago", ""), "x", []RoutedDelivery{parked, leased}); err != nil {
 			t.Fatal(err)
 		}
 		// Closed by a success elsewhere; then this replica parks the
@@ -241,7 +241,7 @@ func TestParkingFollowsTheBreaker(t *testing.T) {
 		}
 		late := newDelivery("r", "crm")
 		late.NotBefore = Parked
-		if _, err := s.Enqueue(ctx, message("lago", ""), "", []NewDelivery{late}); err != nil {
+		if _, err := s.Enqueue(ctx, message("lago", ""), "", []RoutedDelivery{late}); err != nil {
 			t.Fatal(err)
 		}
 		if n, err := s.Defer(ctx, "x", Parked, []string{leased.ID}); err != nil || n != 1 {

@@ -88,7 +88,7 @@ func crashChild(dir string) {
 				m := message("lago", id("key"))
 				d1, d2 := newDelivery("r", "a"), newDelivery("r", "b")
 				d1.LeaseUntil = time.Now().Add(time.Minute)
-				if _, err := s.Enqueue(context.Background(), m, "child", []NewDelivery{d1, d2}); err != nil {
+				if _, err := s.Enqueue(context.Background(), m, "child", []RoutedDelivery{d1, d2}); err != nil {
 					fmt.Fprintln(os.Stderr, "child:", err)
 					os.Exit(2)
 				}

@@ -21,7 +21,7 @@ type enqueueReq struct {
 	ctx      context.Context
 	m        Message
 	owner    string
-	ds       []NewDelivery
+	ds       []RoutedDelivery
 	queuedAt time.Time
 	done     chan enqueueResult // capacity 1: the writer never blocks
 }
@@ -39,7 +39,7 @@ type enqueueResult struct {
 // inserted. Deliveries with LeaseUntil set are inserted in_flight and leased
 // to owner. An error means nothing was stored; the caller should answer so
 // that the sender tries again.
-func (s *Store) Enqueue(ctx context.Context, m Message, owner string, ds []NewDelivery) (duplicate bool, err error) {
+func (s *Store) Enqueue(ctx context.Context, m Message, owner string, ds []RoutedDelivery) (duplicate bool, err error) {
 	if m.ID == "" || m.Source == "" {
 		return false, errors.New("enqueue: message needs an ID and a source")
 	}
@@ -311,7 +311,7 @@ type deliveryRow struct {
 
 // newDeliveryRow builds the row of a delivery; the state comes from
 // Decided when decide set it.
-func newDeliveryRow(m Message, owner string, d *NewDelivery, now time.Time) (deliveryRow, error) {
+func newDeliveryRow(m Message, owner string, d *RoutedDelivery, now time.Time) (deliveryRow, error) {
 	parts, err := json.Marshal(d.Parts)
 	if err != nil {
 		return deliveryRow{}, fmt.Errorf("encode parts of delivery %s: %w", d.ID, err)

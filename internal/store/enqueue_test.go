@@ -38,17 +38,17 @@ func TestEnqueueStoresMessageAndDeliveries(t *testing.T) {
 
 		m := message("lago", "unique-key-1")
 		m.ReceivedAt = now.Add(-time.Millisecond)
-		for _, d := range []*NewDelivery{&leased, &pending, &dead} {
+		for _, d := range []*RoutedDelivery{&leased, &pending, &dead} {
 			d.MessageID = m.ID
 		}
-		dup, err := s.Enqueue(ctxT(t), m, "replica-a", []NewDelivery{leased, pending, dead})
+		dup, err := s.Enqueue(ctxT(t), m, "replica-a", []RoutedDelivery{leased, pending, dead})
 		if err != nil || dup {
 			t.Fatalf("Enqueue = dup %v, %v", dup, err)
 		}
 
 		tests := []struct {
 			name      string
-			in        NewDelivery
+			in        RoutedDelivery
 			state     string
 			owner     string
 			until     time.Time
@@ -66,8 +66,8 @@ func TestEnqueueStoresMessageAndDeliveries(t *testing.T) {
 					t.Errorf("got state %s owner %q until %v error %q; want %s %q %v %q",
 						d.State, d.LeaseOwner, d.LeaseUntil, d.LastError, tt.state, tt.owner, tt.until, tt.lastError)
 				}
-				if !reflect.DeepEqual(d.Delivery, tt.in.Delivery) {
-					t.Errorf("stored delivery\n%+v\nwant\n%+v", d.Delivery, tt.in.Delivery)
+				if !reflect.DeepEqual(d.Notification, tt.in.Notification) {
+					t.Errorf("stored delivery\n%+v\nwant\n%+v", d.Notification, tt.in.Notification)
 				}
 				if d.Source != "lago" || d.WebhookType != "invoice.created" || !d.ReceivedAt.Equal(m.ReceivedAt) {
 					t.Errorf("message fields: source %q type %q received %v", d.Source, d.WebhookType, d.ReceivedAt)
@@ -123,10 +123,10 @@ func TestEnqueueDeduplicates(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				msgs0, dels0 := countMessages(t, s), countDeliveries(t, s)
 				d1, d2 := newDelivery("r", "c"), newDelivery("r", "c")
-				if dup, err := s.Enqueue(ctxT(t), tt.first, "a", []NewDelivery{d1}); err != nil || dup {
+				if dup, err := s.Enqueue(ctxT(t), tt.first, "a", []RoutedDelivery{d1}); err != nil || dup {
 					t.Fatalf("first Enqueue = %v, %v", dup, err)
 				}
-				dup, err := s.Enqueue(ctxT(t), tt.second, "a", []NewDelivery{d2})
+				dup, err := s.Enqueue(ctxT(t), tt.second, "a", []RoutedDelivery{d2})
 				if err != nil || dup != tt.wantDup {
 					t.Fatalf("second Enqueue = dup %v, %v; want dup %v", dup, err, tt.wantDup)
 				}
@@ -224,7 +224,7 @@ func TestGroupCommit(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					key := fmt.Sprintf("key-%d", k)
-					dup, err := s.Enqueue(ctxT(t), message("lago", key), "a", []NewDelivery{newDelivery("r", "c")})
+					dup, err := s.Enqueue(ctxT(t), message("lago", key), "a", []RoutedDelivery{newDelivery("r", "c")})
 					results <- result{key, dup, err}
 				}()
 			}
@@ -279,7 +279,7 @@ func TestEnqueueErrors(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, err := s.Enqueue(ctxT(t), message("lago", ""), "a", []NewDelivery{newDelivery("r", "c")})
+				_, err := s.Enqueue(ctxT(t), message("lago", ""), "a", []RoutedDelivery{newDelivery("r", "c")})
 				errs <- err
 			}()
 		}
@@ -308,7 +308,7 @@ func TestEnqueueErrors(t *testing.T) {
 			{name: "leased delivery without owner", call: func() error {
 				d := newDelivery("r", "c")
 				d.LeaseUntil = time.Now().Add(time.Minute)
-				_, err := s.Enqueue(ctxT(t), message("lago", ""), "", []NewDelivery{d})
+				_, err := s.Enqueue(ctxT(t), message("lago", ""), "", []RoutedDelivery{d})
 				return err
 			}},
 			{name: "cancelled context", call: func() error {
@@ -464,7 +464,7 @@ func BenchmarkEnqueue(b *testing.B) {
 			m := message("lago", id("key"))
 			d1, d2 := newDelivery("large-invoice", "finance"), newDelivery("large-invoice", "billing-alerts")
 			d1.LeaseUntil, d2.LeaseUntil = time.Now().Add(time.Minute), time.Now().Add(time.Minute)
-			if _, err := s.Enqueue(ctx, m, "bench", []NewDelivery{d1, d2}); err != nil {
+			if _, err := s.Enqueue(ctx, m, "bench", []RoutedDelivery{d1, d2}); err != nil {
 				b.Error(err)
 				return
 			}

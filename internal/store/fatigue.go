@@ -214,7 +214,7 @@ type FlushPlan struct {
 	Drop string
 	// Digests are inserted pending and due now; the waiting matches become
 	// digested. Deliveries with DeadError are inserted dead.
-	Digests []NewDelivery
+	Digests []RoutedDelivery
 }
 
 // GroupLoader reads the waiting matches of the group being flushed: the
@@ -337,7 +337,7 @@ func (s *Store) FlushGroup(ctx context.Context, id string, now time.Time,
 
 // insertDigests stores a group's digests, due now, and marks its waiting
 // matches digested.
-func (s *Store) insertDigests(ctx context.Context, tx *sql.Tx, g Group, ds []NewDelivery, now time.Time) error {
+func (s *Store) insertDigests(ctx context.Context, tx *sql.Tx, g Group, ds []RoutedDelivery, now time.Time) error {
 	nowUS := micros(now)
 	var rows []deliveryRow
 	for i := range ds {
@@ -421,12 +421,12 @@ func (s *Store) GroupState(ctx context.Context, rule, key, channel string) (g Gr
 // collapsed, is inserted leased to owner until leaseUntil. It returns the
 // collapsed IDs; with none, nothing is inserted and summary is zero.
 func (s *Store) Collapse(ctx context.Context, owner string, ids []string, leaseUntil time.Time,
-	summarize func(collapsed []string) NewDelivery) (collapsed []string, summary NewDelivery, err error) {
+	summarize func(collapsed []string) RoutedDelivery) (collapsed []string, summary RoutedDelivery, err error) {
 	owner = clean(owner)
 	ids = sortedIDs(ids)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, NewDelivery{}, fmt.Errorf("collapse deliveries: %w", err)
+		return nil, RoutedDelivery{}, fmt.Errorf("collapse deliveries: %w", err)
 	}
 	defer tx.Rollback()
 	now := s.now()
@@ -439,36 +439,36 @@ func (s *Store) Collapse(ctx context.Context, owner string, ids []string, leaseU
 			WHERE state = 'in_flight' AND lease_owner = $3 AND id IN (`+s.dialect.params(4, len(chunk))+`)
 			RETURNING id`, args...)
 		if err != nil {
-			return nil, NewDelivery{}, fmt.Errorf("collapse deliveries: %w", err)
+			return nil, RoutedDelivery{}, fmt.Errorf("collapse deliveries: %w", err)
 		}
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
 				rows.Close()
-				return nil, NewDelivery{}, fmt.Errorf("collapse deliveries: %w", err)
+				return nil, RoutedDelivery{}, fmt.Errorf("collapse deliveries: %w", err)
 			}
 			collapsed = append(collapsed, id)
 		}
 		err = rows.Err()
 		rows.Close()
 		if err != nil {
-			return nil, NewDelivery{}, fmt.Errorf("collapse deliveries: %w", err)
+			return nil, RoutedDelivery{}, fmt.Errorf("collapse deliveries: %w", err)
 		}
 	}
 	if len(collapsed) == 0 {
-		return nil, NewDelivery{}, nil
+		return nil, RoutedDelivery{}, nil
 	}
 	summary = summarize(collapsed)
 	summary.ID, summary.LeaseUntil = summaryID, leaseUntil
 	row, err := newDeliveryRow(Message{ID: summary.MessageID}, owner, &summary, now)
 	if err != nil {
-		return nil, NewDelivery{}, err
+		return nil, RoutedDelivery{}, err
 	}
 	if err := insertDeliveries(ctx, tx, s.dialect, []deliveryRow{row}); err != nil {
-		return nil, NewDelivery{}, fmt.Errorf("collapse deliveries: %w", err)
+		return nil, RoutedDelivery{}, fmt.Errorf("collapse deliveries: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, NewDelivery{}, fmt.Errorf("collapse deliveries: %w", err)
+		return nil, RoutedDelivery{}, fmt.Errorf("collapse deliveries: %w", err)
 	}
 	return collapsed, summary, nil
 }

@@ -13,13 +13,13 @@ import (
 
 // enqueueOne stores one message with its deliveries and returns them as
 // Enqueue left them (Decided filled in).
-func enqueueOne(t *testing.T, s *Store, owner string, ds ...NewDelivery) []NewDelivery {
+func enqueueOne(t *testing.T, s *Store, owner string, ds ...RoutedDelivery) []RoutedDelivery {
 	t.Helper()
 	enqueue(t, s, owner, ds...) // the same slice: Enqueue's decisions land in ds
 	return ds
 }
 
-func throttled(rule, key string, every time.Duration, rerendered *[]int) NewDelivery {
+func throttled(rule, key string, every time.Duration, rerendered *[]int) RoutedDelivery {
 	d := newDelivery(rule, "slack")
 	d.LeaseUntil = time.Now().Add(time.Minute)
 	d.Throttle = &ThrottleSpec{Key: key, Every: every, Rerender: func(n int) (notifiers.Parts, error) {
@@ -29,7 +29,7 @@ func throttled(rule, key string, every time.Duration, rerendered *[]int) NewDeli
 	return d
 }
 
-func stateOf(t *testing.T, s *Store, id string) Delivery {
+func stateOf(t *testing.T, s *Store, id string) StoredDelivery {
 	t.Helper()
 	d, _, err := s.Get(ctxT(t), id)
 	if err != nil {
@@ -56,7 +56,7 @@ func TestThrottleWindows(t *testing.T) {
 		clk.Add(time.Hour)
 		third := enqueueOne(t, s, "r1", throttled("wallet", "cust-1", 6*time.Hour, &rerendered))
 		other := enqueueOne(t, s, "r1", throttled("wallet", "cust-2", 6*time.Hour, &rerendered))
-		for i, ds := range [][]NewDelivery{second, third} {
+		for i, ds := range [][]RoutedDelivery{second, third} {
 			if ds[0].Decided != StateSuppressed {
 				t.Fatalf("match %d in the window: %q, want suppressed", i+2, ds[0].Decided)
 			}
@@ -129,7 +129,7 @@ func TestThrottleOneDecisionPerMessage(t *testing.T) {
 	})
 }
 
-func grouped(rule, key, channel string) NewDelivery {
+func grouped(rule, key, channel string) RoutedDelivery {
 	d := newDelivery(rule, channel)
 	d.Parts = notifiers.Parts{}
 	d.LeaseUntil = time.Now().Add(time.Minute)
@@ -180,7 +180,7 @@ func TestGroupsAndDigests(t *testing.T) {
 			d := newDelivery(g.Rule, g.Channel)
 			d.MessageID = msgs[len(msgs)-1].ID
 			d.Parts = notifiers.Parts{Text: "3 × big"}
-			return FlushPlan{Digests: []NewDelivery{d}}, nil
+			return FlushPlan{Digests: []RoutedDelivery{d}}, nil
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -315,11 +315,11 @@ func TestCollapse(t *testing.T) {
 		}
 		var mu sync.Mutex
 		var got []string
-		collapsed, sum, err := s.Collapse(ctxT(t), "me", ids, time.Now().Add(time.Minute), func(c []string) NewDelivery {
+		collapsed, sum, err := s.Collapse(ctxT(t), "me", ids, time.Now().Add(time.Minute), func(c []string) RoutedDelivery {
 			mu.Lock()
 			got = c
 			mu.Unlock()
-			return NewDelivery{Delivery: notifiers.Delivery{MessageID: messageOf(t, s, c[len(c)-1]), Channel: "slack",
+			return RoutedDelivery{Notification: notifiers.Notification{MessageID: messageOf(t, s, c[len(c)-1]), Channel: "slack",
 				Parts: notifiers.Parts{Text: fmt.Sprintf("+%d more", len(c))}}, DecidedReason: "pacing summary"}
 		})
 		if err != nil {

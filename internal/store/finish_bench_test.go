@@ -32,7 +32,7 @@ func BenchmarkFinish(b *testing.B) {
 					d.LeaseUntil = time.Now().Add(time.Minute)
 					m := message("lago", "")
 					d.MessageID = m.ID
-					if _, err := s.Enqueue(ctx, m, "me", []NewDelivery{d}); err != nil {
+					if _, err := s.Enqueue(ctx, m, "me", []RoutedDelivery{d}); err != nil {
 						b.Fatal(err)
 					}
 					outs = append(outs, Outcome{ID: d.ID, Owner: "me", Result: ResultDelivered,

@@ -71,8 +71,8 @@ func message(source, key string) Message {
 	}
 }
 
-func newDelivery(rule, channel string) NewDelivery {
-	return NewDelivery{Delivery: notifiers.Delivery{
+func newDelivery(rule, channel string) RoutedDelivery {
+	return RoutedDelivery{Notification: notifiers.Notification{
 		ID: id("dlv"), Rule: rule, Channel: channel,
 		Parts: notifiers.Parts{Text: "Invoice INV-0001 for *Acme*", Body: `{"n":1}`},
 	}}
@@ -80,7 +80,7 @@ func newDelivery(rule, channel string) NewDelivery {
 
 // enqueue stores one message with the given deliveries and fails the test
 // on error or duplicate.
-func enqueue(t *testing.T, s *Store, owner string, ds ...NewDelivery) Message {
+func enqueue(t *testing.T, s *Store, owner string, ds ...RoutedDelivery) Message {
 	t.Helper()
 	m := message("lago", "")
 	for i := range ds {
@@ -93,7 +93,7 @@ func enqueue(t *testing.T, s *Store, owner string, ds ...NewDelivery) Message {
 	return m
 }
 
-func get(t *testing.T, s *Store, id string) (Delivery, []Attempt) {
+func get(t *testing.T, s *Store, id string) (StoredDelivery, []Attempt) {
 	t.Helper()
 	d, as, err := s.Get(ctxT(t), id)
 	if err != nil {
@@ -102,7 +102,7 @@ func get(t *testing.T, s *Store, id string) (Delivery, []Attempt) {
 	return d, as
 }
 
-func wantState(t *testing.T, s *Store, id, state string) Delivery {
+func wantState(t *testing.T, s *Store, id, state string) StoredDelivery {
 	t.Helper()
 	d, _ := get(t, s, id)
 	if d.State != state {

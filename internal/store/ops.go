@@ -27,7 +27,7 @@ const (
 const sweepChunk = 1000
 
 // List returns deliveries matching f, newest first.
-func (s *Store) List(ctx context.Context, f Filter) ([]Delivery, error) {
+func (s *Store) List(ctx context.Context, f Filter) ([]StoredDelivery, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = DefaultListLimit
@@ -57,18 +57,18 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Delivery, error) {
 }
 
 // Get returns one delivery and its attempts, oldest first, or ErrNotFound.
-func (s *Store) Get(ctx context.Context, id string) (Delivery, []Attempt, error) {
+func (s *Store) Get(ctx context.Context, id string) (StoredDelivery, []Attempt, error) {
 	d, err := scanDelivery(s.r.QueryRowContext(ctx, selectDelivery+" WHERE d.id = $1", id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Delivery{}, nil, ErrNotFound
+		return StoredDelivery{}, nil, ErrNotFound
 	}
 	if err != nil {
-		return Delivery{}, nil, fmt.Errorf("get delivery: %w", err)
+		return StoredDelivery{}, nil, fmt.Errorf("get delivery: %w", err)
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT attempt, owner, started_at, duration_us, outcome, error
 		FROM attempts WHERE delivery_id = $1 ORDER BY attempt`, id)
 	if err != nil {
-		return Delivery{}, nil, fmt.Errorf("get attempts: %w", err)
+		return StoredDelivery{}, nil, fmt.Errorf("get attempts: %w", err)
 	}
 	defer rows.Close()
 	attempts := []Attempt{}
@@ -76,13 +76,13 @@ func (s *Store) Get(ctx context.Context, id string) (Delivery, []Attempt, error)
 		var a Attempt
 		var started, dur int64
 		if err := rows.Scan(&a.No, &a.Owner, &started, &dur, &a.Outcome, &a.Error); err != nil {
-			return Delivery{}, nil, fmt.Errorf("get attempts: %w", err)
+			return StoredDelivery{}, nil, fmt.Errorf("get attempts: %w", err)
 		}
 		a.StartedAt, a.Duration = fromMicros(started), time.Duration(dur)*time.Microsecond
 		attempts = append(attempts, a)
 	}
 	if err := rows.Err(); err != nil {
-		return Delivery{}, nil, fmt.Errorf("get attempts: %w", err)
+		return StoredDelivery{}, nil, fmt.Errorf("get attempts: %w", err)
 	}
 	return d, attempts, nil
 }
@@ -327,7 +327,7 @@ type ReplayFilter struct {
 	// rules and templates) from its message's body; the new parts replace
 	// the stored ones. An error leaves that delivery dead and is reported
 	// in ReplayResult.Failed.
-	Rerender func(d Delivery, body []byte) (notifiers.Parts, error)
+	Rerender func(d StoredDelivery, body []byte) (notifiers.Parts, error)
 }
 
 // ReplayFailure is a dead letter a bulk replay left dead.
@@ -393,7 +393,7 @@ func (s *Store) ReplayMatching(ctx context.Context, f ReplayFilter) (ReplayResul
 	}
 }
 
-func (s *Store) replayChunk(ctx context.Context, ds []Delivery, rerender func(Delivery, []byte) (notifiers.Parts, error)) (int, []ReplayFailure, error) {
+func (s *Store) replayChunk(ctx context.Context, ds []StoredDelivery, rerender func(StoredDelivery, []byte) (notifiers.Parts, error)) (int, []ReplayFailure, error) {
 	now := micros(s.now())
 	if rerender == nil {
 		ids := make([]string, len(ds))

@@ -23,9 +23,9 @@ const selectDelivery = `SELECT d.id, d.message_id, d.rule, d.channel, d.test, d.
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanDelivery(sc scanner) (Delivery, error) {
+func scanDelivery(sc scanner) (StoredDelivery, error) {
 	var (
-		d                                          Delivery
+		d                                          StoredDelivery
 		test, queuedAt, next, created, updated, rx int64
 		parts                                      string
 		owner, group                               sql.NullString
@@ -34,10 +34,10 @@ func scanDelivery(sc scanner) (Delivery, error) {
 	if err := sc.Scan(&d.ID, &d.MessageID, &d.Rule, &d.Channel, &test, &parts, &d.State, &d.Attempts,
 		&d.QueuedAttempts, &queuedAt, &next, &owner, &until, &d.LastError,
 		&created, &updated, &delivered, &d.Source, &d.WebhookType, &rx, &d.Reason, &group); err != nil {
-		return Delivery{}, err
+		return StoredDelivery{}, err
 	}
 	if err := json.Unmarshal([]byte(parts), &d.Parts); err != nil {
-		return Delivery{}, fmt.Errorf("delivery %s: decode parts: %w", d.ID, err)
+		return StoredDelivery{}, fmt.Errorf("delivery %s: decode parts: %w", d.ID, err)
 	}
 	d.Test = test != 0
 	d.QueuedAt, d.NextAttemptAt = fromMicros(queuedAt), fromMicros(next)
@@ -55,13 +55,13 @@ func scanDelivery(sc scanner) (Delivery, error) {
 
 func queryDeliveries(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, query string, args ...any) ([]Delivery, error) {
+}, query string, args ...any) ([]StoredDelivery, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Delivery
+	var out []StoredDelivery
 	for rows.Next() {
 		d, err := scanDelivery(rows)
 		if err != nil {
@@ -85,7 +85,7 @@ func (s *Store) skipLocked() string {
 // ones that are due (oldest first), then in_flight ones whose lease has
 // expired (their owner is gone or too slow). Concurrent claimers, in this
 // process or other replicas, never receive the same delivery.
-func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Delivery, error) {
+func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]StoredDelivery, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -133,7 +133,7 @@ func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease ti
 		return nil, fmt.Errorf("claim expired leases: %w", err)
 	}
 	ids := append(due, expired...)
-	var out []Delivery
+	var out []StoredDelivery
 	for start := 0; start < len(ids); start += idsPerStatement {
 		chunk := ids[start:min(start+idsPerStatement, len(ids))]
 		ds, err := queryDeliveries(ctx, tx, selectDelivery+" WHERE d.id IN ("+s.dialect.params(1, len(chunk))+")",

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-func ids(ds []Delivery) []string {
+func ids(ds []StoredDelivery) []string {
 	out := make([]string, len(ds))
 	for i, d := range ds {
 		out[i] = d.ID
@@ -97,9 +97,9 @@ func TestConcurrentClaimersNeverShare(t *testing.T) {
 		// Two stores on one database stand for two replicas.
 		s1, s2 := openT(t, o), openT(t, o)
 		const total = 300
-		var all []NewDelivery
+		var all []RoutedDelivery
 		for range total / 10 {
-			batch := make([]NewDelivery, 10)
+			batch := make([]RoutedDelivery, 10)
 			for i := range batch {
 				batch[i] = newDelivery("r", "c")
 			}
@@ -283,7 +283,7 @@ func TestReleaseAndRenew(t *testing.T) {
 		o.Now = clk.Now
 		s := openT(t, o)
 		now := clk.Now()
-		lease := func() NewDelivery {
+		lease := func() RoutedDelivery {
 			d := newDelivery("r", "c")
 			d.LeaseUntil = now.Add(time.Minute)
 			return d
@@ -339,7 +339,7 @@ func TestReplay(t *testing.T) {
 		o.Now = clk.Now
 		s := openT(t, o)
 		now := clk.Now()
-		finish := func(result string) NewDelivery {
+		finish := func(result string) RoutedDelivery {
 			d := newDelivery("r", "c")
 			d.LeaseUntil = now.Add(time.Minute)
 			enqueue(t, s, "a", d)

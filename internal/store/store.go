@@ -180,9 +180,10 @@ type Message struct {
 	BodyHash string `json:"-"`
 }
 
-// NewDelivery is a delivery to insert with its message.
-type NewDelivery struct {
-	notifiers.Delivery
+// RoutedDelivery is a delivery as routing produced it, to insert with its
+// message.
+type RoutedDelivery struct {
+	notifiers.Notification
 	// LeaseUntil, if set, inserts the delivery already leased (in_flight)
 	// to the owner given to Enqueue, for that replica's workers to send at
 	// once. Zero inserts it pending, for any replica's poller.
@@ -233,9 +234,9 @@ type GroupSpec struct {
 	Interval time.Duration
 }
 
-// Delivery is a stored delivery, as the queue and the delivery log see it.
-type Delivery struct {
-	notifiers.Delivery
+// StoredDelivery is a stored delivery, as the queue and the delivery log see it.
+type StoredDelivery struct {
+	notifiers.Notification
 	// State is one of StatePending, StateInFlight, StateDelivered,
 	// StateDead.
 	State string `json:"state"`
@@ -299,7 +300,7 @@ type Outcome struct {
 	ID    string
 	Owner string
 	// Attempt, if not nil, is recorded in the history and counted in
-	// Delivery.Attempts. Nil when nothing was sent (the channel no longer
+	// StoredDelivery.Attempts. Nil when nothing was sent (the channel no longer
 	// exists).
 	Attempt *Attempt
 	// Result is ResultDelivered, ResultRetry or ResultDead.

@@ -45,7 +45,7 @@ func BenchmarkGroupCommitSweep(b *testing.B) {
 							d1, d2 := newDelivery("large-invoice", "finance"), newDelivery("large-invoice", "billing-alerts")
 							d1.LeaseUntil, d2.LeaseUntil = time.Now().Add(time.Minute), time.Now().Add(time.Minute)
 							t0 := time.Now()
-							if _, err := s.Enqueue(ctx, m, "bench", []NewDelivery{d1, d2}); err != nil {
+							if _, err := s.Enqueue(ctx, m, "bench", []RoutedDelivery{d1, d2}); err != nil {
 								b.Error(err)
 								return
 							}

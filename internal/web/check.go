@@ -1,9 +1,9 @@
 package web
 
 import (
+	"github.com/switchboard-dev/switchboard/config"
+
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/switchboard-dev/switchboard/internal/lago"
@@ -21,7 +21,7 @@ type ExprCheck struct {
 	Message string
 	// Warnings are the catalog's warnings (a field path that does not
 	// exist in the pinned event type), with their positions.
-	Warnings []router.Diagnostic
+	Warnings []config.Diagnostic
 }
 
 // checkPrefix is the rules file an expression is checked in. The
@@ -44,9 +44,9 @@ const (
 )
 
 // CheckExpression compiles a `when` expression exactly as the loader does,
-// by loading a one-rule file in dir (a temporary file, removed at once):
-// there is one compiler, so the editor can never disagree with a reload.
-func CheckExpression(dir string, catalog *lago.Catalog, when string) (ExprCheck, error) {
+// by compiling a one-rule file: there is one compiler, so the editor can
+// never disagree with a reload.
+func CheckExpression(catalog *lago.Catalog, when string) (ExprCheck, error) {
 	if strings.TrimSpace(when) == "" {
 		return ExprCheck{Line: 1, Column: 1, Message: "the condition is empty"}, nil
 	}
@@ -57,21 +57,8 @@ func CheckExpression(dir string, catalog *lago.Catalog, when string) (ExprCheck,
 		b.WriteString(line)
 		b.WriteByte('\n')
 	}
-	f, err := os.CreateTemp(dir, "switchboard-check-*.yaml")
-	if err != nil {
-		return ExprCheck{}, fmt.Errorf("check expression: %w", err)
-	}
-	defer os.Remove(f.Name())
-	_, werr := f.WriteString(b.String())
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return ExprCheck{}, fmt.Errorf("check expression: %w", werr)
-	}
-	rs, warnings, err := router.Load(router.LoadOptions{
-		RulesPath: f.Name(), TemplatesDir: filepath.Join(dir, "switchboard-no-templates"), DryRun: true,
-		Catalog: catalog, Env: func(string) (string, bool) { return "", false },
+	rs, warnings, err := router.Compile("check.yaml", []byte(b.String()), nil, router.LoadOptions{
+		DryRun: true, Catalog: catalog, Env: func(string) (string, bool) { return "", false },
 	})
 	if rs != nil {
 		defer rs.Close()
@@ -83,14 +70,14 @@ func CheckExpression(dir string, catalog *lago.Catalog, when string) (ExprCheck,
 	if err == nil {
 		return out, nil
 	}
-	le, ok := err.(*router.LoadError)
+	le, ok := err.(*config.LoadError)
 	if !ok {
 		return ExprCheck{}, fmt.Errorf("check expression: %w", err)
 	}
 	out.Warnings = nil
 	for _, d := range le.Diagnostics {
 		d = exprDiag(d)
-		if d.Severity == router.SeverityWarning {
+		if d.Severity == config.SeverityWarning {
 			out.Warnings = append(out.Warnings, d)
 			continue
 		}
@@ -102,7 +89,7 @@ func CheckExpression(dir string, catalog *lago.Catalog, when string) (ExprCheck,
 }
 
 // exprDiag maps a diagnostic's file position to the expression's.
-func exprDiag(d router.Diagnostic) router.Diagnostic {
+func exprDiag(d config.Diagnostic) config.Diagnostic {
 	if d.Line >= checkLine {
 		d.Line -= checkLine - 1
 		d.Column = max(1, d.Column-checkIndent)

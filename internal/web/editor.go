@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 
 	"github.com/switchboard-dev/switchboard/internal/api"
@@ -181,7 +180,7 @@ func (u *UI) editorData(r *http.Request, e editorForm) map[string]any {
 }
 
 func (u *UI) check(when string) ExprCheck {
-	c, err := CheckExpression(os.TempDir(), u.o.Catalog, when)
+	c, err := CheckExpression(u.o.Catalog, when)
 	if err != nil {
 		return ExprCheck{Message: err.Error()}
 	}
@@ -321,7 +320,7 @@ type tryOutcome struct {
 	Rule        string
 	Matched     bool
 	Explanation *router.Explanation
-	Deliveries  []api.TestDelivery
+	Deliveries  []api.TestNotification
 	RuleErrors  []string
 }
 

@@ -34,7 +34,7 @@ func (u *UI) sendTest(w http.ResponseWriter, r *http.Request) {
 		out.Problem = err.Error()
 		return
 	}
-	if rs := u.o.Reload.Current(); rs.Channels[out.Channel] != nil && rs.Channels[out.Channel].Kind == "email" {
+	if rs := u.o.Reload.Current(); rs.Channels[out.Channel] != nil && rs.Channels[out.Channel].Descriptor != nil && rs.Channels[out.Channel].Descriptor.TestRecipient {
 		out.Recipient = r.PostFormValue("test_email")
 	}
 	rep, err := u.api.call(r.Context(), http.MethodPost, "/api/v1/test/send", "", map[string]any{

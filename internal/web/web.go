@@ -1,6 +1,8 @@
 package web
 
 import (
+	"github.com/switchboard-dev/switchboard/internal/app/reload"
+
 	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
@@ -18,7 +20,6 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/lago"
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/internal/store"
-	"github.com/switchboard-dev/switchboard/router"
 )
 
 //go:embed templates/*.html static/*
@@ -32,7 +33,7 @@ type Options struct {
 	// API is the handler serving the admin API (/api/v1/…); the editor
 	// calls it in process with Token.
 	API     http.Handler
-	Reload  *router.Reloader
+	Reload  *reload.Reloader
 	Store   *store.Store
 	Catalog *lago.Catalog
 	Logger  *slog.Logger

@@ -130,7 +130,7 @@ func passwordForms(username, password string) []string {
 // server that does not offer STARTTLS when tls: starttls requires it and
 // an untrusted certificate are permanent errors; 4xx replies, network
 // errors and timeouts are transient.
-func (n *Notifier) Notify(ctx context.Context, d notifiers.Delivery) error {
+func (n *Notifier) Notify(ctx context.Context, d notifiers.Notification) error {
 	to, err := parseRecipients("to", d.Parts.To)
 	if err != nil {
 		return notifiers.Permanent(fmt.Errorf("send email: %w", err))
@@ -218,7 +218,7 @@ func envelopeRecipients(to, cc []*mail.Address) []string {
 // text/html, both are multipart/alternative with the text first. Headers
 // are RFC 2047-encoded where they are not ASCII; bodies are
 // quoted-printable UTF-8.
-func compose(from *mail.Address, to, cc []*mail.Address, d notifiers.Delivery, now time.Time) io.WriterTo {
+func compose(from *mail.Address, to, cc []*mail.Address, d notifiers.Notification, now time.Time) io.WriterTo {
 	m := gomail.NewMessage()
 	m.SetAddressHeader("From", from.Address, from.Name)
 	m.SetHeader("To", formatAddresses(m, to)...)

@@ -50,8 +50,8 @@ func newNotifier(t *testing.T, c email.Config, timeout time.Duration) *email.Not
 }
 
 // delivery returns a typical rendered email delivery; mut adjusts it.
-func delivery(mut func(*notifiers.Delivery)) notifiers.Delivery {
-	d := notifiers.Delivery{
+func delivery(mut func(*notifiers.Notification)) notifiers.Notification {
+	d := notifiers.Notification{
 		ID:        "dlv_01HZX3K9Q2",
 		MessageID: "msg_1",
 		Rule:      "large-invoice",
@@ -69,7 +69,7 @@ func delivery(mut func(*notifiers.Delivery)) notifiers.Delivery {
 }
 
 // sendOne sends d and returns the one message the server received.
-func sendOne(t *testing.T, srv *testpeer.SMTPServer, n *email.Notifier, d notifiers.Delivery) testpeer.SMTPMessage {
+func sendOne(t *testing.T, srv *testpeer.SMTPServer, n *email.Notifier, d notifiers.Notification) testpeer.SMTPMessage {
 	t.Helper()
 	before := srv.Len()
 	if err := n.Notify(context.Background(), d); err != nil {
@@ -109,7 +109,7 @@ func TestNotifyBodies(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := sendOne(t, srv, n, delivery(func(d *notifiers.Delivery) {
+			m := sendOne(t, srv, n, delivery(func(d *notifiers.Notification) {
 				d.Parts.Text, d.Parts.HTML = tc.text, tc.html
 			}))
 			if got := mediaType(t, m.Header.Get("Content-Type")); got != tc.topType {
@@ -154,7 +154,7 @@ func TestNotifyHeadersAndRecipients(t *testing.T) {
 	n := newNotifier(t, config(srv, nil), 0)
 	before := time.Now().Add(-time.Second).Truncate(time.Second)
 
-	m := sendOne(t, srv, n, delivery(func(d *notifiers.Delivery) {
+	m := sendOne(t, srv, n, delivery(func(d *notifiers.Notification) {
 		d.Parts.To = []string{`"Finance Team" <finance@example.com>`, "ops@example.com, cfo@example.com", ""}
 		d.Parts.Cc = []string{"Zoë Ærø <audit@example.com>", "FINANCE@example.com"}
 	}))
@@ -236,7 +236,7 @@ func TestNotifySubject(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := sendOne(t, srv, n, delivery(func(d *notifiers.Delivery) {
+			m := sendOne(t, srv, n, delivery(func(d *notifiers.Notification) {
 				d.Parts.Subject, d.Test = tc.subject, tc.test
 			}))
 			if got := m.Subject(); got != tc.want {
@@ -271,7 +271,7 @@ func TestMessageIDIsStable(t *testing.T) {
 
 	first := sendOne(t, srv, n, delivery(nil))
 	retry := sendOne(t, srv, n, delivery(nil)) // the same delivery again, as a retry or replay sends it
-	other := sendOne(t, srv, n, delivery(func(d *notifiers.Delivery) { d.ID = "dlv_01HZX3K9Q3" }))
+	other := sendOne(t, srv, n, delivery(func(d *notifiers.Notification) { d.ID = "dlv_01HZX3K9Q3" }))
 
 	id := first.Header.Get("Message-ID")
 	if want := email.MessageID("dlv_01HZX3K9Q2"); id != want || want != "<dlv_01HZX3K9Q2@switchboard>" {
@@ -435,7 +435,7 @@ func TestNotifySMTPReplies(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := testpeer.NewSMTP(t, testpeer.SMTPOptions{Reject: map[testpeer.SMTPCommand]testpeer.SMTPReply{tc.cmd: tc.reply}})
 			n := newNotifier(t, config(srv, nil), 0)
-			d := delivery(func(d *notifiers.Delivery) { d.Parts.To = rcptTo })
+			d := delivery(func(d *notifiers.Notification) { d.Parts.To = rcptTo })
 			err := n.Notify(context.Background(), d)
 			checkErr(t, err, tc.permanent, tc.wantErr)
 			if got := srv.Len(); got != 0 {
@@ -487,7 +487,7 @@ func TestNotifyBadRecipients(t *testing.T) {
 	n := newNotifier(t, config(srv, nil), 0)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := n.Notify(context.Background(), delivery(func(d *notifiers.Delivery) {
+			err := n.Notify(context.Background(), delivery(func(d *notifiers.Notification) {
 				d.Parts.To, d.Parts.Cc = tc.to, tc.cc
 			}))
 			checkErr(t, err, true, tc.wantErr)
@@ -578,7 +578,7 @@ func TestNotifyConcurrent(t *testing.T) {
 	errs := make(chan error, count)
 	for i := range count {
 		wg.Go(func() {
-			errs <- n.Notify(context.Background(), delivery(func(d *notifiers.Delivery) {
+			errs <- n.Notify(context.Background(), delivery(func(d *notifiers.Notification) {
 				d.ID = fmt.Sprintf("dlv_%d", i)
 			}))
 		})

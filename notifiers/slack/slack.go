@@ -96,7 +96,7 @@ func New(c Config, o notifiers.Options) (*Notifier, error) {
 // notification fallback when there are blocks. Slack ok:false answers and
 // 4xx statuses are permanent, except the codes that mean "later"
 // (ratelimited, internal_error, …); 429 carries Slack's Retry-After.
-func (n *Notifier) Notify(ctx context.Context, d notifiers.Delivery) error {
+func (n *Notifier) Notify(ctx context.Context, d notifiers.Notification) error {
 	blocks, err := parseBlocks(d.Parts.Blocks)
 	if err != nil {
 		return notifiers.Permanent(fmt.Errorf("slack blocks: %w", err))

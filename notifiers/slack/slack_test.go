@@ -49,8 +49,8 @@ func webhookConfig(peer *testpeer.SlackServer) slack.Config {
 	return slack.Config{WebhookURL: secret.String(peer.WebhookURL())}
 }
 
-func delivery(text, blocks string) notifiers.Delivery {
-	return notifiers.Delivery{
+func delivery(text, blocks string) notifiers.Notification {
+	return notifiers.Notification{
 		ID: "dlv_1", MessageID: "msg_1", Rule: "wallet-depleted", Channel: "billing-alerts",
 		Parts: notifiers.Parts{Text: text, Blocks: blocks},
 	}

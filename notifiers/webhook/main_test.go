@@ -1,4 +1,4 @@
-package http_test
+package webhook_test
 
 import (
 	"testing"

@@ -1,4 +1,4 @@
-package http_test
+package webhook_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/standardwebhooks"
 	"github.com/switchboard-dev/switchboard/internal/testpeer"
 	"github.com/switchboard-dev/switchboard/notifiers"
-	webhook "github.com/switchboard-dev/switchboard/notifiers/http"
+	"github.com/switchboard-dev/switchboard/notifiers/webhook"
 )
 
 // rawMessage is a message as Lago serializes it (\u0026 escapes), with
@@ -38,8 +38,8 @@ func newNotifier(t *testing.T, c webhook.Config, timeout time.Duration) *webhook
 	return n
 }
 
-func delivery(id string, p notifiers.Parts) notifiers.Delivery {
-	return notifiers.Delivery{ID: id, MessageID: "msg_1", Rule: "customers-to-crm", Channel: "crm", Parts: p}
+func delivery(id string, p notifiers.Parts) notifiers.Notification {
+	return notifiers.Notification{ID: id, MessageID: "msg_1", Rule: "customers-to-crm", Channel: "crm", Parts: p}
 }
 
 func TestNotifyRequest(t *testing.T) {
@@ -48,7 +48,7 @@ func TestNotifyRequest(t *testing.T) {
 		// url is appended to the receiver's base URL.
 		url    string
 		cfg    webhook.Config
-		d      notifiers.Delivery
+		d      notifiers.Notification
 		method string
 		path   string
 		// escapedPath, when set, is the path as sent on the wire.
@@ -155,7 +155,7 @@ func TestNotifyRequest(t *testing.T) {
 		{
 			name: "test delivery is marked",
 			url:  "/h",
-			d: notifiers.Delivery{ID: "dlv_11", Rule: "large-invoice", Test: true,
+			d: notifiers.Notification{ID: "dlv_11", Rule: "large-invoice", Test: true,
 				Parts: notifiers.Parts{Body: `{"test":true}`}},
 			method: "POST", path: "/h", body: `{"test":true}`,
 			headers: map[string]string{"X-Switchboard-Test": "true", "X-Switchboard-Rule": "large-invoice"},
@@ -360,7 +360,7 @@ func TestInvalidDeliveryIsPermanent(t *testing.T) {
 	tests := []struct {
 		name string
 		url  string
-		d    notifiers.Delivery
+		d    notifiers.Notification
 	}{
 		{name: "path without leading slash", url: "/h/{{ .x }}", d: delivery("dlv_1", notifiers.Parts{Path: "h/x"})},
 		{name: "path that would change the host", url: "/h/{{ .x }}", d: delivery("dlv_1", notifiers.Parts{Path: "@evil.example.com/x"})},
@@ -484,7 +484,7 @@ func TestSecretsNotInErrors(t *testing.T) {
 		name      string
 		url       string
 		reply     testpeer.Reply
-		d         notifiers.Delivery
+		d         notifiers.Notification
 		transient bool
 		forbid    []string
 	}{

@@ -1,6 +1,9 @@
-package router
+package reload
 
 import (
+	"encoding/json"
+	"github.com/switchboard-dev/switchboard/router"
+
 	"context"
 	"log/slog"
 	"os"
@@ -15,6 +18,39 @@ import (
 
 	"github.com/switchboard-dev/switchboard/internal/metrics"
 )
+
+// noEnv is an empty environment.
+func noEnv(string) (string, bool) { return "", false }
+
+// writeConfig writes a rules file and templates into a new directory and
+// returns the options that load them.
+func writeConfig(t *testing.T, rules string, templates map[string]string) router.LoadOptions {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	td := filepath.Join(dir, "templates")
+	if err := os.MkdirAll(td, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, src := range templates {
+		if err := os.WriteFile(filepath.Join(td, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return router.LoadOptions{RulesPath: filepath.Join(dir, "rules.yaml"), TemplatesDir: td, Env: noEnv}
+}
+
+// msg is a message with body as its payload.
+func msg(t *testing.T, body string) *router.Message {
+	t.Helper()
+	var data map[string]any
+	if err := json.Unmarshal([]byte(body), &data); err != nil {
+		t.Fatal(err)
+	}
+	return &router.Message{ID: "m1", Source: "lago", ReceivedAt: time.Unix(1700000000, 0).UTC(), Body: []byte(body), Data: data}
+}
 
 func rulesWithMessage(text string) string {
 	return `
@@ -63,10 +99,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-func startWatch(t *testing.T, o LoadOptions) (*Reloader, *metrics.Metrics) {
+func startWatch(t *testing.T, o router.LoadOptions) (*Reloader, *metrics.Metrics) {
 	t.Helper()
 	m := metrics.New(prometheus.NewRegistry())
-	r, err := NewReloader(o, slog.New(slog.DiscardHandler), m, nil)
+	r, err := New(o, slog.New(slog.DiscardHandler), m, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +187,7 @@ func TestReloadKubernetesSymlinkSwap(t *testing.T) {
 	if err := os.Symlink("..data/rules.yaml", filepath.Join(dir, "rules.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	o := LoadOptions{RulesPath: filepath.Join(dir, "rules.yaml"), TemplatesDir: filepath.Join(dir, "templates"), Env: testEnv(nil)}
+	o := router.LoadOptions{RulesPath: filepath.Join(dir, "rules.yaml"), TemplatesDir: filepath.Join(dir, "templates"), Env: noEnv}
 	r, _ := startWatch(t, o)
 	if renderedText(t, r) != "v1" {
 		t.Fatal("initial")
@@ -173,7 +209,7 @@ func TestReloadKubernetesSymlinkSwap(t *testing.T) {
 func TestForcedReloadAndUnchangedFile(t *testing.T) {
 	o := writeConfig(t, rulesWithMessage("x"), nil)
 	swaps := 0
-	r, err := NewReloader(o, slog.New(slog.DiscardHandler), nil, func(_, _ *Ruleset) { swaps++ })
+	r, err := New(o, slog.New(slog.DiscardHandler), nil, func(_, _ *router.Ruleset) { swaps++ })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +225,7 @@ func TestForcedReloadAndUnchangedFile(t *testing.T) {
 // the reloader refuses to start and says why.
 func TestInitialLoadFailure(t *testing.T) {
 	o := writeConfig(t, "rules: [", nil)
-	_, err := NewReloader(o, slog.New(slog.DiscardHandler), nil, nil)
+	_, err := New(o, slog.New(slog.DiscardHandler), nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "rules.yaml:1:") {
 		t.Fatalf("err = %v", err)
 	}

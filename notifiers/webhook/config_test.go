@@ -1,4 +1,4 @@
-package http_test
+package webhook_test
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/notifiers"
-	webhook "github.com/switchboard-dev/switchboard/notifiers/http"
+	"github.com/switchboard-dev/switchboard/notifiers/webhook"
 )
 
 // testSecret is a valid Standard Webhooks secret (base64 of 24 bytes).

@@ -1,10 +1,18 @@
-package router
+// Package reload owns the Ruleset in use while serving: it loads the
+// configuration, swaps in a new Ruleset only when the whole configuration
+// is valid (keeping the old one and reporting the errors otherwise), and
+// watches the rules file and templates directory with fsnotify, beside a
+// slow poll. It is I/O around router.Load, which builds nothing itself.
+package reload
 
 import (
+	"github.com/switchboard-dev/switchboard/router"
+
+	"github.com/switchboard-dev/switchboard/config"
+
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -28,22 +36,22 @@ type Status struct {
 	// LastAttempt is when a load was last tried.
 	LastAttempt time.Time `json:"last_attempt"`
 	// Errors are the errors of the last failed attempt.
-	Errors []Diagnostic `json:"errors"`
+	Errors []config.Diagnostic `json:"errors"`
 	// Warnings are the warnings of the configuration in use.
-	Warnings []Diagnostic `json:"warnings"`
+	Warnings []config.Diagnostic `json:"warnings"`
 }
 
 // Reloader owns the current Ruleset. Every change takes one path: parse,
 // validate, compile, then an atomic swap — or, when anything is wrong,
 // keep the old Ruleset and report the errors.
 type Reloader struct {
-	opts    LoadOptions
+	opts    router.LoadOptions
 	logger  *slog.Logger
 	metrics *metrics.Metrics
 	// OnSwap, if set, is called after a new Ruleset replaced old.
-	onSwap func(old, new *Ruleset)
+	onSwap func(old, new *router.Ruleset)
 
-	current atomic.Pointer[Ruleset]
+	current atomic.Pointer[router.Ruleset]
 	status  atomic.Pointer[Status]
 	mu      sync.Mutex // serializes loads
 	// failedVersion is the content hash of the last configuration that
@@ -57,12 +65,12 @@ type Reloader struct {
 	Poll     time.Duration
 }
 
-// NewReloader loads the configuration once. It fails if that first load
+// New loads the configuration once. It fails if that first load
 // fails: there is nothing to fall back on.
-func NewReloader(o LoadOptions, logger *slog.Logger, m *metrics.Metrics, onSwap func(old, new *Ruleset)) (*Reloader, error) {
-	o.defaults()
+func New(o router.LoadOptions, logger *slog.Logger, m *metrics.Metrics, onSwap func(old, new *router.Ruleset)) (*Reloader, error) {
+	o = o.WithDefaults()
 	r := &Reloader{opts: o, logger: logger, metrics: m, onSwap: onSwap, Debounce: 200 * time.Millisecond, Poll: 5 * time.Second}
-	rs, _, err := Load(o)
+	rs, _, err := router.Load(o)
 	now := o.Now()
 	if err != nil {
 		r.setMetrics(false, now)
@@ -75,13 +83,13 @@ func NewReloader(o LoadOptions, logger *slog.Logger, m *metrics.Metrics, onSwap 
 }
 
 // Current returns the Ruleset in use.
-func (r *Reloader) Current() *Ruleset { return r.current.Load() }
+func (r *Reloader) Current() *router.Ruleset { return r.current.Load() }
 
 // Status returns the load status.
 func (r *Reloader) Status() Status { return *r.status.Load() }
 
 // Options returns the load options (paths, dry-run).
-func (r *Reloader) Options() LoadOptions { return r.opts }
+func (r *Reloader) Options() router.LoadOptions { return r.opts }
 
 func (r *Reloader) setMetrics(ok bool, now time.Time) {
 	if r.metrics == nil {
@@ -109,11 +117,11 @@ func (r *Reloader) Reload(reason string, force bool) error {
 		}
 	}
 	now := r.opts.Now()
-	rs, _, err := Load(r.opts)
+	rs, _, err := router.Load(r.opts)
 	st := *r.status.Load()
 	st.LastAttempt = now
 	if err != nil {
-		var le *LoadError
+		var le *config.LoadError
 		if errors.As(err, &le) {
 			st.Errors = le.Errors()
 		}
@@ -135,7 +143,7 @@ func (r *Reloader) Reload(reason string, force bool) error {
 	if r.onSwap != nil {
 		r.onSwap(cur, rs)
 	}
-	cur.close()
+	cur.Close()
 	return nil
 }
 
@@ -144,7 +152,7 @@ func (r *Reloader) Reload(reason string, force bool) error {
 const maxLoggedWarnings = 20
 
 // LogWarnings logs a configuration's warnings, at most maxLoggedWarnings.
-func LogWarnings(logger *slog.Logger, ws []Diagnostic) {
+func LogWarnings(logger *slog.Logger, ws []config.Diagnostic) {
 	for i, w := range ws {
 		if i == maxLoggedWarnings {
 			logger.Warn("more configuration warnings not shown; run switchboard check to list them all", "more", len(ws)-i)
@@ -156,15 +164,7 @@ func LogWarnings(logger *slog.Logger, ws []Diagnostic) {
 
 // contentVersion hashes the files as they are now on disk.
 func (r *Reloader) contentVersion() (string, error) {
-	src, err := os.ReadFile(r.opts.RulesPath)
-	if err != nil {
-		return "", err
-	}
-	tmpls, err := readTemplates(r.opts.TemplatesDir)
-	if err != nil {
-		return "", err
-	}
-	return version(src, tmpls), nil
+	return router.ContentVersion(r.opts)
 }
 
 // Watch reloads when the rules file or a template changes, until ctx ends.

@@ -1,4 +1,4 @@
-// Package http is the outgoing HTTP webhook channel: it sends each
+// Package webhook is the outgoing HTTP webhook channel: it sends each
 // delivery as one POST (or PUT, PATCH) request to the configured
 // receiver, with a webhook-id header receivers can dedupe on and, when a
 // signing secret is set, Standard Webhooks signature headers.
@@ -14,4 +14,4 @@
 // The host always comes from the configuration, never from a message, and
 // redirects are never followed, so a message cannot steer a request to
 // another address.
-package http
+package webhook

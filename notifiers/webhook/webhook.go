@@ -1,4 +1,4 @@
-package http
+package webhook
 
 import (
 	"context"
@@ -146,7 +146,7 @@ func New(c Config, o notifiers.Options) (*Notifier, error) {
 // A 2xx answer is success; 408, 429, 5xx and network errors are
 // transient (honouring Retry-After on 429 and 503); any other answer,
 // redirects included, is permanent.
-func (n *Notifier) Notify(ctx context.Context, d notifiers.Delivery) error {
+func (n *Notifier) Notify(ctx context.Context, d notifiers.Notification) error {
 	secrets := n.secrets
 	for _, v := range d.Parts.Headers {
 		secrets = append(secrets, headerSecrets(v)...)
@@ -158,7 +158,7 @@ func (n *Notifier) Notify(ctx context.Context, d notifiers.Delivery) error {
 	return scrub(fmt.Errorf("send webhook: %w", err), secrets)
 }
 
-func (n *Notifier) notify(ctx context.Context, d notifiers.Delivery) error {
+func (n *Notifier) notify(ctx context.Context, d notifiers.Notification) error {
 	path := d.Parts.Path
 	if path == "" {
 		if strings.Contains(n.defaultPath, "{{") {

@@ -1,0 +1,27 @@
+// Package wiring is the one place that knows every channel kind: it
+// registers each notifier package's descriptor (notifiers.Kind). Adding a
+// kind is its package and one line in kinds.
+package wiring
+
+import (
+	"github.com/switchboard-dev/switchboard/notifiers"
+	"github.com/switchboard-dev/switchboard/notifiers/email"
+	"github.com/switchboard-dev/switchboard/notifiers/slack"
+	"github.com/switchboard-dev/switchboard/notifiers/webhook"
+)
+
+// kinds are the channel kinds, in the order the editor offers them.
+var kinds = []*notifiers.Kind{&slack.Kind, &email.Kind, &webhook.Kind}
+
+// Kinds returns every channel kind, in the order the editor offers them.
+func Kinds() []*notifiers.Kind { return kinds }
+
+// Kind returns the channel kind named name ("slack", "email", "http").
+func Kind(name string) (*notifiers.Kind, bool) {
+	for _, k := range kinds {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return nil, false
+}

@@ -1,0 +1,58 @@
+package notifiers
+
+// Kind describes one channel kind to the code that is not its notifier:
+// the router's defaults, the delivery workers' pacing summaries, the admin
+// API and the editor. Each notifier package exports its own; the wiring
+// package registers them, so adding a kind touches its package and one
+// registration line.
+type Kind struct {
+	// Name is the kind's key in a channel's block ("slack", "email",
+	// "http").
+	Name string
+	// RatePerSecond and Burst are the default send rate (zero: no limit).
+	RatePerSecond float64
+	Burst         int
+	// Pacing is the default backlog above which the overflow collapses
+	// into one summary (zero: off).
+	Pacing int
+	// TestRecipient is set when Send test asks for a recipient (an
+	// address the test goes to instead of the configured ones).
+	TestRecipient bool
+	// New builds the kind's notifier from its configuration block (a
+	// pointer to the package's Config, validated).
+	New func(cfg any, o Options) (Notifier, error)
+	// Show returns the parts of a rendered notification that the admin
+	// API and the editor show, by label. It never shows a secret.
+	Show func(p Parts) map[string]string
+	// Summary renders a pacing summary for channel: text is the summary
+	// line, collapsed how many notifications it stands for, byType how
+	// many of each webhook type. Addressing comes from last, the last
+	// collapsed notification.
+	Summary func(channel string, last Parts, text string, collapsed int, byType map[string]int) Parts
+}
+
+// ShowParts puts each non-empty value of kv (label, value, label, value…)
+// in a map, as Kind.Show returns them.
+func ShowParts(kv ...string) map[string]string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			m[kv[i]] = kv[i+1]
+		}
+	}
+	return m
+}
+
+// Addressing returns the parts of last that say where a notification
+// goes (recipients, path, headers), for a summary that goes the same way.
+func Addressing(last Parts) Parts {
+	return Parts{To: last.To, Cc: last.Cc, Path: last.Path, Headers: last.Headers}
+}
+
+// TextSummary is the pacing summary of a kind that sends text: the
+// summary line, addressed as last.
+func TextSummary(_ string, last Parts, text string, _ int, _ map[string]int) Parts {
+	p := Addressing(last)
+	p.Text = text
+	return p
+}
