@@ -25,6 +25,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/digest"
 	"github.com/switchboard-dev/switchboard/internal/ingest"
 	"github.com/switchboard-dev/switchboard/internal/lago"
+	"github.com/switchboard-dev/switchboard/internal/maintenance"
 	"github.com/switchboard-dev/switchboard/internal/metrics"
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/internal/silence"
@@ -267,8 +268,10 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	var wg sync.WaitGroup
 	dispDone := make(chan error, 1)
 	flusher := digest.New(digest.Options{Store: st, Rules: reloader.Current, Logger: log, Metrics: m, Wake: disp.Wake})
-	wg.Add(5)
+	upkeep := maintenance.New(maintenance.Options{Store: st, Logger: log, Metrics: m})
+	wg.Add(6)
 	go func() { defer wg.Done(); budget.Relieve(runCtx, time.Second) }()
+	go func() { defer wg.Done(); upkeep.Run(runCtx) }()
 	go func() { defer wg.Done(); flusher.Run(runCtx) }()
 	go func() { defer wg.Done(); silences.Run(runCtx) }()
 	go func() { defer wg.Done(); dispDone <- disp.Run(runCtx) }()

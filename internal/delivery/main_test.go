@@ -229,15 +229,13 @@ func newEnv(t *testing.T, st *store.Store, chs *channels, tune func(*delivery.Op
 	t.Helper()
 	e := &env{st: st, channels: chs, reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
 	e.opts = delivery.Options{
-		Store:         st,
-		Resolve:       chs.resolve,
-		Owner:         fmt.Sprintf("replica-%d", ownerSeq.Add(1)),
-		Logger:        slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Metrics:       metrics.New(e.reg),
-		PollInterval:  50 * time.Millisecond,
-		Backoff:       func(int) time.Duration { return 50 * time.Millisecond },
-		StatsInterval: 50 * time.Millisecond,
-		SweepInterval: -1,
+		Store:        st,
+		Resolve:      chs.resolve,
+		Owner:        fmt.Sprintf("replica-%d", ownerSeq.Add(1)),
+		Logger:       slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Metrics:      metrics.New(e.reg),
+		PollInterval: 50 * time.Millisecond,
+		Backoff:      func(int) time.Duration { return 50 * time.Millisecond },
 	}
 	if tune != nil {
 		tune(&e.opts)
