@@ -3,9 +3,13 @@
 package main
 
 import (
+	"errors"
 	"syscall"
 	"time"
 )
+
+// errNoProc is returned where /proc is not available.
+var errNoProc = errors.New("process statistics need Linux /proc")
 
 func childAttr() *syscall.SysProcAttr { return nil }
 

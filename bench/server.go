@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -172,6 +171,3 @@ func tail(path string, n int) string {
 	}
 	return "  " + strings.Join(lines, "\n  ")
 }
-
-// errNoProc is returned where /proc is not available.
-var errNoProc = errors.New("process statistics need Linux /proc")

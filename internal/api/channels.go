@@ -74,7 +74,7 @@ func (a *API) channelHealth(ctx context.Context, rs *router.Ruleset) map[string]
 	if err != nil {
 		return nil
 	}
-	now := time.Now()
+	now := a.o.Now()
 	out := map[string]*ChannelHealth{}
 	for _, n := range rs.ChannelNames() {
 		h := &ChannelHealth{State: "closed", Backlog: backlog[n]}

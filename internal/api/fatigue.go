@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/internal/fatigue"
 	"github.com/switchboard-dev/switchboard/internal/store"
 	"github.com/switchboard-dev/switchboard/router"
 	"github.com/switchboard-dev/switchboard/router/schedule"
@@ -39,7 +40,7 @@ type TestEnv struct {
 
 // testEnv is the live environment of the running server.
 func (a *API) testEnv() TestEnv {
-	env := TestEnv{Now: time.Now()}
+	env := TestEnv{Now: a.o.Now()}
 	if a.o.Silences != nil {
 		env.Silenced = a.o.Silences.Silenced
 	}
@@ -50,62 +51,91 @@ func (a *API) testEnv() TestEnv {
 }
 
 // describe says what silences, quiet hours, throttles and groups would do
-// with a delivery now, in the order ingest applies them.
+// with a delivery now, walking the fatigue order as ingest and the store
+// do.
 func describe(ctx context.Context, env TestEnv, d router.Outgoing, data map[string]any) (decision, reason string) {
+	var silence string
 	if env.Silenced != nil {
 		if id, why, ok := env.Silenced(d.Rule, data, env.Now); ok {
-			return DecisionSilence, fmt.Sprintf("silenced by %s: %s", id, why)
+			silence = fmt.Sprintf("silenced by %s: %s", id, why)
 		}
 	}
 	p := d.Policy
 	if p == nil {
-		return DecisionSend, ""
+		p = &router.Policy{}
 	}
-	if p.Quiet == schedule.Drop {
-		return DecisionDrop, p.QuietWhy
+	f := fatigue.Facts{
+		Silenced:  silence != "",
+		QuietDrop: p.Quiet == schedule.Drop,
+		Throttled: p.ThrottleEvery > 0,
+		Grouped:   p.Grouped,
+		QuietHold: p.Quiet == schedule.Hold,
 	}
 	var notes []string
-	if p.ThrottleEvery > 0 {
-		note := fmt.Sprintf("throttle: key %q, at most one per %s", p.ThrottleKey, p.ThrottleEvery)
-		if env.Live != nil {
-			open, end, n, err := env.Live.ThrottleState(ctx, d.Rule, p.ThrottleKey, env.Now)
-			switch {
-			case err != nil:
-				note += " (window state unavailable: " + err.Error() + ")"
-			case open:
-				return DecisionSuppress, fmt.Sprintf("throttled: key %q already notified; window ends %s (%d suppressed so far)",
-					p.ThrottleKey, end.UTC().Format(time.RFC3339), n)
-			default:
-				note += "; no window open, this one would open one"
-				if n > 0 {
-					note += fmt.Sprintf(" and report %d suppressed", n)
-				}
+	for step := fatigue.First(f); ; step = fatigue.Next(f, step) {
+		switch step {
+		case fatigue.Silence:
+			return DecisionSilence, silence
+		case fatigue.QuietDrop:
+			return DecisionDrop, p.QuietWhy
+		case fatigue.Throttle:
+			note, suppressed := describeThrottle(ctx, env, d, p)
+			if suppressed {
+				return DecisionSuppress, note
 			}
+			notes = append(notes, note)
+		case fatigue.Group:
+			return DecisionGroup, describeGroup(ctx, env, d, p)
+		case fatigue.Hold:
+			return DecisionHold, p.QuietWhy
+		default:
+			return DecisionSend, strings.Join(notes, "; ")
 		}
-		notes = append(notes, note)
 	}
-	if p.Grouped {
-		due := env.Now.Add(p.GroupWait)
-		note := fmt.Sprintf("group: key %q", p.GroupKey)
-		if env.Live != nil {
-			g, state, waiting, err := env.Live.GroupState(ctx, d.Rule, p.GroupKey, d.Channel)
-			switch {
-			case err != nil:
-				note += " (group state unavailable: " + err.Error() + ")"
-			case state == "open":
-				return DecisionGroup, fmt.Sprintf("%s; joins the open group (%d waiting), digest due %s",
-					note, waiting, g.FlushAt.UTC().Format(time.RFC3339))
-			case !g.LastFlushAt.IsZero() && g.LastFlushAt.Add(p.GroupInterval).After(due):
-				due = g.LastFlushAt.Add(p.GroupInterval)
-			}
+}
+
+// describeThrottle says what the rule's throttle would do: suppressed, with
+// the reason, when its window is open, else a note.
+func describeThrottle(ctx context.Context, env TestEnv, d router.Outgoing, p *router.Policy) (note string, suppressed bool) {
+	note = fmt.Sprintf("throttle: key %q, at most one per %s", p.ThrottleKey, p.ThrottleEvery)
+	if env.Live == nil {
+		return note, false
+	}
+	open, end, n, err := env.Live.ThrottleState(ctx, d.Rule, p.ThrottleKey, env.Now)
+	switch {
+	case err != nil:
+		note += " (window state unavailable: " + err.Error() + ")"
+	case open:
+		return fmt.Sprintf("throttled: key %q already notified; window ends %s (%d suppressed so far)",
+			p.ThrottleKey, end.UTC().Format(time.RFC3339), n), true
+	default:
+		note += "; no window open, this one would open one"
+		if n > 0 {
+			note += fmt.Sprintf(" and report %d suppressed", n)
 		}
-		if p.Quiet == schedule.Hold && p.QuietUntil.After(due) {
-			due = p.QuietUntil
+	}
+	return note, false
+}
+
+// describeGroup says which group the delivery would join and when its
+// digest would be due.
+func describeGroup(ctx context.Context, env TestEnv, d router.Outgoing, p *router.Policy) string {
+	due := env.Now.Add(p.GroupWait)
+	note := fmt.Sprintf("group: key %q", p.GroupKey)
+	if env.Live != nil {
+		g, state, waiting, err := env.Live.GroupState(ctx, d.Rule, p.GroupKey, d.Channel)
+		switch {
+		case err != nil:
+			note += " (group state unavailable: " + err.Error() + ")"
+		case state == "open":
+			return fmt.Sprintf("%s; joins the open group (%d waiting), digest due %s",
+				note, waiting, g.FlushAt.UTC().Format(time.RFC3339))
+		case !g.LastFlushAt.IsZero() && g.LastFlushAt.Add(p.GroupInterval).After(due):
+			due = g.LastFlushAt.Add(p.GroupInterval)
 		}
-		return DecisionGroup, fmt.Sprintf("%s; opens a group, digest due %s", note, due.UTC().Format(time.RFC3339))
 	}
-	if p.Quiet == schedule.Hold {
-		return DecisionHold, p.QuietWhy
+	if p.Quiet == schedule.Hold && p.QuietUntil.After(due) {
+		due = p.QuietUntil
 	}
-	return DecisionSend, strings.Join(notes, "; ")
+	return fmt.Sprintf("%s; opens a group, digest due %s", note, due.UTC().Format(time.RFC3339))
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/internal/store"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 	"github.com/switchboard-dev/switchboard/internal/testpg"
 	"github.com/switchboard-dev/switchboard/router"
 )
@@ -24,7 +25,7 @@ import (
 // pg is one PostgreSQL server shared by the package's tests.
 var pg testpg.Shared
 
-func TestMain(m *testing.M) { pg.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testkit.Main(m, &pg) }
 
 const testToken = "test-admin-token"
 

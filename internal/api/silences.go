@@ -44,7 +44,7 @@ func (a *API) listSilences(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "store unavailable")
 		return
 	}
-	now := time.Now()
+	now := a.o.Now()
 	out := make([]SilenceJSON, len(list))
 	for i, s := range list {
 		out[i] = SilenceJSON{s, s.State(now)}
@@ -60,7 +60,7 @@ func (a *API) getSilence(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		writeError(w, http.StatusServiceUnavailable, "store unavailable")
 	default:
-		writeJSON(w, http.StatusOK, SilenceJSON{s, s.State(time.Now())})
+		writeJSON(w, http.StatusOK, SilenceJSON{s, s.State(a.o.Now())})
 	}
 }
 
@@ -75,7 +75,7 @@ func (a *API) addSilence(w http.ResponseWriter, r *http.Request) {
 	if in.Author == "" {
 		in.Author = "api"
 	}
-	s, details := NewSilence(in, a.o.Reload.Current(), time.Now())
+	s, details := NewSilence(in, a.o.Reload.Current(), a.o.Now())
 	if len(details) > 0 {
 		writeHTTPError(w, &httpError{code: http.StatusUnprocessableEntity, msg: "invalid silence: " + details[0].Message, details: details})
 		return
@@ -88,11 +88,11 @@ func (a *API) addSilence(w http.ResponseWriter, r *http.Request) {
 	a.refreshSilences(r.Context())
 	a.o.Logger.Info("silence added", "silence", s.ID, "rule", s.Rule, "when", s.When, "ends_at", s.EndsAt,
 		"author", s.Author, "reason", s.Reason)
-	writeJSON(w, http.StatusCreated, SilenceJSON{s, s.State(time.Now())})
+	writeJSON(w, http.StatusCreated, SilenceJSON{s, s.State(a.o.Now())})
 }
 
 func (a *API) expireSilence(w http.ResponseWriter, r *http.Request) {
-	s, err := a.o.Store.ExpireSilence(r.Context(), r.PathValue("id"), time.Now())
+	s, err := a.o.Store.ExpireSilence(r.Context(), r.PathValue("id"), a.o.Now())
 	switch {
 	case errors.Is(err, store.ErrSilenceNotFound):
 		writeError(w, http.StatusNotFound, "no such silence")

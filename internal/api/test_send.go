@@ -77,7 +77,7 @@ func (a *API) sendTest(w http.ResponseWriter, r *http.Request) {
 	if src == "" {
 		src = "test"
 	}
-	msg := &router.Message{ID: "test-" + router.NewMessageID(), Source: src, ReceivedAt: time.Now(), Body: req.Message, Data: data}
+	msg := &router.Message{ID: "test-" + router.NewMessageID(), Source: src, ReceivedAt: a.o.Now(), Body: req.Message, Data: data}
 	outs, ok := rs.RenderRule(name, msg)
 	if !ok {
 		writeHTTPError(w, &httpError{code: http.StatusUnprocessableEntity, msg: fmt.Sprintf("no rule named %q", name),
@@ -117,7 +117,7 @@ func (a *API) sendTest(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Parts.To, d.Parts.Cc = []string{addr.Address}, nil
 	}
-	if !a.tests.allow(time.Now()) {
+	if !a.tests.allow(a.o.Now()) {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, "one test send per second")
 		return

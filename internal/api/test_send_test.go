@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/secret"
+	"github.com/switchboard-dev/switchboard/internal/testclock"
 	"github.com/switchboard-dev/switchboard/internal/testpeer"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
 // liveServer is the admin API over a configuration whose channels really
-// send, to the given peers.
-func liveServer(t *testing.T, rules string) *server {
+// send, to the given peers, on a clock the test moves.
+func liveServer(t *testing.T, rules string) (*server, *testclock.Clock) {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rules.yaml")
@@ -33,10 +34,11 @@ func liveServer(t *testing.T, rules string) *server {
 	}
 	t.Cleanup(func() { rl.Current().Close() })
 	mux := http.NewServeMux()
-	New(Options{Token: secret.String(testToken), Reload: rl, Logger: log}).Register(mux)
+	clk := testclock.New(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC))
+	New(Options{Token: secret.String(testToken), Reload: rl, Logger: log, Now: clk.Now}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &server{t: t, path: path, url: srv.URL, reload: rl}
+	return &server{t: t, path: path, url: srv.URL, reload: rl}, clk
 }
 
 // Send test delivers one real notification, marked as a test; an email
@@ -45,7 +47,7 @@ func liveServer(t *testing.T, rules string) *server {
 func TestSendTest(t *testing.T) {
 	smtp := testpeer.NewSMTP(t, testpeer.SMTPOptions{})
 	slack := testpeer.NewSlack(t)
-	s := liveServer(t, `sources:
+	s, clk := liveServer(t, `sources:
   lago:
     lago: {}
 channels:
@@ -87,7 +89,7 @@ rules:
 		t.Fatalf("test mail: %+v (subject %q)", mails, mails[0].Subject())
 	}
 
-	time.Sleep(time.Second) // one test per second
+	clk.Add(time.Second) // one test per second
 	r = s.do("POST", "/api/v1/test/send", "", map[string]any{"message": msg, "to": "ops",
 		"rule": map[string]any{"name": "draft", "when": "false", "send": []map[string]any{{"to": "ops", "message": "Draft {{ .invoice.number }}"}}}})
 	if r.code != 200 {
@@ -109,7 +111,7 @@ rules:
 		t.Fatalf("unknown rule: %d", r.code)
 	}
 	// The peer's refusal comes back as 502 with its reason.
-	time.Sleep(time.Second)
+	clk.Add(time.Second)
 	slack.Reply(testpeer.SlackError("channel_not_found"))
 	r = s.do("POST", "/api/v1/test/send", "", map[string]any{"message": msg, "rule_name": "big-invoice", "to": "ops"})
 	if r.code != http.StatusBadGateway || !strings.Contains(string(r.body), "channel_not_found") {

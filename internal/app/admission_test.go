@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/app"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 )
 
 // floodSecret signs the webhooks of the flood tests.
@@ -34,7 +35,7 @@ rules: []
 type served struct {
 	addr    string
 	dataDir string
-	logs    *syncBuffer
+	logs    *testkit.LogBuffer
 	cancel  context.CancelFunc
 	done    chan error
 }
@@ -50,7 +51,7 @@ func startServe(t *testing.T, rules string, adjust func(*app.ServeOptions)) *ser
 	if err := os.Mkdir(filepath.Join(dir, "templates"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	s := &served{dataDir: filepath.Join(dir, "data"), logs: &syncBuffer{}, done: make(chan error, 1)}
+	s := &served{dataDir: filepath.Join(dir, "data"), logs: &testkit.LogBuffer{}, done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	ready := make(chan string, 1)

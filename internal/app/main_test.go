@@ -3,11 +3,11 @@ package app_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 )
 
 // Serve starts the HTTP server, the delivery workers, the store's writer
 // and the reload watcher: none may outlive the tests.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	testkit.Main(m, nil)
 }

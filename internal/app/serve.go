@@ -29,6 +29,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/digest"
 	"github.com/switchboard-dev/switchboard/internal/ingest"
 	"github.com/switchboard-dev/switchboard/internal/lago"
+	"github.com/switchboard-dev/switchboard/internal/maintenance"
 	"github.com/switchboard-dev/switchboard/internal/metrics"
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/internal/silence"
@@ -108,6 +109,7 @@ type server struct {
 	budget   *admission.Budget
 	ing      *ingest.Handler
 	flusher  *digest.Flusher
+	upkeep   *maintenance.Runner
 	ln       *admission.Listener
 	srv      *http.Server
 	// undo holds what close reverts, in order (the soft memory limit).
@@ -309,6 +311,7 @@ func build(ctx context.Context, o ServeOptions) (_ *server, err error) {
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	s.flusher = digest.New(digest.Options{Store: st, Rules: reloader.Current, Logger: log, Metrics: m, Wake: disp.Wake})
+	s.upkeep = maintenance.New(maintenance.Options{Store: st, Logger: log, Metrics: m})
 	log.Info("switchboard listening", "addr", s.ln.Addr().String(), "rules", o.Rules, "version", rs.Version,
 		"sources", len(rs.Sources), "channels", len(rs.Channels), "rules_count", len(rs.Rules), "owner", owner)
 	return s, nil
@@ -321,8 +324,9 @@ func (s *server) run(ctx context.Context) error {
 	defer stopRun()
 	var wg sync.WaitGroup
 	dispDone := make(chan error, 1)
-	wg.Add(6)
+	wg.Add(7)
 	go func() { defer wg.Done(); s.budget.Relieve(runCtx, time.Second) }()
+	go func() { defer wg.Done(); s.upkeep.Run(runCtx) }()
 	go func() { defer wg.Done(); s.flusher.Run(runCtx) }()
 	go func() { defer wg.Done(); s.silences.Run(runCtx) }()
 	go func() { defer wg.Done(); dispDone <- s.disp.Run(runCtx) }()

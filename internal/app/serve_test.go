@@ -35,6 +35,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/internal/app"
 	"github.com/switchboard-dev/switchboard/internal/secret"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 	"github.com/switchboard-dev/switchboard/internal/testpeer"
 )
 
@@ -859,24 +860,6 @@ func (g *generator) cases() [][]*send {
 	return out
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes (the log).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // streamLimit is the body size above which a request answered 413 is
 // written by hand: the server answers without reading the whole body and
 // closes, and net/http's client may then report its failed write instead
@@ -1058,7 +1041,7 @@ func TestServeHostileInput(t *testing.T) {
 	// Serve's to stop.
 	running := goleak.IgnoreCurrent()
 
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	served := make(chan error, 1)
@@ -1201,7 +1184,7 @@ func TestServeHostileInput(t *testing.T) {
 	reqs := recv.WaitFor(len(queued)+typed, 30*time.Second)
 	checkDelivered(t, queued, reqs)
 	auth := http.Header{"Authorization": {"Bearer " + hostileAdminToken}}
-	eventually(t, "every delivery to be recorded as delivered", 30*time.Second, func() bool {
+	testkit.Eventually(t, "every delivery to be recorded as delivered", 30*time.Second, func() bool {
 		var list struct {
 			Deliveries []struct{ Status string } `json:"deliveries"`
 		}
@@ -1415,17 +1398,6 @@ func get(t *testing.T, client *http.Client, u string, h http.Header) []byte {
 		t.Fatalf("GET %s: %d %v", u, resp.StatusCode, err)
 	}
 	return b
-}
-
-func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // checkStore reads the store's database file, read-only, after Serve has

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"time"
 
@@ -221,7 +222,7 @@ func (d *Dispatcher) refreshBreakers(ctx context.Context) {
 		return
 	}
 	d.mu.Lock()
-	d.breakers = all
+	d.breakers = maps.Clone(all) // recordBreaker writes d.breakers; all stays ours
 	d.mu.Unlock()
 	now := d.o.Now()
 	for name, b := range all {

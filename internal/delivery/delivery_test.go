@@ -421,7 +421,9 @@ func TestTwoReplicasNeverSendTwice(t *testing.T) {
 	}
 }
 
-func TestStatsGauges(t *testing.T) {
+// Every attempt is counted by outcome (the queue gauges are the
+// maintenance package's).
+func TestAttemptsCounted(t *testing.T) {
 	rcv := newReceiver(t, func(int) (int, string) { return 404, "" })
 	chs := &channels{}
 	chs.set("crm", delivery.Channel{Notifier: newPostNotifier(t, rcv.srv.URL)})
@@ -431,10 +433,6 @@ func TestStatsGauges(t *testing.T) {
 	for _, d := range ds {
 		e.waitState(t, d.ID, store.StateDead)
 	}
-	waitFor(t, 10*time.Second, func() bool {
-		return counter(t, e.reg, "switchboard_deliveries", map[string]string{"state": "dead"}) == 2 &&
-			counter(t, e.reg, "switchboard_deliveries_pending", nil) == 0
-	}, func() string { return "deliveries{state=dead} never reached 2" })
 	if got := counter(t, e.reg, "switchboard_delivery_attempts_total", map[string]string{"channel": "crm", "outcome": "permanent"}); got != 2 {
 		t.Errorf("delivery_attempts_total{outcome=permanent} = %v, want 2", got)
 	}

@@ -18,13 +18,14 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/delivery"
 	"github.com/switchboard-dev/switchboard/internal/metrics"
 	"github.com/switchboard-dev/switchboard/internal/store"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 	"github.com/switchboard-dev/switchboard/internal/testpg"
 	"github.com/switchboard-dev/switchboard/notifiers"
 )
 
 var pg testpg.Shared
 
-func TestMain(m *testing.M) { pg.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testkit.Main(m, &pg) }
 
 // receiver is a real HTTP peer that records what it receives and answers
 // as scripted.
@@ -162,35 +163,11 @@ func (c *channels) set(name string, ch delivery.Channel) {
 	c.m[name] = ch
 }
 
-func (c *channels) remove(name string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.m, name)
-}
-
 func (c *channels) resolve(name string) (delivery.Channel, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch, ok := c.m[name]
 	return ch, ok
-}
-
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // env is a store, a dispatcher running on it, and what the test needs to
@@ -201,7 +178,7 @@ type env struct {
 	opts     delivery.Options
 	channels *channels
 	reg      *prometheus.Registry
-	logs     *syncBuffer
+	logs     *testkit.LogBuffer
 	cancel   context.CancelFunc
 	done     chan error
 	// lease is how long ingested deliveries are leased for (default 30 s).
@@ -227,17 +204,15 @@ func openStore(t *testing.T, o store.Options) *store.Store {
 // tune. It does not start it: see run.
 func newEnv(t *testing.T, st *store.Store, chs *channels, tune func(*delivery.Options)) *env {
 	t.Helper()
-	e := &env{st: st, channels: chs, reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
+	e := &env{st: st, channels: chs, reg: prometheus.NewRegistry(), logs: &testkit.LogBuffer{}}
 	e.opts = delivery.Options{
-		Store:         st,
-		Resolve:       chs.resolve,
-		Owner:         fmt.Sprintf("replica-%d", ownerSeq.Add(1)),
-		Logger:        slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Metrics:       metrics.New(e.reg),
-		PollInterval:  50 * time.Millisecond,
-		Backoff:       func(int) time.Duration { return 50 * time.Millisecond },
-		StatsInterval: 50 * time.Millisecond,
-		SweepInterval: -1,
+		Store:        st,
+		Resolve:      chs.resolve,
+		Owner:        fmt.Sprintf("replica-%d", ownerSeq.Add(1)),
+		Logger:       slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Metrics:      metrics.New(e.reg),
+		PollInterval: 50 * time.Millisecond,
+		Backoff:      func(int) time.Duration { return 50 * time.Millisecond },
 	}
 	if tune != nil {
 		tune(&e.opts)
@@ -386,4 +361,14 @@ func counter(t *testing.T, reg *prometheus.Registry, name string, labels map[str
 		}
 	}
 	return 0
+}
+
+// waitIdle waits until no delivery is pending or in flight: every send the
+// test caused has been made and recorded, so no more can reach a peer.
+func (e *env) waitIdle(t *testing.T) {
+	t.Helper()
+	testkit.Eventually(t, "an idle queue", 20*time.Second, func() bool {
+		st, err := e.st.Stats(context.Background())
+		return err == nil && st.ByState[store.StatePending]+st.ByState[store.StateInFlight] == 0
+	})
 }

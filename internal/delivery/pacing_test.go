@@ -59,15 +59,12 @@ func TestPacingCollapsesBacklog(t *testing.T) {
 	}
 	e.run(t)
 
-	reqs, err := peer.WaitFor(6, 10*time.Second)
-	if err != nil {
+	if _, err := peer.WaitFor(6, 10*time.Second); err != nil {
 		t.Log(e.logs.String())
-	}
-	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // nothing more comes
-	reqs = peer.Requests()
+	e.waitIdle(t) // nothing more can come
+	reqs := peer.Requests()
 	if len(reqs) != 6 {
 		for _, r := range reqs {
 			t.Log(r.Text())
@@ -122,12 +119,11 @@ func TestPacingMergesIntoUnsentSummary(t *testing.T) {
 	for range 5 {
 		e.disp.Submit(e.enqueue(t, true, "ops"))
 	}
-	reqs, err := peer.WaitFor(4, 20*time.Second)
-	if err != nil {
+	if _, err := peer.WaitFor(4, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
-	reqs = peer.Requests()
+	e.waitIdle(t) // nothing more can come
+	reqs := peer.Requests()
 	var texts []string
 	for _, r := range reqs {
 		texts = append(texts, r.Text())

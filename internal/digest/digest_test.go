@@ -15,13 +15,14 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/ingest"
 	"github.com/switchboard-dev/switchboard/internal/store"
 	"github.com/switchboard-dev/switchboard/internal/testclock"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 	"github.com/switchboard-dev/switchboard/internal/testpg"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
 var pg testpg.Shared
 
-func TestMain(m *testing.M) { pg.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testkit.Main(m, &pg) }
 
 // clock is a settable clock shared by the router, the store, ingest and
 // the flusher.

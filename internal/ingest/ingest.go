@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/internal/admission"
 	"github.com/switchboard-dev/switchboard/internal/delivery"
+	"github.com/switchboard-dev/switchboard/internal/fatigue"
 	"github.com/switchboard-dev/switchboard/internal/metrics"
 	"github.com/switchboard-dev/switchboard/internal/signature"
 	"github.com/switchboard-dev/switchboard/internal/store"
@@ -312,26 +313,42 @@ func (h *Handler) newDeliveries(rs *router.Ruleset, msg *router.Message, res rou
 				nd.LeaseUntil = now.Add(ch.Timeout + delivery.DefaultLeaseMargin)
 			}
 		}
+		var silence string
 		if h.o.Silenced != nil {
 			if id, reason, ok := h.o.Silenced(d.Rule, msg.Data, now); ok {
-				nd.Preset, nd.Reason = store.StateSilenced, "silenced by "+id+": "+reason
-				news[i] = nd
-				continue
+				silence = "silenced by " + id + ": " + reason
 			}
 		}
-		if p := d.Policy; p != nil {
-			switch p.Quiet {
-			case schedule.Drop:
-				nd.Preset, nd.Reason = store.StateDropped, p.QuietWhy
-			case schedule.Hold:
-				nd.Preset, nd.Reason, nd.HoldUntil = store.StateHeld, p.QuietWhy, p.QuietUntil
-			}
-			if p.ThrottleEvery > 0 {
-				nd.Throttle = &store.ThrottleSpec{Key: p.ThrottleKey, Every: p.ThrottleEvery, Rerender: p.Rerender}
-			}
-			if p.Grouped {
-				nd.Group = &store.GroupSpec{Key: p.GroupKey, Wait: p.GroupWait, Interval: p.GroupInterval}
-			}
+		p := d.Policy
+		if p == nil {
+			p = &router.Policy{}
+		}
+		f := fatigue.Facts{
+			Silenced:  silence != "",
+			QuietDrop: p.Quiet == schedule.Drop,
+			Throttled: p.ThrottleEvery > 0,
+			Grouped:   p.Grouped,
+			QuietHold: p.Quiet == schedule.Hold,
+		}
+		// What silences and quiet hours decide is known now; the store's
+		// commit walks the rest of the order against the shared throttle
+		// windows and groups.
+		switch fatigue.First(f) {
+		case fatigue.Silence:
+			nd.Preset, nd.Reason = store.StateSilenced, silence
+			news[i] = nd
+			continue
+		case fatigue.QuietDrop:
+			nd.Preset, nd.Reason = store.StateDropped, p.QuietWhy
+		}
+		if f.QuietHold {
+			nd.Preset, nd.Reason, nd.HoldUntil = store.StateHeld, p.QuietWhy, p.QuietUntil
+		}
+		if f.Throttled {
+			nd.Throttle = &store.ThrottleSpec{Key: p.ThrottleKey, Every: p.ThrottleEvery, Rerender: p.Rerender}
+		}
+		if f.Grouped {
+			nd.Group = &store.GroupSpec{Key: p.GroupKey, Wait: p.GroupWait, Interval: p.GroupInterval}
 		}
 		news[i] = nd
 	}

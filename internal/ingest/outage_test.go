@@ -6,31 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/store"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 	"github.com/switchboard-dev/switchboard/router"
 )
-
-// syncBuf is a log sink shared by goroutines.
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestClientGoneDuringCommitIsStored: a sender that hangs up while its
 // message waits for the group commit does not lose the message, its
@@ -43,7 +25,7 @@ func TestClientGoneDuringCommitIsStored(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	rec := &recorder{}
-	logs := &syncBuf{}
+	logs := &testkit.LogBuffer{}
 	rs := ruleset(t)
 	h := New(Options{Rules: func() *router.Ruleset { return rs }, Store: st, Dispatch: rec, Owner: "test",
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})

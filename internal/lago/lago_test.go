@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/switchboard-dev/switchboard/internal/lago"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 )
 
 // referenceDir holds Lago's own example payloads, which the fixtures copy the
@@ -107,10 +108,7 @@ func TestLoad(t *testing.T) {
 // TestCatalogMatchesReference checks that the catalog keeps the facts and the
 // order of the reference catalog it was derived from.
 func TestCatalogMatchesReference(t *testing.T) {
-	raw, err := os.ReadFile("../../../shared/lago/catalog.json")
-	if os.IsNotExist(err) {
-		t.Skip("reference catalog not present")
-	}
+	raw, err := os.ReadFile(testkit.RequireShared(t, "../../../shared/lago/catalog.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,9 +257,7 @@ func TestFixtureContent(t *testing.T) {
 // TestFixturesUseFakeIDs checks that no fixture reuses an ID of Lago's
 // reference examples.
 func TestFixturesUseFakeIDs(t *testing.T) {
-	if _, err := os.Stat(referenceDir); os.IsNotExist(err) {
-		t.Skip("reference examples not present")
-	}
+	testkit.RequireShared(t, referenceDir)
 	refIDs := map[string]bool{}
 	walkJSON(t, referenceDir, func(_, s string) {
 		if len(s) > 8 && uuidLike.MatchString(s) {

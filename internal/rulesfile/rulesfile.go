@@ -119,7 +119,7 @@ func (f *File) readEntries(seq *ast.SequenceNode) error {
 		f.entries = append(f.entries, entry{name: name, node: e.Value, first: first})
 	}
 	for i := range f.entries {
-		end := f.lines() - 1
+		var end int
 		if i+1 < len(f.entries) {
 			end = f.entries[i+1].first - 1
 		} else {

@@ -165,8 +165,9 @@ type bearer struct {
 
 var (
 	errNoBearerToken = errors.New("no bearer token configured")
-	errNotBearer     = errors.New("Authorization is not Bearer")
-	errBearer        = errors.New("bearer token mismatch")
+	//lint:ignore ST1005 Authorization is the header's name, as logged.
+	errNotBearer = errors.New("Authorization is not Bearer")
+	errBearer    = errors.New("bearer token mismatch")
 )
 
 // Verify implements Verifier.

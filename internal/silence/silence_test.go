@@ -7,12 +7,13 @@ import (
 
 	"github.com/switchboard-dev/switchboard/internal/store"
 	"github.com/switchboard-dev/switchboard/internal/testclock"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 	"github.com/switchboard-dev/switchboard/internal/testpg"
 )
 
 var pg testpg.Shared
 
-func TestMain(m *testing.M) { pg.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testkit.Main(m, &pg) }
 
 func open(t *testing.T, o store.Options) *store.Store {
 	t.Helper()
@@ -109,20 +110,9 @@ func TestRefreshSeesOtherReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return c.Match("r", map[string]any{}, time.Now()) != nil })
+	testkit.Eventually(t, "the cache to follow the store", 10*time.Second, func() bool { return c.Match("r", map[string]any{}, time.Now()) != nil })
 	if _, err := there.ExpireSilence(context.Background(), s.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return c.Match("r", map[string]any{}, time.Now()) == nil })
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10 s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, "the cache to follow the store", 10*time.Second, func() bool { return c.Match("r", map[string]any{}, time.Now()) == nil })
 }

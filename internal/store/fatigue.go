@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/switchboard-dev/switchboard/internal/fatigue"
 )
 
 // decide settles the alert-fatigue state of the deliveries of the
@@ -27,6 +29,19 @@ func (s *Store) decide(ctx context.Context, tx *sql.Tx, reqs []*enqueueReq, inse
 		req, d int
 	}
 	var throttled, grouped []ref
+	// place puts a delivery at step of the fatigue order: settled at once,
+	// or queued for the throttle or group pass.
+	place := func(x ref, step fatigue.Step) {
+		d := &reqs[x.req].ds[x.d]
+		switch step {
+		case fatigue.Silence, fatigue.QuietDrop, fatigue.Hold:
+			d.Decided, d.DecidedReason = d.Preset, d.Reason
+		case fatigue.Throttle:
+			throttled = append(throttled, x)
+		case fatigue.Group:
+			grouped = append(grouped, x)
+		}
+	}
 	for i, r := range reqs {
 		if !inserted[r.m.ID] {
 			continue
@@ -34,16 +49,8 @@ func (s *Store) decide(ctx context.Context, tx *sql.Tx, reqs []*enqueueReq, inse
 		for j := range r.ds {
 			d := &r.ds[j]
 			d.Decided, d.DecidedReason = "", ""
-			switch {
-			case d.DeadError != "":
-			case d.Preset == StateSilenced || d.Preset == StateDropped:
-				d.Decided, d.DecidedReason = d.Preset, d.Reason
-			case d.Throttle != nil:
-				throttled = append(throttled, ref{i, j})
-			case d.Group != nil:
-				grouped = append(grouped, ref{i, j})
-			case d.Preset == StateHeld:
-				d.Decided, d.DecidedReason = StateHeld, d.Reason
+			if d.DeadError == "" {
+				place(ref{i, j}, fatigue.First(d.facts()))
 			}
 		}
 	}
@@ -88,13 +95,7 @@ func (s *Store) decide(ctx context.Context, tx *sql.Tx, reqs []*enqueueReq, inse
 			d.Parts = parts
 			d.DecidedReason = fmt.Sprintf("throttle window reopened; %d suppressed before", v.suppressed)
 		}
-		switch {
-		case d.Group != nil:
-			grouped = append(grouped, x)
-		case d.Preset == StateHeld:
-			d.Decided = StateHeld
-			d.DecidedReason = d.Reason
-		}
+		place(x, fatigue.Next(d.facts(), fatigue.Throttle))
 	}
 
 	slices.SortStableFunc(grouped, func(a, b ref) int {
@@ -123,6 +124,19 @@ func (s *Store) decide(ctx context.Context, tx *sql.Tx, reqs []*enqueueReq, inse
 		d.DecidedReason = fmt.Sprintf("grouped (key %q); digest due %s", d.Group.Key, g.flush.UTC().Format(time.RFC3339))
 	}
 	return nil
+}
+
+// facts says which steps of the fatigue order concern d: ingest presets
+// what silences and quiet hours decided, and the rule's specs say whether
+// it throttles and groups.
+func (d *RoutedDelivery) facts() fatigue.Facts {
+	return fatigue.Facts{
+		Silenced:  d.Preset == StateSilenced,
+		QuietDrop: d.Preset == StateDropped,
+		Throttled: d.Throttle != nil,
+		Grouped:   d.Group != nil,
+		QuietHold: d.Preset == StateHeld,
+	}
 }
 
 // throttle records one match of (rule, key): pass is true when no window

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/testclock"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 	"github.com/switchboard-dev/switchboard/internal/testpg"
 	"github.com/switchboard-dev/switchboard/notifiers"
 )
@@ -16,7 +17,7 @@ import (
 // getting its own database.
 var pg testpg.Shared
 
-func TestMain(m *testing.M) { pg.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testkit.Main(m, &pg) }
 
 // eachBackend runs test against SQLite and PostgreSQL, handing it Options
 // that locate a fresh, empty database.

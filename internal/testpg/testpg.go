@@ -371,6 +371,9 @@ func (s *Server) stop() error {
 // VerifyTestMain is a package's TestMain for tests that use s: it runs
 // the tests, checks that none leaked a goroutine (goleak), stops the
 // shared server and exits.
+//
+// Deprecated: use testkit.Main(m, &pg), the one TestMain of every
+// package; this remains for tests written before it.
 func (s *Shared) VerifyTestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
 		if err := s.Close(); err != nil {
