@@ -39,7 +39,7 @@ func serveBaseline(args []string, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:0", "listen address")
 	dir := fs.String("dir", "", "directory of the fsync and relay log file")
 	sinkURL := fs.String("sink", "", "where the relay delivers")
-	workers := fs.Int("workers", 4, "relay delivery workers")
+	workers := fs.Int("workers", 50, "relay delivery workers, each with its own keep-alive connection")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -105,9 +105,13 @@ func newBaseline(o baselineOptions) (*baseline, error) {
 			f.Close()
 			return nil, errors.New("-sink is required for relay")
 		}
-		b.deliver = make(chan []byte, 1024)
+		// The committer hands every committed message to the workers: a
+		// handler waits for its commit only, and no goroutine is started
+		// per message. Each worker keeps its own connection alive.
+		b.deliver = make(chan []byte, maxGroup)
+		b.log.deliver = b.deliver
 		b.client = &http.Client{Transport: &http.Transport{
-			MaxIdleConnsPerHost: o.Workers, MaxConnsPerHost: o.Workers,
+			MaxIdleConns: o.Workers, MaxIdleConnsPerHost: o.Workers, MaxConnsPerHost: o.Workers,
 			ResponseHeaderTimeout: requestTimeout, DisableCompression: true,
 		}}
 	}
@@ -166,8 +170,8 @@ func (b *baseline) serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// ingest is the request path: read, decode, (commit, hand to the
-// workers,) answer 202.
+// ingest is the request path: read, decode, (commit,) answer 202; the
+// relay's committer hands committed messages to the workers.
 func (b *baseline) ingest(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBaselineBody))
 	if err != nil {
@@ -182,13 +186,6 @@ func (b *baseline) ingest(w http.ResponseWriter, r *http.Request) {
 	if b.log != nil {
 		if err := b.log.commit(r.Context(), r.Header.Get("X-Lago-Unique-Key"), body); err != nil {
 			http.Error(w, "commit", http.StatusServiceUnavailable)
-			return
-		}
-	}
-	if b.deliver != nil {
-		select {
-		case b.deliver <- body:
-		case <-r.Context().Done():
 			return
 		}
 	}
@@ -254,10 +251,12 @@ const maxGroup = 1024
 // once and answers them all; messages that arrive during the fsync form
 // the next group.
 type groupLog struct {
-	f    *os.File
-	reqs chan commitReq
-	size int64
-	buf  []byte
+	f *os.File
+	// deliver, when set, receives every committed message (the relay).
+	deliver chan<- []byte
+	reqs    chan commitReq
+	size    int64
+	buf     []byte
 }
 
 type commitReq struct {
@@ -304,6 +303,16 @@ func (g *groupLog) run(ctx context.Context) {
 		err := g.write(batch)
 		for _, r := range batch {
 			r.done <- err
+		}
+		if err != nil || g.deliver == nil {
+			continue
+		}
+		for _, r := range batch {
+			select {
+			case g.deliver <- r.body:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}
 }

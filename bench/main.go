@@ -60,7 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Connections, "connections", 50, "concurrent keep-alive connections")
 	only := fs.String("only", "", "comma-separated targets to run (default all): "+strings.Join(targetNames(10000), ", ")+"; \"switchboard\" means both Switchboard targets")
 	fs.IntVar(&o.Rules, "rules", 10000, "rules in the large Switchboard target (1 matches, the rest never do)")
-	fs.IntVar(&o.RelayWorkers, "relay-workers", 4, "outbound POST workers of the relay baseline (Switchboard's default channel concurrency is 4)")
+	fs.IntVar(&o.RelayWorkers, "relay-workers", 0, "outbound POST workers of the relay baseline, each with a keep-alive connection (default: -connections)")
 	fs.DurationVar(&o.DrainTimeout, "drain-timeout", 60*time.Second, "longest wait after the load for the sink to receive every delivery")
 	fs.DurationVar(&o.Settle, "settle", time.Second, "wait after a target is ready before reading its idle RSS")
 	pg := fs.String("postgres", "", "PostgreSQL URL: run Switchboard on it (--database) instead of the embedded SQLite")
@@ -76,6 +76,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "bench takes no arguments (got %q)\n", fs.Args())
 		return 2
+	}
+	if o.RelayWorkers == 0 {
+		o.RelayWorkers = o.Connections
 	}
 	if o.Duration <= 0 || o.Connections <= 0 || o.Rules < 1 || o.RelayWorkers < 1 {
 		fmt.Fprintln(stderr, "bench: -duration, -connections, -rules and -relay-workers must be positive")

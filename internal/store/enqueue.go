@@ -10,13 +10,6 @@ import (
 	"time"
 )
 
-// Rows per multi-row INSERT, well under both databases' limits on bound
-// parameters (SQLite 32766, PostgreSQL 65535).
-const (
-	messagesPerInsert   = 500
-	deliveriesPerInsert = 500
-)
-
 type enqueueReq struct {
 	ctx      context.Context
 	m        Message
@@ -83,6 +76,7 @@ func (s *Store) writeLoop() {
 			batch, closed := s.collect()
 			if len(batch) > 0 {
 				s.commit(batch)
+				s.ck.committed()
 				continue
 			}
 			if closed {
@@ -204,6 +198,16 @@ func (s *Store) commit(batch []*enqueueReq) {
 // (source, body hash) is already stored, then the deliveries of the inserted ones, and commits. It
 // returns the IDs of the inserted messages.
 func (s *Store) insertBatch(ctx context.Context, reqs []*enqueueReq) (map[string]bool, error) {
+	nd := 0
+	for _, r := range reqs {
+		nd += len(r.ds)
+	}
+	if err := s.stmts.prepare(ctx, "insert messages", len(reqs), s.dialect.insertMessagesSQL); err != nil {
+		return nil, err
+	}
+	if err := s.stmts.prepare(ctx, "insert deliveries", nd, s.dialect.insertDeliveriesSQL); err != nil {
+		return nil, err
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -211,11 +215,12 @@ func (s *Store) insertBatch(ctx context.Context, reqs []*enqueueReq) (map[string
 	defer tx.Rollback()
 	now := s.now()
 	inserted := make(map[string]bool, len(reqs))
-	for start := 0; start < len(reqs); start += messagesPerInsert {
-		chunk := reqs[start:min(start+messagesPerInsert, len(reqs))]
-		if err := insertMessages(ctx, tx, s.dialect, chunk, now, inserted); err != nil {
+	start := 0
+	for _, n := range shapes(len(reqs)) {
+		if err := s.insertMessages(ctx, tx, reqs[start:start+n], now, inserted); err != nil {
 			return nil, err
 		}
+		start += n
 	}
 	if err := s.decide(ctx, tx, reqs, inserted, now); err != nil {
 		return nil, err
@@ -233,10 +238,12 @@ func (s *Store) insertBatch(ctx context.Context, reqs []*enqueueReq) (map[string
 			rows = append(rows, row)
 		}
 	}
-	for start := 0; start < len(rows); start += deliveriesPerInsert {
-		if err := insertDeliveries(ctx, tx, s.dialect, rows[start:min(start+deliveriesPerInsert, len(rows))]); err != nil {
+	start = 0
+	for _, n := range shapes(len(rows)) {
+		if err := s.insertShape(ctx, tx, rows[start:start+n]); err != nil {
 			return nil, err
 		}
+		start += n
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
@@ -246,15 +253,31 @@ func (s *Store) insertBatch(ctx context.Context, reqs []*enqueueReq) (map[string
 
 const messageColumns = 8
 
-func insertMessages(ctx context.Context, tx *sql.Tx, d dialect, reqs []*enqueueReq, now time.Time, inserted map[string]bool) error {
+// insertMessagesSQL is the INSERT of rows messages.
+func (d dialect) insertMessagesSQL(rows int) string {
 	var q strings.Builder
 	q.WriteString("INSERT INTO messages (id, source, idem_key, received_at, webhook_type, rules_version, body, body_hash) VALUES ")
-	args := make([]any, 0, len(reqs)*messageColumns)
-	for i, r := range reqs {
+	for i := range rows {
 		if i > 0 {
 			q.WriteString(", ")
 		}
-		q.WriteString("(" + d.params(len(args)+1, messageColumns) + ")")
+		q.WriteString("(" + d.params(i*messageColumns+1, messageColumns) + ")")
+	}
+	// No conflict target: a message is skipped when its (source, key) or
+	// its (source, body hash) is already stored.
+	q.WriteString(" ON CONFLICT DO NOTHING RETURNING id")
+	return q.String()
+}
+
+// insertMessages inserts reqs (a prepared shape) and adds the IDs of the
+// messages it inserted to inserted.
+func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, reqs []*enqueueReq, now time.Time, inserted map[string]bool) error {
+	st, err := s.stmts.in(ctx, tx, "insert messages", len(reqs))
+	if err != nil {
+		return fmt.Errorf("insert messages: %w", err)
+	}
+	args := make([]any, 0, len(reqs)*messageColumns)
+	for _, r := range reqs {
 		var key any
 		if k := clean(r.m.Key); k != "" {
 			key = k
@@ -274,10 +297,7 @@ func insertMessages(ctx context.Context, tx *sql.Tx, d dialect, reqs []*enqueueR
 		args = append(args, r.m.ID, clean(r.m.Source), key, micros(received),
 			clean(r.m.WebhookType), clean(r.m.RulesVersion), body, bodyHash)
 	}
-	// No conflict target: a message is skipped when its (source, key) or
-	// its (source, body hash) is already stored.
-	q.WriteString(" ON CONFLICT DO NOTHING RETURNING id")
-	rows, err := tx.QueryContext(ctx, q.String(), args...)
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return fmt.Errorf("insert messages: %w", err)
 	}
@@ -346,23 +366,49 @@ func newDeliveryRow(m Message, owner string, d *RoutedDelivery, now time.Time) (
 
 const deliveryColumns = 18
 
-func insertDeliveries(ctx context.Context, tx *sql.Tx, d dialect, rows []deliveryRow) error {
+// insertDeliveriesSQL is the INSERT of rows deliveries.
+func (d dialect) insertDeliveriesSQL(rows int) string {
 	var q strings.Builder
 	q.WriteString(`INSERT INTO deliveries (id, message_id, rule, channel, test, parts, state, attempts,
 		queued_attempts, queued_at, next_attempt_at, lease_owner, lease_until, last_error, created_at, updated_at,
 		reason, group_id) VALUES `)
-	args := make([]any, 0, len(rows)*deliveryColumns)
-	for i, r := range rows {
+	for i := range rows {
 		if i > 0 {
 			q.WriteString(", ")
 		}
-		q.WriteString("(" + d.params(len(args)+1, deliveryColumns) + ")")
+		q.WriteString("(" + d.params(i*deliveryColumns+1, deliveryColumns) + ")")
+	}
+	return q.String()
+}
+
+// insertShape inserts rows (a prepared shape) on the ingest path.
+func (s *Store) insertShape(ctx context.Context, tx *sql.Tx, rows []deliveryRow) error {
+	st, err := s.stmts.in(ctx, tx, "insert deliveries", len(rows))
+	if err != nil {
+		return fmt.Errorf("insert deliveries: %w", err)
+	}
+	if _, err := st.ExecContext(ctx, deliveryArgs(rows)...); err != nil {
+		return fmt.Errorf("insert deliveries: %w", err)
+	}
+	return nil
+}
+
+// insertDeliveries inserts rows with an unprepared statement: for the
+// occasional writes (digests, collapses) outside the ingest path.
+func insertDeliveries(ctx context.Context, tx *sql.Tx, d dialect, rows []deliveryRow) error {
+	if _, err := tx.ExecContext(ctx, d.insertDeliveriesSQL(len(rows)), deliveryArgs(rows)...); err != nil {
+		return fmt.Errorf("insert deliveries: %w", err)
+	}
+	return nil
+}
+
+// deliveryArgs are the parameters of insertDeliveriesSQL(len(rows)).
+func deliveryArgs(rows []deliveryRow) []any {
+	args := make([]any, 0, len(rows)*deliveryColumns)
+	for _, r := range rows {
 		args = append(args, r.id, r.messageID, r.rule, r.channel, r.test, r.parts, r.state, int64(0),
 			int64(0), r.queued, r.next, r.leaseOwner, r.leaseUntil, r.lastError, r.now, r.now,
 			r.reason, r.groupID)
 	}
-	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-		return fmt.Errorf("insert deliveries: %w", err)
-	}
-	return nil
+	return args
 }

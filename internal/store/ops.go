@@ -65,8 +65,12 @@ func (s *Store) Get(ctx context.Context, id string) (StoredDelivery, []Attempt, 
 	if err != nil {
 		return StoredDelivery{}, nil, fmt.Errorf("get delivery: %w", err)
 	}
+	// The rows of attempts, and the success kept on the delivery's row.
 	rows, err := s.r.QueryContext(ctx, `SELECT attempt, owner, started_at, duration_us, outcome, error
-		FROM attempts WHERE delivery_id = $1 ORDER BY attempt`, id)
+		FROM attempts WHERE delivery_id = $1
+		UNION ALL SELECT success_attempt, success_owner, success_started_at, success_duration_us, success_outcome, ''
+		FROM deliveries WHERE id = $1 AND success_attempt IS NOT NULL
+		ORDER BY 1`, id)
 	if err != nil {
 		return StoredDelivery{}, nil, fmt.Errorf("get attempts: %w", err)
 	}

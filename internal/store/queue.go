@@ -187,52 +187,139 @@ func (s *Store) Finish(ctx context.Context, outs []Outcome) (lost []string, err 
 	// Rows are locked in ID order (see sortedIDs).
 	outs = slices.Clone(outs)
 	slices.SortFunc(outs, func(a, b Outcome) int { return strings.Compare(a.ID, b.ID) })
+	if err := s.prepareFinish(ctx, len(outs)); err != nil {
+		return nil, fmt.Errorf("record outcomes: %w", err)
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("record outcomes: %w", err)
 	}
 	defer tx.Rollback()
 	now := micros(s.now())
-	for start := 0; start < len(outs); start += outcomesPerStatement {
-		chunk := outs[start:min(start+outcomesPerStatement, len(outs))]
-		l, err := s.finishChunk(ctx, tx, chunk, now)
+	start := 0
+	for _, n := range shapes(len(outs)) {
+		l, err := s.finishChunk(ctx, tx, outs[start:start+n], now)
 		if err != nil {
 			return nil, fmt.Errorf("record outcomes: %w", err)
 		}
 		lost = append(lost, l...)
+		start += n
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("record outcomes: %w", err)
 	}
+	s.ck.committed()
 	return lost, nil
 }
 
-// outcomesPerStatement bounds the outcomes written by one statement (7
-// parameters each).
-const outcomesPerStatement = 500
+// Statements of Finish, prepared per shape.
+const (
+	stmtLockDeliveries = "lock deliveries"
+	stmtFinish         = "finish deliveries"
+	stmtInsertAttempts = "insert attempts"
+)
 
-// finishChunk records outcomes sorted by ID with one UPDATE for the
-// deliveries and one INSERT for their attempts: two round trips whatever
-// the batch size, which is what lets PostgreSQL keep pace with ingest.
-func (s *Store) finishChunk(ctx context.Context, tx *sql.Tx, outs []Outcome, now int64) (lost []string, err error) {
-	ids := make([]string, len(outs))
-	for i, o := range outs {
-		ids[i] = o.ID
+// prepareFinish prepares Finish's statements for up to n outcomes.
+func (s *Store) prepareFinish(ctx context.Context, n int) error {
+	if s.dialect == postgresDialect {
+		if err := s.stmts.prepare(ctx, stmtLockDeliveries, n, s.dialect.lockDeliveriesSQL); err != nil {
+			return err
+		}
 	}
+	if err := s.stmts.prepare(ctx, stmtFinish, n, s.dialect.finishSQL); err != nil {
+		return err
+	}
+	return s.stmts.prepare(ctx, stmtInsertAttempts, n, s.dialect.insertAttemptsSQL)
+}
+
+// lockDeliveriesSQL locks rows deliveries in ID order (PostgreSQL).
+func (d dialect) lockDeliveriesSQL(rows int) string {
+	return `SELECT id FROM deliveries WHERE id IN (` + d.params(1, rows) + `) ORDER BY id FOR UPDATE`
+}
+
+// outcomeColumns are the parameters of one outcome in finishSQL.
+const outcomeColumns = 11
+
+// finishSQL records rows outcomes with one UPDATE … FROM (VALUES …); its
+// last parameter is the time of the update. A successful attempt (success
+// = 1) goes on the delivery's row unless the row already holds one; the
+// statement returns the row's success_attempt so that the caller can tell.
+func (d dialect) finishSQL(rows int) string {
+	var q strings.Builder
+	q.WriteString(`WITH v (id, owner, state, attempted, next_at, last_error, delivered,
+		success, started_at, duration_us, outcome) AS (VALUES `)
+	for i := range rows {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		// The casts type the VALUES columns on PostgreSQL; SQLite accepts
+		// them as they are.
+		p := strings.Split(d.params(i*outcomeColumns+1, outcomeColumns), ", ")
+		fmt.Fprintf(&q, `(CAST(%s AS TEXT), CAST(%s AS TEXT), CAST(%s AS TEXT), CAST(%s AS BIGINT), CAST(%s AS BIGINT),
+			CAST(%s AS TEXT), CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS TEXT))`,
+			p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10])
+	}
+	const onRow = "v.success = 1 AND deliveries.success_attempt IS NULL"
+	fmt.Fprintf(&q, `)
+		UPDATE deliveries SET state = v.state, attempts = deliveries.attempts + v.attempted, next_attempt_at = v.next_at,
+			lease_owner = NULL, lease_until = NULL, last_error = v.last_error, updated_at = $%d, delivered_at = v.delivered,
+			success_attempt = CASE WHEN `+onRow+` THEN deliveries.attempts + v.attempted ELSE deliveries.success_attempt END,
+			success_owner = CASE WHEN `+onRow+` THEN v.owner ELSE deliveries.success_owner END,
+			success_started_at = CASE WHEN `+onRow+` THEN v.started_at ELSE deliveries.success_started_at END,
+			success_duration_us = CASE WHEN `+onRow+` THEN v.duration_us ELSE deliveries.success_duration_us END,
+			success_outcome = CASE WHEN `+onRow+` THEN v.outcome ELSE deliveries.success_outcome END
+		FROM v WHERE deliveries.id = v.id AND deliveries.state = 'in_flight' AND deliveries.lease_owner = v.owner
+		RETURNING deliveries.id, deliveries.attempts, deliveries.success_attempt`, rows*outcomeColumns+1)
+	return q.String()
+}
+
+// onRow reports whether o's attempt may be kept on the delivery's row: a
+// success without an error. Failures always become rows of attempts.
+func onRow(o Outcome) bool {
+	return o.Attempt != nil && o.Attempt.Error == "" &&
+		(o.Result == ResultDelivered || o.Result == ResultDryRun)
+}
+
+// attemptColumns are the columns of one attempt row.
+const attemptColumns = 7
+
+// insertAttemptsSQL inserts rows attempts.
+func (d dialect) insertAttemptsSQL(rows int) string {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO attempts (delivery_id, attempt, owner, started_at, duration_us, outcome, error) VALUES `)
+	for i := range rows {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(" + d.params(i*attemptColumns+1, attemptColumns) + ")")
+	}
+	return q.String()
+}
+
+// finishChunk records outcomes sorted by ID (a prepared shape) with one
+// UPDATE for the deliveries and one INSERT per shape for their attempts: a
+// few round trips whatever the batch size, which is what lets PostgreSQL
+// keep pace with ingest.
+func (s *Store) finishChunk(ctx context.Context, tx *sql.Tx, outs []Outcome, now int64) (lost []string, err error) {
 	if s.dialect == postgresDialect {
 		// An UPDATE … FROM locks rows in the order of its join; lock them
 		// in ID order first, as every other multi-row write does.
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM deliveries WHERE id IN (`+s.dialect.params(1, len(ids))+
-			`) ORDER BY id FOR UPDATE`, stringArgs(ids)...)
+		st, err := s.stmts.in(ctx, tx, stmtLockDeliveries, len(outs))
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]any, len(outs))
+		for i, o := range outs {
+			ids[i] = o.ID
+		}
+		rows, err := st.QueryContext(ctx, ids...)
 		if err != nil {
 			return nil, err
 		}
 		rows.Close()
 	}
-	var q strings.Builder
-	q.WriteString("WITH v (id, owner, state, attempted, next_at, last_error, delivered) AS (VALUES ")
-	args := make([]any, 0, len(outs)*7)
-	for i, o := range outs {
+	args := make([]any, 0, len(outs)*outcomeColumns+1)
+	for _, o := range outs {
 		var (
 			state     = o.Result // retry is the only result that is not a state
 			next      = now
@@ -246,68 +333,70 @@ func (s *Store) finishChunk(ctx context.Context, tx *sql.Tx, outs []Outcome, now
 		case ResultDelivered:
 			delivered, lastError = now, ""
 		}
-		if o.Attempt != nil {
+		var success, startedAt, durationUS int64
+		var outcome string
+		if a := o.Attempt; a != nil {
 			attempted = 1
+			if onRow(o) {
+				success = 1
+			}
+			startedAt, durationUS, outcome = micros(a.StartedAt), a.Duration.Microseconds(), clean(a.Outcome)
 		}
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		// The casts type the VALUES columns on PostgreSQL; SQLite accepts
-		// them as they are.
-		p := strings.Split(s.dialect.params(len(args)+1, 7), ", ")
-		fmt.Fprintf(&q, "(CAST(%s AS TEXT), CAST(%s AS TEXT), CAST(%s AS TEXT), CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS TEXT), CAST(%s AS BIGINT))",
-			p[0], p[1], p[2], p[3], p[4], p[5], p[6])
-		args = append(args, o.ID, clean(o.Owner), state, attempted, next, lastError, delivered)
+		args = append(args, o.ID, clean(o.Owner), state, attempted, next, lastError, delivered,
+			success, startedAt, durationUS, outcome)
 	}
 	args = append(args, now)
-	fmt.Fprintf(&q, `)
-		UPDATE deliveries SET state = v.state, attempts = deliveries.attempts + v.attempted, next_attempt_at = v.next_at,
-			lease_owner = NULL, lease_until = NULL, last_error = v.last_error, updated_at = $%d, delivered_at = v.delivered
-		FROM v WHERE deliveries.id = v.id AND deliveries.state = 'in_flight' AND deliveries.lease_owner = v.owner
-		RETURNING deliveries.id, deliveries.attempts`, len(args))
-	rows, err := tx.QueryContext(ctx, q.String(), args...)
+	st, err := s.stmts.in(ctx, tx, stmtFinish, len(outs))
 	if err != nil {
 		return nil, err
 	}
-	applied := make(map[string]int64, len(outs))
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	type result struct {
+		attempts int64
+		onRow    bool // the attempt is the row's success_attempt
+	}
+	applied := make(map[string]result, len(outs))
 	for rows.Next() {
 		var id string
 		var attempts int64
-		if err := rows.Scan(&id, &attempts); err != nil {
+		var success sql.NullInt64
+		if err := rows.Scan(&id, &attempts, &success); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		applied[id] = attempts
+		applied[id] = result{attempts, success.Valid && success.Int64 == attempts}
 	}
 	err = rows.Err()
 	rows.Close()
 	if err != nil {
 		return nil, err
 	}
-	var ins strings.Builder
 	var iargs []any
 	for _, o := range outs {
-		attempts, ok := applied[o.ID]
+		res, ok := applied[o.ID]
 		if !ok {
 			lost = append(lost, o.ID)
 			continue
 		}
 		a := o.Attempt
-		if a == nil {
+		if a == nil || (onRow(o) && res.onRow) {
 			continue
 		}
-		if len(iargs) > 0 {
-			ins.WriteString(", ")
-		}
-		ins.WriteString("(" + s.dialect.params(len(iargs)+1, 7) + ")")
-		iargs = append(iargs, o.ID, attempts, clean(o.Owner), micros(a.StartedAt), a.Duration.Microseconds(),
+		iargs = append(iargs, o.ID, res.attempts, clean(o.Owner), micros(a.StartedAt), a.Duration.Microseconds(),
 			clean(a.Outcome), clean(a.Error))
 	}
-	if len(iargs) > 0 {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
-			(delivery_id, attempt, owner, started_at, duration_us, outcome, error) VALUES `+ins.String(), iargs...); err != nil {
+	for _, n := range shapes(len(iargs) / attemptColumns) {
+		st, err := s.stmts.in(ctx, tx, stmtInsertAttempts, n)
+		if err != nil {
 			return nil, err
 		}
+		if _, err := st.ExecContext(ctx, iargs[:n*attemptColumns]...); err != nil {
+			return nil, err
+		}
+		iargs = iargs[n*attemptColumns:]
 	}
 	return lost, nil
 }

@@ -335,8 +335,10 @@ type Stats struct {
 type Store struct {
 	o       Options
 	dialect dialect
-	w       *sql.DB // writes; on SQLite a single connection
-	r       *sql.DB // reads; on PostgreSQL the same pool as w
+	w       *sql.DB       // writes; on SQLite a single connection
+	r       *sql.DB       // reads; on PostgreSQL the same pool as w
+	stmts   *stmtCache    // the writer's prepared batch statements
+	ck      *checkpointer // SQLite's WAL checkpoints; nil on PostgreSQL
 
 	mu      sync.Mutex
 	queue   []*enqueueReq
@@ -403,6 +405,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.stmts = newStmtCache(s.w)
 	ctx, cancel := context.WithTimeout(ctx, openTimeout)
 	defer cancel()
 	if err := s.ping(ctx); err != nil {
@@ -451,7 +454,7 @@ func (s *Store) openSQLite(dir string) error {
 	// write lock. _txlock=immediate takes the write lock at BEGIN, so a
 	// transaction never fails upgrading from read to write.
 	writer, err := sql.Open("sqlite", path+
-		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
 	}
@@ -466,7 +469,13 @@ func (s *Store) openSQLite(dir string) error {
 	}
 	reader.SetMaxOpenConns(4)
 	reader.SetMaxIdleConns(4)
-	s.dialect, s.w, s.r = sqliteDialect, writer, reader
+	ck, err := newCheckpointer(path, s.noteErr)
+	if err != nil {
+		writer.Close()
+		reader.Close()
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	s.dialect, s.w, s.r, s.ck = sqliteDialect, writer, reader, ck
 	return nil
 }
 
@@ -518,7 +527,7 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDBs() error {
-	err := s.w.Close()
+	err := errors.Join(s.ck.close(), s.stmts.close(), s.w.Close())
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
 	}

@@ -1,0 +1,125 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"sync/atomic"
+	"time"
+)
+
+// SQLite's WAL is copied back into the database file by checkpoints. By
+// default the connection that commits runs one whenever the WAL passes
+// 1,000 pages, inside the commit, so that every so often a group of
+// Enqueue callers waits for the copy and the database file's fsync. The
+// writer here has automatic checkpoints off; a checkpointer goroutine with
+// its own connection runs them beside the writer instead.
+const (
+	// checkpointEvery is how often, at most, the checkpointer runs while
+	// the writer commits: rarely enough that a page rewritten by many
+	// commits (the tail of a table or an index) is copied once for all of
+	// them, which is what keeps checkpoints no dearer than before.
+	checkpointEvery = 250 * time.Millisecond
+	// restartFrames is the WAL length (pages) above which a checkpoint
+	// also restarts the WAL. A PASSIVE checkpoint never waits for the
+	// writer, so under steady writes the WAL is never all copied and
+	// would only grow; a RESTART checkpoint holds new commits back while it
+	// copies what the PASSIVE one left (little) and lets the next commit
+	// write the WAL from its start. 8,192 pages is 32 MiB.
+	restartFrames = 8192
+)
+
+// checkpointer runs WAL checkpoints on its own connection.
+type checkpointer struct {
+	db   *sql.DB
+	kick chan struct{} // the writer committed (capacity 1)
+	stop chan struct{}
+	done chan struct{}
+	// note receives the error of a failed checkpoint (health).
+	note func(error)
+	// runs counts the checkpoints run, restarts those that restarted the
+	// WAL.
+	runs, restarts atomic.Int64
+}
+
+func newCheckpointer(path string, note func(error)) (*checkpointer, error) {
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxIdleTime(0)
+	db.SetConnMaxLifetime(0)
+	c := &checkpointer{db: db, kick: make(chan struct{}, 1), stop: make(chan struct{}),
+		done: make(chan struct{}), note: note}
+	go c.run()
+	return c, nil
+}
+
+// committed tells the checkpointer that the WAL grew; it never blocks.
+func (c *checkpointer) committed() {
+	if c == nil {
+		return
+	}
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (c *checkpointer) run() {
+	defer close(c.done)
+	var last time.Time
+	for {
+		select {
+		case <-c.kick:
+		case <-c.stop:
+			return
+		}
+		if wait := checkpointEvery - time.Since(last); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-c.stop:
+				t.Stop()
+				return
+			}
+		}
+		c.checkpoint()
+		last = time.Now()
+	}
+}
+
+// checkpoint copies the WAL into the database without waiting for the
+// writer, then restarts the WAL if it has grown past restartFrames.
+func (c *checkpointer) checkpoint() {
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	var busy, frames, copied int64
+	err := c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+	c.runs.Add(1)
+	if err == nil && frames >= restartFrames {
+		err = c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &copied)
+		c.restarts.Add(1)
+	}
+	if err != nil {
+		// The WAL keeps every commit; the next checkpoint tries again.
+		c.note(err)
+	}
+}
+
+// close stops the checkpointer and closes its connection. The writer's
+// connection, closed last, checkpoints what is left.
+func (c *checkpointer) close() error {
+	if c == nil {
+		return nil
+	}
+	select {
+	case <-c.stop:
+		return nil
+	default:
+	}
+	close(c.stop)
+	<-c.done
+	return c.db.Close()
+}
