@@ -78,6 +78,9 @@ type Channel struct {
 
 	email *email.Config
 	http  *httpnotifier.Config
+	// slackWebhook is set for a Slack channel that posts through an
+	// incoming webhook (no message ts: no threads or updates).
+	slackWebhook bool
 }
 
 // This file is the one place that knows every channel kind: it validates
@@ -208,6 +211,7 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	switch ch.Kind {
 	case KindSlack:
 		validate = cfg.Slack.Validate
+		ch.slackWebhook = !cfg.Slack.WebhookURL.IsZero()
 	case KindEmail:
 		validate = cfg.Email.Validate
 		ch.email = cfg.Email

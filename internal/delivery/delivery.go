@@ -483,6 +483,11 @@ func (d *Dispatcher) process(p *pool, it *item) {
 	if !d.ensureLease(it, ch) {
 		return
 	}
+	dl, root, wait := d.joinConversation(it)
+	if wait {
+		d.deferItem(it, d.o.Now().Add(conversationWait))
+		return
+	}
 	d.mu.Lock()
 	if d.state != running {
 		d.mu.Unlock()
@@ -495,7 +500,7 @@ func (d *Dispatcher) process(p *pool, it *item) {
 	started := d.o.Now()
 	clock := time.Now()
 	ctx, cancel := context.WithTimeout(d.sendCtx, ch.Timeout)
-	err := notify(ctx, ch.Notifier, it.d.Delivery)
+	err := d.notifyConversation(ctx, ch.Notifier, dl, root)
 	cancel()
 	elapsed := time.Since(clock)
 
@@ -560,11 +565,14 @@ func (d *Dispatcher) process(p *pool, it *item) {
 func notify(ctx context.Context, n notifiers.Notifier, dl notifiers.Delivery) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = notifiers.Permanent(fmt.Errorf("notifier panicked: %v", r))
+			err = notifiers.Permanent(errPanic(r))
 		}
 	}()
 	return n.Notify(ctx, dl)
 }
+
+// errPanic describes a notifier's panic.
+func errPanic(r any) error { return fmt.Errorf("notifier panicked: %v", r) }
 
 // ensureLease makes sure the lease covers a whole send with room to spare,
 // renewing it if needed. It returns false, having dropped the delivery,
@@ -913,6 +921,7 @@ func (d *Dispatcher) pollLoop(ctx context.Context) {
 }
 
 func (d *Dispatcher) poll(ctx context.Context) {
+	d.escalate(ctx)
 	for ctx.Err() == nil {
 		d.mu.Lock()
 		free := d.o.Window - len(d.held)
@@ -1057,6 +1066,7 @@ func (d *Dispatcher) statsLoop(ctx context.Context) {
 			}
 			m.DeliveriesPending.Set(float64(st.ByState[store.StatePending] + st.ByState[store.StateInFlight]))
 			m.OldestPendingSeconds.Set(st.OldestPending.Seconds())
+			d.refreshConversations(ctx, m)
 		} else if ctx.Err() == nil {
 			d.log.Warn("cannot read queue statistics", "error", err)
 		}
