@@ -156,8 +156,8 @@ func (c *compiler) compileTargetConversation(rule *Rule, ruleNode ast.Node, j in
 		c.ds.add(SeverityError, c.file, at, rule.Name, field+"."+mode, "%s.%s: the key template is empty", field, mode)
 		return
 	case s.Broadcast && mode == notifiers.ModeUpdate:
+		// Reported, and the key kept: the rule's other checks stay true.
 		c.ds.add(SeverityError, c.file, posIn(sn, "broadcast"), rule.Name, field+".broadcast", "%s: broadcast goes with thread, not update", field)
-		return
 	case t.channel.Kind == KindHTTP:
 		c.ds.add(SeverityError, c.file, at, rule.Name, field+"."+mode, "%s.%s: channel %q is HTTP, which has no conversations (Slack and email do)", field, mode, t.channel.Name)
 		return
