@@ -78,6 +78,9 @@ type Parts struct {
 	// Headers are rendered values of an HTTP channel's templated headers;
 	// they override the configured static headers of the same name.
 	Headers map[string]string `json:"headers,omitempty"`
+	// Conversation, if set, makes the delivery a part of the conversation
+	// of its key: a thread reply or an update of the first message.
+	Conversation *Conversation `json:"conversation,omitempty"`
 }
 
 type permanentError struct{ err error }

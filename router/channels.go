@@ -82,6 +82,9 @@ type Channel struct {
 
 	email *email.Config
 	http  *webhook.Config
+	// slackWebhook is set for a Slack channel that posts through an
+	// incoming webhook (no message ts: no threads or updates).
+	slackWebhook bool
 }
 
 // This file is the one place that knows every channel kind: it validates
@@ -208,6 +211,9 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	c.compileChannelFatigue(ch, cfg, cd.node, where)
 
 	ch.email, ch.http = cfg.Email, cfg.HTTP
+	if cfg.Slack != nil {
+		ch.slackWebhook = !cfg.Slack.WebhookURL.IsZero()
+	}
 	if err := block.(interface{ Validate() error }).Validate(); err != nil && !hadUnset {
 		c.fieldErrors(err, kindNode, cd.name, where+"."+ch.Kind)
 		c.rs.Channels[cd.name] = ch // known, so rules don't also say "unknown channel"

@@ -167,6 +167,24 @@ type RuleConfig struct {
 	Group *GroupConfig `yaml:"group,omitempty"`
 	// Schedule mutes the rule during quiet hours (hold or drop).
 	Schedule *ScheduleConfig `yaml:"schedule,omitempty"`
+	// Resolves names the rule whose open conversation for the same key a
+	// match of this rule closes (this rule needs a thread or update key).
+	Resolves string `yaml:"resolves,omitempty"`
+	// Escalate notifies another channel when a conversation of this rule
+	// is still open After its first message.
+	Escalate *EscalateConfig `yaml:"escalate,omitempty"`
+}
+
+// EscalateConfig is a rule's escalation on absence: when no resolving
+// message closed the conversation within After, To is notified once.
+type EscalateConfig struct {
+	After Duration `yaml:"after"`
+	// UnlessResolved (default true) cancels the escalation when the
+	// conversation is resolved in time; false escalates regardless.
+	UnlessResolved *bool  `yaml:"unless_resolved,omitempty"`
+	To             string `yaml:"to"`
+	Template       string `yaml:"template,omitempty"`
+	Message        string `yaml:"message,omitempty"`
 }
 
 // ThrottleConfig lets at most one notification per key go out in each
@@ -215,6 +233,15 @@ type SendConfig struct {
 	To       string `yaml:"to"`
 	Template string `yaml:"template,omitempty"`
 	Message  string `yaml:"message,omitempty"`
+	// Thread is a key template ("{{ .invoice.lago_id }}"): the first
+	// notification of a key starts a conversation, later ones reply in its
+	// thread (Slack with a bot token; email threads with In-Reply-To).
+	Thread string `yaml:"thread,omitempty"`
+	// Update is a key template: later notifications of a key edit the
+	// first message (Slack chat.update) instead of posting.
+	Update string `yaml:"update,omitempty"`
+	// Broadcast also shows thread replies in the channel.
+	Broadcast bool `yaml:"broadcast,omitempty"`
 }
 
 // Duration is a time.Duration written as "30s", "5m", "6h" or "1h30m".

@@ -76,6 +76,9 @@ func TestExampleRulesRoute(t *testing.T) {
 	}{
 		{"wallet.depleted_ongoing_balance", []string{"wallet-depleted"}, nil},
 		{"invoice.payment_failure", []string{"payment-failed"}, nil},
+		{"invoice.payment_status_updated", []string{"payment-succeeded"}, nil},
+		{"invoice.payment_dispute_lost", []string{"payment-dispute-lost"}, nil},
+		{"wallet_transaction.updated", []string{"wallet-topped-up"}, nil},
 		{"invoice.created", []string{"large-invoice"}, nil},
 		{"subscription.terminated", []string{"subscription-terminated"}, nil},
 		{"credit_note.refund_failure", []string{"refund-failed"}, nil},

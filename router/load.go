@@ -312,6 +312,7 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags
 	for i, rd := range doc.rules {
 		c.compileRule(i, rd, names, exprs)
 	}
+	c.checkResolves(doc.rules)
 	if o.CheckOnly && o.Catalog != nil {
 		c.tryExamples(doc.rules)
 	}
@@ -415,10 +416,12 @@ func (c *compiler) compileRule(i int, rd ruleDoc, names map[string]pos, exprs *e
 	for j, s := range r.Send {
 		t := c.compileTarget(r.Name, node, j, s)
 		if t != nil {
+			c.compileTargetConversation(rule, node, j, s, t)
 			rule.targets = append(rule.targets, t)
 		}
 	}
 	c.compileFatigue(rule, r, node, rd.bad)
+	c.compileConversation(rule, r, node)
 	c.rs.Rules = append(c.rs.Rules, rule)
 }
 

@@ -57,6 +57,9 @@ type Rule struct {
 	Schedule *schedule.Schedule
 	// fatigue is how the three are written in the rules file.
 	fatigue FatigueConfig
+	// conv is the rule's conversation (thread/update key, resolves,
+	// escalate); nil when it has none.
+	conv *conversation
 }
 
 // FatigueConfig is a rule's throttle, group and schedule as written.
@@ -129,6 +132,9 @@ type Outgoing struct {
 	// Policy is what the rule's throttle, group and quiet hours (or the
 	// channel's) make of this delivery; nil when none applies.
 	Policy *Policy
+	// Conversation is set when the delivery belongs to a conversation
+	// (thread or update key; resolves; escalate).
+	Conversation *Conversation
 }
 
 // RuleError is a run-time error evaluating a rule's condition on a
@@ -243,6 +249,7 @@ func (rs *Ruleset) render(r *Rule, m *Message, renderGrouped bool) []Outgoing {
 			Err:     err,
 			Policy:  policy,
 		})
+		rs.attachConversation(r, t, m, &out[len(out)-1])
 	}
 	return out
 }

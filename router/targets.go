@@ -41,6 +41,11 @@ type target struct {
 	file   *render.File
 	tf     templateFile
 	digest map[string]*render.Template
+
+	// convMode is notifiers.ModeThread or ModeUpdate when the entry has a
+	// thread or update key; broadcast is its broadcast.
+	convMode  string
+	broadcast bool
 }
 
 // block compiles one block of a template file, reporting errors at the
@@ -210,8 +215,12 @@ func (c *compiler) templateFile(name string, n ast.Node, rule, field string) (*r
 }
 
 func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendConfig) *target {
-	field := fmt.Sprintf("send[%d]", j)
-	sn := lookup(ruleNode, "send", j)
+	return c.compileTargetAt(rule, lookup(ruleNode, "send", j), fmt.Sprintf("send[%d]", j), s)
+}
+
+// compileTargetAt compiles one target whose entry is sn (a send entry or
+// an escalate block); field names it in diagnostics.
+func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s SendConfig) *target {
 	if s.To == "" {
 		c.ds.add(config.SeverityError, c.file, nodePos(sn), rule, field+".to", "%s: to is required (the channel to send to)", field)
 		return nil

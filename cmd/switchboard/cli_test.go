@@ -94,7 +94,7 @@ var exampleEnv = []string{"LAGO_WEBHOOK_SECRET=x", "SLACK_BOT_TOKEN=xoxb-1", "SM
 // with every problem, each with file:line:column, on a broken file.
 func TestCheckCommand(t *testing.T) {
 	code, out, errOut := runCLI(t, exampleEnv, "check", "--rules", "../../rules.example.yaml", "--templates", "../../templates")
-	if code != 0 || !strings.Contains(out, "OK — 8 rules, 3 channels, 1 source") || errOut != "" {
+	if code != 0 || !strings.Contains(out, "OK — 11 rules, 3 channels, 1 source") || errOut != "" {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 	dir := t.TempDir()

@@ -304,6 +304,10 @@ type TestNotification struct {
 	// says why.
 	Decision string `json:"decision,omitempty"`
 	Reason   string `json:"reason,omitempty"`
+	// Conversation says which conversation the delivery joins and how;
+	// Escalation what the rule sends if the conversation stays open.
+	Conversation string `json:"conversation,omitempty"`
+	Escalation   string `json:"escalation,omitempty"`
 }
 
 // TestMatch is one matching rule in a test result.
@@ -378,6 +382,7 @@ func TestMessageIn(ctx context.Context, rs *router.Ruleset, source string, raw [
 			td.Error = d.Err.Error()
 		} else {
 			td.Decision, td.Reason = describe(ctx, env, d, msg.Data)
+			td.Conversation, td.Escalation = describeConversation(d)
 		}
 		i := byRule[d.Rule]
 		out.Matches[i].Deliveries = append(out.Matches[i].Deliveries, td)

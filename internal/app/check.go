@@ -283,6 +283,12 @@ func printTest(w io.Writer, path string, data map[string]any, res api.TestResult
 				fmt.Fprintf(w, "      ERROR: %s (this delivery would be dead-lettered)\n", d.Error)
 				continue
 			}
+			if d.Conversation != "" {
+				fmt.Fprintf(w, "      conversation: %s\n", d.Conversation)
+			}
+			if d.Escalation != "" {
+				fmt.Fprintf(w, "      escalation: %s\n", d.Escalation)
+			}
 			if d.Decision != "" && (d.Decision != api.DecisionSend || d.Reason != "") {
 				fmt.Fprintf(w, "      now: %s", d.Decision)
 				if d.Reason != "" {

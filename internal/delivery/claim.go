@@ -50,6 +50,7 @@ func (d *Dispatcher) pollLoop(ctx context.Context) {
 }
 
 func (d *Dispatcher) poll(ctx context.Context) {
+	d.escalate(ctx)
 	for ctx.Err() == nil {
 		d.mu.Lock()
 		free := d.o.Window - len(d.held)

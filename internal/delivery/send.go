@@ -144,6 +144,11 @@ func (d *Dispatcher) process(p *pool, it *item) {
 	if !d.ensureLease(it, ch) {
 		return
 	}
+	dl, root, wait := d.joinConversation(it)
+	if wait {
+		d.deferItem(it, d.o.Now().Add(conversationWait))
+		return
+	}
 	d.mu.Lock()
 	if d.state != running {
 		d.mu.Unlock()
@@ -156,7 +161,7 @@ func (d *Dispatcher) process(p *pool, it *item) {
 	started := d.o.Now()
 	clock := time.Now()
 	ctx, cancel := context.WithTimeout(d.sendCtx, ch.Timeout)
-	err := notify(ctx, ch.Notifier, it.d.Notification)
+	err := d.notifyConversation(ctx, ch.Notifier, dl, root)
 	cancel()
 	elapsed := time.Since(clock)
 
@@ -221,8 +226,11 @@ func (d *Dispatcher) process(p *pool, it *item) {
 func notify(ctx context.Context, n notifiers.Notifier, dl notifiers.Notification) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = notifiers.Permanent(fmt.Errorf("notifier panicked: %v", r))
+			err = notifiers.Permanent(errPanic(r))
 		}
 	}()
 	return n.Notify(ctx, dl)
 }
+
+// errPanic describes a notifier's panic.
+func errPanic(r any) error { return fmt.Errorf("notifier panicked: %v", r) }

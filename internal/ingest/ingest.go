@@ -306,6 +306,7 @@ func (h *Handler) newDeliveries(rs *router.Ruleset, msg *router.Message, res rou
 			news[i] = nd
 			continue
 		}
+		nd.Conversation = conversationSpec(d)
 		if ch, ok := rs.Channels[d.Channel]; ok {
 			if until, held := h.holdUntil(d.Channel); held {
 				nd.NotBefore = until

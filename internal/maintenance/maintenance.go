@@ -91,6 +91,7 @@ func (r *Runner) statsLoop(ctx context.Context) {
 			}
 			m.DeliveriesPending.Set(float64(st.ByState[store.StatePending] + st.ByState[store.StateInFlight]))
 			m.OldestPendingSeconds.Set(st.OldestPending.Seconds())
+			r.refreshConversations(ctx, m)
 		} else if ctx.Err() == nil {
 			r.o.Logger.Warn("cannot read queue statistics", "error", err)
 		}
@@ -119,5 +120,23 @@ func (r *Runner) sweepLoop(ctx context.Context) {
 			r.o.Logger.Info("retention sweep", "deleted", n)
 		}
 		t.Reset(r.o.SweepInterval)
+	}
+}
+
+// refreshConversations sets switchboard_open_conversations{rule}; rules
+// with no open conversation are left out.
+func (r *Runner) refreshConversations(ctx context.Context, m *metrics.Metrics) {
+	cctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	open, err := r.o.Store.OpenConversations(cctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			r.o.Logger.Warn("cannot count open conversations", "error", err)
+		}
+		return
+	}
+	m.OpenConversations.Reset()
+	for rule, n := range open {
+		m.OpenConversations.WithLabelValues(rule).Set(float64(n))
 	}
 }

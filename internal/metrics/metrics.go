@@ -33,6 +33,9 @@ type Metrics struct {
 	DeliveriesByState *prometheus.GaugeVec
 	// OldestPendingSeconds is the age of the oldest pending delivery.
 	OldestPendingSeconds prometheus.Gauge
+	// OpenConversations counts conversations awaiting their resolution,
+	// by the rule that opened them.
+	OpenConversations *prometheus.GaugeVec
 	// ConfigLastReloadSuccessful is 1 when the last reload succeeded.
 	ConfigLastReloadSuccessful prometheus.Gauge
 	// ConfigLastReloadSuccessTimestamp is the time of the last good load.
@@ -102,6 +105,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: ns, Name: "oldest_pending_seconds",
 			Help: "Age of the oldest pending delivery.",
 		}),
+		OpenConversations: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "open_conversations",
+			Help: "Conversations not yet resolved, by the rule that opened them.",
+		}, []string{"rule"}),
 		ConfigLastReloadSuccessful: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: ns, Name: "config_last_reload_successful",
 			Help: "Whether the last configuration reload succeeded (1) or failed (0).",
@@ -141,7 +148,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Times each channel's circuit breaker opened.",
 		}, []string{"channel"}),
 	}
-	reg.MustRegister(m.RuleDecisions, m.Digests, m.PacingCollapsed, m.ChannelState, m.ChannelOpens)
+	reg.MustRegister(m.RuleDecisions, m.Digests, m.PacingCollapsed, m.ChannelState, m.ChannelOpens, m.OpenConversations)
 	reg.MustRegister(m.MessagesReceived, m.RuleMatches, m.RuleErrors, m.Deliveries,
 		m.DeliveryAttempts, m.DeliveryDuration, m.DeliveryLatency, m.DeliveriesPending,
 		m.DeliveriesByState, m.OldestPendingSeconds, m.ConfigLastReloadSuccessful,

@@ -225,6 +225,9 @@ func (s *Store) insertBatch(ctx context.Context, reqs []*enqueueReq) (map[string
 	if err := s.decide(ctx, tx, reqs, inserted, now); err != nil {
 		return nil, err
 	}
+	if err := s.converse(ctx, tx, reqs, inserted, now); err != nil {
+		return nil, err
+	}
 	var rows []deliveryRow
 	for _, r := range reqs {
 		if !inserted[r.m.ID] {

@@ -206,6 +206,9 @@ type RoutedDelivery struct {
 	// against the state shared by every replica.
 	Throttle *ThrottleSpec
 	Group    *GroupSpec
+	// Conversation, if set, is decided in the commit transaction against
+	// the conversation's shared state (see ConversationSpec).
+	Conversation *ConversationSpec
 
 	// Decided and DecidedReason are filled in by Enqueue: the state the
 	// delivery was stored in and why.

@@ -101,6 +101,40 @@ func (r SlackRequest) Blocks() json.RawMessage {
 	return buf.Bytes()
 }
 
+// ThreadTS returns the thread_ts a chat.postMessage replied in ("" for a
+// message that starts no thread).
+func (r SlackRequest) ThreadTS() string { return r.field("thread_ts") }
+
+// TS returns the ts of the message a chat.update edits.
+func (r SlackRequest) TS() string { return r.field("ts") }
+
+// Broadcast reports whether a thread reply is also shown in the channel
+// (reply_broadcast).
+func (r SlackRequest) Broadcast() bool { return r.field("reply_broadcast") == "true" }
+
+// PostedTS returns the ts the server answered a chat.postMessage with.
+func (r SlackRequest) PostedTS() string { return r.Header.Get(postedTSHeader) }
+
+func (r SlackRequest) field(name string) string {
+	if r.Form != nil {
+		return r.Form.Get(name)
+	}
+	switch v := r.JSON[name].(type) {
+	case string:
+		return v
+	case bool:
+		return strconv.FormatBool(v)
+	}
+	return ""
+}
+
+// postedTSHeader is where a recorded request keeps the ts its answer gave.
+const postedTSHeader = "X-Testpeer-Posted-Ts"
+
+// SlackChannelID is the conversation ID the server answers for every
+// channel, as Slack answers an ID for a "#name".
+const SlackChannelID = "C0SWITCHBD"
+
 // SlackReply is a scripted reply. The zero value is a success.
 type SlackReply struct {
 	// Error, when set, is a Slack error code: the Web API answers
@@ -150,6 +184,7 @@ type SlackServer struct {
 	closing chan struct{}
 
 	mu       sync.Mutex
+	posts    int // chat.postMessage calls answered ok, for unique ts
 	requests []SlackRequest
 	replies  []SlackReply
 	token    string
@@ -263,15 +298,20 @@ func (s *SlackServer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
-	s.requests = append(s.requests, rec)
-	close(s.changed)
-	s.changed = make(chan struct{})
 	reply := SlackReply{}
 	if len(s.replies) > 0 {
 		reply = s.replies[0]
 		s.replies = s.replies[1:]
 	}
 	token := s.token
+	if rec.APIMethod() == "chat.postMessage" && reply == (SlackReply{}) && (token == "" || rec.Token() == token) {
+		// Each message gets its own ts, as Slack's do.
+		s.posts++
+		rec.Header.Set(postedTSHeader, fmt.Sprintf("1767225600.%06d", s.posts))
+	}
+	s.requests = append(s.requests, rec)
+	close(s.changed)
+	s.changed = make(chan struct{})
 	s.mu.Unlock()
 
 	if reply.Hang {
@@ -304,10 +344,18 @@ func (s *SlackServer) apiReply(w http.ResponseWriter, rec SlackRequest, reply Sl
 		case reply.Error != "":
 			b, _ := json.Marshal(map[string]any{"ok": false, "error": reply.Error})
 			body = string(b)
-		case rec.APIMethod() != "chat.postMessage":
-			body = `{"ok":false,"error":"unknown_method"}`
+		case rec.APIMethod() == "chat.postMessage":
+			b, _ := json.Marshal(map[string]any{"ok": true, "channel": SlackChannelID, "ts": rec.PostedTS()})
+			body = string(b)
+		case rec.APIMethod() == "chat.update":
+			if rec.TS() == "" {
+				body = `{"ok":false,"error":"message_not_found"}`
+				break
+			}
+			b, _ := json.Marshal(map[string]any{"ok": true, "channel": rec.Channel(), "ts": rec.TS(), "text": rec.Text()})
+			body = string(b)
 		default:
-			body = `{"ok":true,"channel":"C1","ts":"1.2"}`
+			body = `{"ok":false,"error":"unknown_method"}`
 		}
 	}
 	if reply.Status == 0 || reply.Status == http.StatusOK || reply.Error != "" {

@@ -50,7 +50,19 @@ type Notifier struct {
 	secrets []string
 }
 
-var _ notifiers.Notifier = (*Notifier)(nil)
+var (
+	_ notifiers.Notifier             = (*Notifier)(nil)
+	_ notifiers.ConversationNotifier = (*Notifier)(nil)
+)
+
+// NotifyConversation sends d like Notify and reports its Message-ID, which
+// later emails of the conversation name in In-Reply-To and References.
+func (n *Notifier) NotifyConversation(ctx context.Context, d notifiers.Notification) (notifiers.Posted, error) {
+	if err := n.Notify(ctx, d); err != nil {
+		return notifiers.Posted{}, err
+	}
+	return notifiers.Posted{EmailMessageID: MessageID(d.ID)}, nil
+}
 
 // envelope is what the SMTP transaction carries beside the message: MAIL
 // FROM and RCPT TO.
@@ -232,6 +244,12 @@ func compose(from *mail.Address, to, cc []*mail.Address, d notifiers.Notificatio
 	m.SetHeader("Subject", subject)
 	m.SetDateHeader("Date", now)
 	m.SetHeader("Message-ID", MessageID(d.ID))
+	if c := d.Parts.Conversation; c != nil && c.Root != "" && c.Root != d.ID {
+		// A follow-up in a conversation: mail clients thread it under the
+		// conversation's first email.
+		m.SetHeader("In-Reply-To", MessageID(c.Root))
+		m.SetHeader("References", MessageID(c.Root))
+	}
 	m.SetHeader(HeaderDelivery, d.ID)
 	m.SetHeader(HeaderRule, d.Rule)
 	if d.Test {

@@ -50,8 +50,9 @@ type Notifier struct {
 }
 
 var (
-	_ notifiers.Notifier = (*Notifier)(nil)
-	_ notifiers.Closer   = (*Notifier)(nil)
+	_ notifiers.Notifier             = (*Notifier)(nil)
+	_ notifiers.Closer               = (*Notifier)(nil)
+	_ notifiers.ConversationNotifier = (*Notifier)(nil)
 )
 
 // New returns a Notifier for c, or c's validation errors. Each Notifier
@@ -97,12 +98,49 @@ func New(c Config, o notifiers.Options) (*Notifier, error) {
 // 4xx statuses are permanent, except the codes that mean "later"
 // (ratelimited, internal_error, …); 429 carries Slack's Retry-After.
 func (n *Notifier) Notify(ctx context.Context, d notifiers.Notification) error {
+	_, err := n.NotifyConversation(ctx, d)
+	return err
+}
+
+// NotifyConversation sends d like Notify and reports the channel ID and ts
+// Slack answered. When d.Parts.Conversation refers to an earlier message
+// (SlackTS set), a thread delivery replies in its thread (also in the
+// channel with Broadcast) and an update delivery edits it with
+// chat.update. Both need a bot token: an incoming webhook answers no ts.
+func (n *Notifier) NotifyConversation(ctx context.Context, d notifiers.Notification) (notifiers.Posted, error) {
+	text, blocks, err := n.content(d)
+	if err != nil {
+		return notifiers.Posted{}, err
+	}
+	conv := d.Parts.Conversation
+	if n.api == nil {
+		if conv != nil && conv.SlackTS != "" {
+			return notifiers.Posted{}, notifiers.Permanent(fmt.Errorf("slack %s: %w (use a bot token)", conv.Mode, notifiers.ErrNoReference))
+		}
+		return notifiers.Posted{}, n.postWebhook(ctx, text, blocks)
+	}
+	switch {
+	case conv == nil || conv.SlackTS == "":
+		return n.postMessage(ctx, n.channel, text, blocks)
+	case conv.Mode == notifiers.ModeUpdate:
+		return n.updateMessage(ctx, conv.SlackChannel, conv.SlackTS, text, blocks)
+	default:
+		opts := []slackapi.MsgOption{slackapi.MsgOptionTS(conv.SlackTS)}
+		if conv.Broadcast {
+			opts = append(opts, slackapi.MsgOptionBroadcast())
+		}
+		return n.postMessage(ctx, conv.SlackChannel, text, blocks, opts...)
+	}
+}
+
+// content checks and prepares d's text and blocks.
+func (n *Notifier) content(d notifiers.Notification) (string, []slackapi.Block, error) {
 	blocks, err := parseBlocks(d.Parts.Blocks)
 	if err != nil {
-		return notifiers.Permanent(fmt.Errorf("slack blocks: %w", err))
+		return "", nil, notifiers.Permanent(fmt.Errorf("slack blocks: %w", err))
 	}
 	if strings.TrimSpace(d.Parts.Text) == "" && len(blocks) == 0 {
-		return notifiers.Permanent(errors.New("slack message: text and blocks are both empty"))
+		return "", nil, notifiers.Permanent(errors.New("slack message: text and blocks are both empty"))
 	}
 	text := d.Parts.Text
 	if d.Test {
@@ -115,10 +153,7 @@ func (n *Notifier) Notify(ctx context.Context, d notifiers.Notification) error {
 			blocks = append([]slackapi.Block{note}, blocks...)
 		}
 	}
-	if n.api == nil {
-		return n.postWebhook(ctx, text, blocks)
-	}
-	return n.postMessage(ctx, text, blocks)
+	return text, blocks, nil
 }
 
 // TestPrefix starts the text of a test notification.
@@ -130,16 +165,36 @@ func (n *Notifier) Close() error {
 	return nil
 }
 
-func (n *Notifier) postMessage(ctx context.Context, text string, blocks []slackapi.Block) error {
-	const op = "post to slack"
+func (n *Notifier) postMessage(ctx context.Context, channel, text string, blocks []slackapi.Block, extra ...slackapi.MsgOption) (notifiers.Posted, error) {
+	opts := append([]slackapi.MsgOption{slackapi.MsgOptionText(text, false)}, extra...)
+	if len(blocks) > 0 {
+		opts = append(opts, slackapi.MsgOptionBlocks(blocks...))
+	}
+	ch, ts, err := n.api.PostMessageContext(ctx, channel, opts...)
+	if err != nil {
+		return notifiers.Posted{}, n.classify("post to slack", err)
+	}
+	return notifiers.Posted{SlackChannel: ch, SlackTS: ts}, nil
+}
+
+// updateMessage edits the message (channel, ts) with chat.update.
+func (n *Notifier) updateMessage(ctx context.Context, channel, ts, text string, blocks []slackapi.Block) (notifiers.Posted, error) {
 	opts := []slackapi.MsgOption{slackapi.MsgOptionText(text, false)}
 	if len(blocks) > 0 {
 		opts = append(opts, slackapi.MsgOptionBlocks(blocks...))
 	}
-	_, _, err := n.api.PostMessageContext(ctx, n.channel, opts...)
-	if err == nil {
-		return nil
+	ch, newTS, _, err := n.api.UpdateMessageContext(ctx, channel, ts, opts...)
+	if err != nil {
+		return notifiers.Posted{}, n.classify("update slack message", err)
 	}
+	if newTS == "" {
+		ch, newTS = channel, ts
+	}
+	return notifiers.Posted{SlackChannel: ch, SlackTS: newTS}, nil
+}
+
+// classify turns a Web API error into a retryable or permanent one.
+func (n *Notifier) classify(op string, err error) error {
 
 	var rateLimited *slackapi.RateLimitedError
 	if errors.As(err, &rateLimited) {
