@@ -22,6 +22,7 @@ const readerPage = 500
 type Reader struct {
 	db      *sql.DB
 	dialect dialect
+	shared  bool // the connections belong to a Store
 }
 
 // OpenReader opens the store o names for reading only. The store must
@@ -75,7 +76,12 @@ func OpenReader(ctx context.Context, o Options) (*Reader, error) {
 }
 
 // Close closes the Reader.
-func (r *Reader) Close() error { return r.db.Close() }
+func (r *Reader) Close() error {
+	if r.shared {
+		return nil
+	}
+	return r.db.Close()
+}
 
 // MessageQuery selects stored messages.
 type MessageQuery struct {
@@ -152,4 +158,11 @@ func (r *Reader) Count(ctx context.Context, table string) (int, error) {
 	var n int
 	err := r.db.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n)
 	return n, err
+}
+
+// MessageReader returns a Reader over the store's read connections, for
+// a server's own backtests. Its Close does nothing: the store owns the
+// connections.
+func (s *Store) MessageReader() *Reader {
+	return &Reader{db: s.r, dialect: s.dialect, shared: true}
 }
