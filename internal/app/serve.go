@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -110,10 +111,16 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	// Compiling a large rules file makes a lot of short-lived garbage:
 	// collect it eagerly while loading so the peak stays low.
 	gcPercent := debug.SetGCPercent(30)
+	// retained is the store, once open: each new rules file sets its
+	// message retention.
+	var retained atomic.Pointer[store.Store]
 	reloader, err := router.NewReloader(router.LoadOptions{
 		RulesPath: o.Rules, TemplatesDir: o.Templates, DryRun: o.DryRun, Logger: log, Catalog: catalog,
 	}, log, m, func(_, rs *router.Ruleset) {
 		initRuleMetrics(m, rs)
+		if st := retained.Load(); st != nil {
+			st.SetMessageRetention(rs.MessageRetention)
+		}
 		for _, name := range rs.ChannelNames() {
 			// Closed until the store says otherwise (within a poll).
 			m.ChannelState.WithLabelValues(name)
@@ -154,6 +161,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if err != nil {
 		return fmt.Errorf("open store: %w", secretFree(err, o.DatabaseURL))
 	}
+	st.SetMessageRetention(reloader.Current().MessageRetention)
+	retained.Store(st)
+
 	// Closed on every way out but one: a shutdown that outlives its grace
 	// leaves the store to the process's exit (see below).
 	storeAbandoned := false

@@ -166,3 +166,21 @@ func (r *Reader) Count(ctx context.Context, table string) (int, error) {
 func (s *Store) MessageReader() *Reader {
 	return &Reader{db: s.r, dialect: s.dialect, shared: true}
 }
+
+// SetMessageRetention sets how long Sweep keeps messages after receipt
+// (the rules file's retention.messages); zero or less restores the
+// default. Safe to call while the store runs.
+func (s *Store) SetMessageRetention(d time.Duration) {
+	if d <= 0 {
+		d = s.o.Retention.Messages
+	}
+	s.keepMessages.Store(int64(d))
+}
+
+// messageRetention is the retention Sweep applies to messages.
+func (s *Store) messageRetention() time.Duration {
+	if d := s.keepMessages.Load(); d > 0 {
+		return time.Duration(d)
+	}
+	return s.o.Retention.Messages
+}

@@ -332,10 +332,12 @@ type Stats struct {
 
 // Store is the outbox. It is safe for concurrent use.
 type Store struct {
-	o       Options
-	dialect dialect
-	w       *sql.DB // writes; on SQLite a single connection
-	r       *sql.DB // reads; on PostgreSQL the same pool as w
+	o Options
+	// keepMessages overrides o.Retention.Messages (SetMessageRetention).
+	keepMessages atomic.Int64
+	dialect      dialect
+	w            *sql.DB // writes; on SQLite a single connection
+	r            *sql.DB // reads; on PostgreSQL the same pool as w
 
 	mu      sync.Mutex
 	queue   []*enqueueReq
