@@ -307,6 +307,7 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags
 		c.compileChannel(cd)
 	}
 	c.resolveOnFailure(doc)
+	c.compileRetention(doc)
 	names := map[string]pos{}
 	exprs := newExprCompiler(exprOptions(o.Now))
 	for i, rd := range doc.rules {

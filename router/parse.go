@@ -25,6 +25,9 @@ type document struct {
 	// other channel fails (unless it names its own).
 	onFailure    string
 	onFailurePos pos
+	// retention is the top-level retention block, if any.
+	retention    *RetentionConfig
+	retentionPos pos
 }
 
 type ruleDoc struct {
@@ -36,7 +39,7 @@ type ruleDoc struct {
 	bad map[string]bool
 }
 
-var topLevelKeys = []string{"sources", "channels", "rules", "on_failure"}
+var topLevelKeys = []string{"sources", "channels", "rules", "on_failure", "retention"}
 
 // parseDocument parses src, reporting syntax errors, unknown keys and type
 // errors. Each source, channel and rule is decoded on its own, so one bad
@@ -74,6 +77,12 @@ func parseDocument(file string, src []byte, ds *diags) *document {
 			doc.onFailurePos = nodePos(e.Value)
 			if !isNull(e.Value) {
 				decodeNode(file, e.Value, &doc.onFailure, "on_failure", "", ds)
+			}
+		case "retention":
+			doc.retentionPos = nodePos(e.Value)
+			var rc RetentionConfig
+			if decodeNode(file, e.Value, &rc, "retention", "", ds) {
+				doc.retention = &rc
 			}
 		default:
 			ds.add(config.SeverityError, file, nodePos(e.Key), "", "", "unknown key %q (expected one of: %s)", key, strings.Join(topLevelKeys, ", "))

@@ -26,6 +26,8 @@ type Ruleset struct {
 	Rules []*Rule
 	// Warnings found while loading.
 	Warnings []config.Diagnostic
+	// MessageRetention is `retention.messages`; zero: the store's default.
+	MessageRetention time.Duration
 
 	index *ruleIndex
 

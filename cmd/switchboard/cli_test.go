@@ -383,7 +383,7 @@ func TestReadOnlyCommandsCreateNoStore(t *testing.T) {
 // "CMD --help" and "CMD -h", on stdout with exit 0.
 func TestHelp(t *testing.T) {
 	var all strings.Builder
-	for _, name := range []string{"serve", "check", "test", "catalog", "deliveries", "deliveries show", "replay",
+	for _, name := range []string{"serve", "check", "test", "catalog", "deliveries", "deliveries show", "replay", "backtest", "unmatched",
 		"silence add", "silence list", "silence expire", "version"} {
 		words := strings.Fields(name)
 		h := cli{args: append([]string{"help"}, words...)}.run(t)

@@ -8,6 +8,8 @@
 //	switchboard deliveries [flags]
 //	switchboard deliveries show [flags] DELIVERY_ID
 //	switchboard replay     [flags] DELIVERY_ID... | --all-dead
+//	switchboard backtest   [flags]
+//	switchboard unmatched  [flags]
 //	switchboard silence add|list|expire [flags] …
 //	switchboard version
 //	switchboard help [COMMAND]
@@ -84,6 +86,8 @@ func commands(stdout, stderr io.Writer) []*command {
 		deliveriesCommand(stdout),
 		deliveriesShowCommand(stdout),
 		replayCommand(stdout),
+		backtestCommand(stdout, stderr),
+		unmatchedCommand(stdout, stderr),
 		silenceAddCommand(stdout),
 		silenceListCommand(stdout),
 		silenceExpireCommand(stdout),

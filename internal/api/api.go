@@ -47,6 +47,9 @@ type Options struct {
 	// patterns) a channel written through the API may reference; nil:
 	// those the rules file already references. See ParseEditorVars.
 	EditorVars []string
+	// BacktestTimeout bounds a backtest request (default
+	// DefaultBacktestTimeout).
+	BacktestTimeout time.Duration
 	// Failures, if set, throttles clients that get the token wrong
 	// (shared with the editor's login).
 	Failures *admission.AuthFailures
@@ -88,6 +91,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/deliveries/{id}", a.auth(http.HandlerFunc(a.delivery)))
 	mux.Handle("POST /api/v1/deliveries/{id}/replay", a.auth(http.HandlerFunc(a.replay)))
 	mux.Handle("POST /api/v1/deliveries/replay", a.auth(http.HandlerFunc(a.replayDead)))
+	mux.Handle("POST /api/v1/backtest", a.auth(http.HandlerFunc(a.backtest)))
+	mux.Handle("GET /api/v1/unmatched", a.auth(http.HandlerFunc(a.unmatched)))
 	a.registerEditing(mux)
 	a.registerSilences(mux)
 	mux.Handle("/api/", a.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

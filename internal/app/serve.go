@@ -17,6 +17,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -169,10 +170,16 @@ func build(ctx context.Context, o ServeOptions) (_ *server, err error) {
 	// Compiling a large rules file makes a lot of short-lived garbage:
 	// collect it eagerly while loading so the peak stays low.
 	gcPercent := debug.SetGCPercent(30)
+	// retained is the store, once open: each new rules file sets its
+	// message retention.
+	var retained atomic.Pointer[store.Store]
 	reloader, err := reload.New(router.LoadOptions{
 		RulesPath: o.Rules, TemplatesDir: o.Templates, DryRun: o.DryRun, Logger: log, Catalog: catalog,
 	}, log, m, func(_, rs *router.Ruleset) {
 		initRuleMetrics(m, rs)
+		if st := retained.Load(); st != nil {
+			st.SetMessageRetention(rs.MessageRetention)
+		}
 		for _, name := range rs.ChannelNames() {
 			// Closed until the store says otherwise (within a poll).
 			m.ChannelState.WithLabelValues(name)
@@ -212,6 +219,8 @@ func build(ctx context.Context, o ServeOptions) (_ *server, err error) {
 		return nil, fmt.Errorf("open store: %w", secretFree(err, o.DatabaseURL))
 	}
 	st := s.st
+	st.SetMessageRetention(reloader.Current().MessageRetention)
+	retained.Store(st)
 
 	owner := ownerName()
 	s.disp = delivery.New(delivery.Options{

@@ -256,7 +256,7 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 	}
 	n, err = s.sweep(ctx, `SELECT id FROM messages m WHERE received_at < $1
 		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id) LIMIT $2`,
-		micros(now.Add(-s.o.Retention.Messages)), false)
+		micros(now.Add(-s.messageRetention())), false)
 	total += n
 	if err != nil {
 		return total, fmt.Errorf("sweep messages: %w", err)

@@ -336,12 +336,14 @@ type Stats struct {
 
 // Store is the outbox. It is safe for concurrent use.
 type Store struct {
-	o       Options
-	dialect dialect
-	w       *sql.DB       // writes; on SQLite a single connection
-	r       *sql.DB       // reads; on PostgreSQL the same pool as w
-	stmts   *stmtCache    // the writer's prepared batch statements
-	ck      *checkpointer // SQLite's WAL checkpoints; nil on PostgreSQL
+	o Options
+	// keepMessages overrides o.Retention.Messages (SetMessageRetention).
+	keepMessages atomic.Int64
+	dialect      dialect
+	w            *sql.DB       // writes; on SQLite a single connection
+	r            *sql.DB       // reads; on PostgreSQL the same pool as w
+	stmts        *stmtCache    // the writer's prepared batch statements
+	ck           *checkpointer // SQLite's WAL checkpoints; nil on PostgreSQL
 
 	mu      sync.Mutex
 	queue   []*enqueueReq
