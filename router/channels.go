@@ -3,7 +3,6 @@ package router
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"reflect"
 	"strconv"
@@ -46,7 +45,7 @@ const (
 // policy.
 type Channel struct {
 	Name string
-	// Kind is slack, email or http.
+	// Kind is slack, email, http, pagerduty, opsgenie, teams or discord.
 	Kind     string
 	Notifier notifiers.Notifier
 	// Timeout bounds one send attempt.
@@ -118,6 +117,10 @@ func (c *compiler) compileChannel(cd channelDoc) {
 		{KindSlack, cfg.Slack != nil || lookup(cd.node, KindSlack) != nil, cfg.Slack},
 		{KindEmail, cfg.Email != nil || lookup(cd.node, KindEmail) != nil, cfg.Email},
 		{KindHTTP, cfg.HTTP != nil || lookup(cd.node, KindHTTP) != nil, cfg.HTTP},
+		{KindPagerDuty, cfg.PagerDuty != nil || lookup(cd.node, KindPagerDuty) != nil, cfg.PagerDuty},
+		{KindOpsgenie, cfg.Opsgenie != nil || lookup(cd.node, KindOpsgenie) != nil, cfg.Opsgenie},
+		{KindTeams, cfg.Teams != nil || lookup(cd.node, KindTeams) != nil, cfg.Teams},
+		{KindDiscord, cfg.Discord != nil || lookup(cd.node, KindDiscord) != nil, cfg.Discord},
 	} {
 		if k.set {
 			kinds = append(kinds, k.name)
@@ -126,7 +129,7 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	}
 	switch len(kinds) {
 	case 0:
-		c.ds.add(SeverityError, c.file, cd.key, "", where, "channel %q needs one of slack, email, http", cd.name)
+		c.ds.add(SeverityError, c.file, cd.key, "", where, "channel %q needs one of slack, email, http, %s", cd.name, strings.Join(serviceKindNames[:], ", "))
 		return
 	case 1:
 	default:
@@ -141,6 +144,7 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	missingBefore := c.x.missing
 	c.x.expandStruct(reflect.ValueOf(block), kindNode, where+"."+ch.Kind, "")
 	c.rs.secrets = append(c.rs.secrets, secretValues(reflect.ValueOf(block))...)
+	c.warnLiteralSecrets(ch.Kind, kindNode, where+"."+ch.Kind)
 	// A channel whose variables are unset cannot be valid (an empty
 	// token): that is already reported (or, under --dry-run, the channel
 	// only logs), so skip its validation rather than say it twice.
@@ -157,6 +161,8 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	}
 	if ch.Kind == KindSlack {
 		ch.RatePerSecond, ch.Burst = 1, 3
+	} else if sk, ok := serviceKindOf(ch.Kind); ok {
+		ch.RatePerSecond, ch.Burst = sk.rate, sk.burst
 	}
 	if r := cfg.Rate; r != nil {
 		if r.PerSecond < 0 || r.Burst < 0 {
@@ -214,6 +220,8 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	case KindHTTP:
 		validate = cfg.HTTP.Validate
 		ch.http = cfg.HTTP
+	default:
+		_, _, validate = serviceConfig(ch.Kind, cfg)
 	}
 	if err := validate(); err != nil && !hadUnset {
 		c.fieldErrors(err, kindNode, cd.name, where+"."+ch.Kind)
@@ -279,7 +287,7 @@ func newNotifier(kind string, cfg ChannelConfig, o notifiers.Options) (notifiers
 	case KindHTTP:
 		return httpnotifier.New(*cfg.HTTP, o)
 	}
-	return nil, fmt.Errorf("unknown channel kind %q", kind)
+	return newServiceNotifier(kind, cfg, o)
 }
 
 // fieldErrors reports a Validate error, pointing at each field it names.
@@ -351,6 +359,14 @@ func (d *dryRunNotifier) Notify(ctx context.Context, dl notifiers.Delivery) erro
 	add("path", secret.RedactURL("http://x" + p.Path)[len("http://x"):])
 	add("content_type", p.ContentType)
 	add("body", p.Body)
+	add("details", p.Details)
+	add("description", p.Description)
+	add("source", p.Source)
+	add("card", p.Card)
+	add("embeds", p.Embeds)
+	if dl.ConversationKey != "" {
+		attrs = append(attrs, "conversation", scrub(dl.ConversationKey), "resolve", dl.Resolve)
+	}
 	d.logger.InfoContext(ctx, "dry-run notification", attrs...)
 	return nil
 }

@@ -113,6 +113,8 @@ func (c *compiler) compileChannelFatigue(ch *Channel, cfg ChannelConfig, node as
 	}
 	if ch.Kind == KindSlack {
 		ch.Pacing = DefaultSlackPacing
+	} else if sk, ok := serviceKindOf(ch.Kind); ok {
+		ch.Pacing = sk.pacing
 	}
 	if p := cfg.Pacing; p != nil {
 		if p.Threshold < 0 {

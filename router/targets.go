@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +32,7 @@ type target struct {
 	inlineBody           bool             // http body from `message:`
 	pathTmpl, queryTmpl  *render.Template // http path and query, when templated
 	headers              map[string]*render.Template
+	service              map[string]*render.Template // pagerduty, opsgenie, teams, discord: by block
 	defaultSubjectPrefix string
 
 	// file is the template file the target uses (nil for message: and
@@ -339,6 +341,10 @@ func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendCo
 				t.headers[k] = c.inline(lookup(chNode, KindHTTP, "headers", k), v.Reveal(), render.HeaderValue, rule, "channels."+ch.Name+".http.headers."+k)
 			}
 		}
+	default:
+		if sk, ok := serviceKindOf(ch.Kind); ok && !c.compileServiceTarget(t, sk, file, tf, s, sn, rule, field) {
+			return nil
+		}
 	}
 	c.checkTemplateFields(rule, sn, s, t)
 	if c.ds.hasErrorsSince(before) {
@@ -485,6 +491,12 @@ func (t *target) render(data map[string]any, raw []byte) (notifiers.Parts, error
 				p.Headers = map[string]string{}
 			}
 			p.Headers[k] = exec("header "+k, tm)
+		}
+	default:
+		if sk, ok := serviceKindOf(t.channel.Kind); ok {
+			// exec records a block's failure in err; keep it first.
+			sp, serr := t.renderService(sk, exec)
+			p, err = sp, cmp.Or(err, serr)
 		}
 	}
 	if err != nil {
