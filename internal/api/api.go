@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -405,6 +406,16 @@ func PartsMap(kind string, p notifiers.Parts) map[string]string {
 		for k := range p.Headers {
 			set("header "+k, secret.Redacted)
 		}
+	default:
+		// pagerduty, opsgenie, teams, discord: each part under the name of
+		// the template block it comes from.
+		textBlock := map[string]string{router.KindPagerDuty: "summary", router.KindOpsgenie: "message", router.KindDiscord: "content"}[kind]
+		set(cmp.Or(textBlock, "text"), p.Text)
+		set("description", p.Description)
+		set("details", p.Details)
+		set("source", p.Source)
+		set("card", p.Card)
+		set("embeds", p.Embeds)
 	}
 	return m
 }
