@@ -95,12 +95,13 @@ func decodeChannel(r *http.Request, w http.ResponseWriter) (channelInput, *httpE
 	var kinds []string
 	for _, it := range in.settings {
 		switch k := it.Key.(string); k {
-		case router.KindSlack, router.KindEmail, router.KindHTTP:
+		case router.KindSlack, router.KindEmail, router.KindHTTP,
+			router.KindPagerDuty, router.KindOpsgenie, router.KindTeams, router.KindDiscord:
 			kinds = append(kinds, k)
 		}
 	}
 	if len(kinds) != 1 {
-		return in, fieldsInvalid([]ErrorDetail{{Message: "a channel needs exactly one of slack, email, http"}})
+		return in, fieldsInvalid([]ErrorDetail{{Message: "a channel needs exactly one of slack, email, http, pagerduty, opsgenie, teams, discord"}})
 	}
 	in.kind = kinds[0]
 	return in, nil
