@@ -116,7 +116,8 @@ func NewMessageID() string {
 // Outgoing is one delivery produced by routing.
 type Outgoing struct {
 	notifiers.Delivery
-	// Kind is the channel kind (slack, email, http).
+	// Kind is the channel kind (slack, email, http, pagerduty, opsgenie,
+	// teams, discord).
 	Kind string
 	// Source says where the content came from ("template x.tmpl",
 	// "message", "default").
