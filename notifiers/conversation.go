@@ -29,6 +29,10 @@ type Conversation struct {
 	// Broadcast also shows a thread reply in the channel (Slack
 	// reply_broadcast).
 	Broadcast bool `json:"broadcast,omitempty"`
+	// Resolves is set on the deliveries of a rule that resolves the
+	// conversation: PagerDuty resolves its incident, Opsgenie closes its
+	// alert.
+	Resolves bool `json:"resolves,omitempty"`
 
 	// Root is the delivery ID of the conversation's first message in this
 	// channel, empty when this delivery is the first. Email derives

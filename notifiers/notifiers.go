@@ -48,6 +48,17 @@ type Notification struct {
 	Channel string `json:"channel"`
 	// Test marks a delivery sent from the editor's "Send test".
 	Test bool `json:"test,omitempty"`
+	// ConversationKey names the conversation (an incident, an alert) the
+	// delivery belongs to, so that a follow-up updates it rather than
+	// opening another: PagerDuty sends it as dedup_key, Opsgenie as alias.
+	// Empty means the delivery stands alone; those channels then use ID,
+	// so a retried delivery never opens a second incident.
+	ConversationKey string `json:"conversation_key,omitempty"`
+	// Resolve asks the channel to close the conversation ConversationKey
+	// names (PagerDuty resolve, Opsgenie close) instead of opening or
+	// updating it. Channels without a notion of closing send the parts as
+	// a message like any other.
+	Resolve bool `json:"resolve,omitempty"`
 	// Parts holds everything the channel sends, rendered once at routing.
 	Parts Parts `json:"parts"`
 }
@@ -55,7 +66,9 @@ type Notification struct {
 // Parts are the rendered pieces of a notification. Each channel reads the
 // parts it needs and ignores the others.
 type Parts struct {
-	// Text is Slack's message text (mrkdwn) and an email's plain-text body.
+	// Text is Slack's message text (mrkdwn) and an email's plain-text body;
+	// PagerDuty's summary, Opsgenie's message, a Teams card's text when
+	// there is no Card, and a Discord message's content.
 	Text string `json:"text,omitempty"`
 	// Blocks is Slack Block Kit JSON (an array of blocks), optional.
 	Blocks string `json:"blocks,omitempty"`
@@ -81,6 +94,19 @@ type Parts struct {
 	// Conversation, if set, makes the delivery a part of the conversation
 	// of its key: a thread reply or an update of the first message.
 	Conversation *Conversation `json:"conversation,omitempty"`
+	// Details is a JSON object of extra facts: PagerDuty's
+	// payload.custom_details, Opsgenie's details. Optional.
+	Details string `json:"details,omitempty"`
+	// Description is an Opsgenie alert's description. Optional.
+	Description string `json:"description,omitempty"`
+	// Source names where the event comes from: PagerDuty's payload.source
+	// and Opsgenie's source. Empty means "switchboard".
+	Source string `json:"source,omitempty"`
+	// Card is a Microsoft Teams Adaptive Card (a JSON object); empty
+	// means a card holding Text.
+	Card string `json:"card,omitempty"`
+	// Embeds is a Discord embeds JSON array. Optional.
+	Embeds string `json:"embeds,omitempty"`
 }
 
 type permanentError struct{ err error }

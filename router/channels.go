@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml/ast"
+
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/notifiers"
 	"github.com/switchboard-dev/switchboard/notifiers/email"
@@ -48,7 +49,7 @@ const (
 // policy.
 type Channel struct {
 	Name string
-	// Kind is slack, email or http.
+	// Kind is slack, email, http, pagerduty, opsgenie, teams or discord.
 	Kind string
 	// Descriptor describes the kind: its defaults, what the editor shows.
 	Descriptor *notifiers.Kind
@@ -125,6 +126,10 @@ func (c *compiler) compileChannel(cd channelDoc) {
 		{KindSlack, cfg.Slack != nil || lookup(cd.node, KindSlack) != nil, cfg.Slack},
 		{KindEmail, cfg.Email != nil || lookup(cd.node, KindEmail) != nil, cfg.Email},
 		{KindHTTP, cfg.HTTP != nil || lookup(cd.node, KindHTTP) != nil, cfg.HTTP},
+		{KindPagerDuty, cfg.PagerDuty != nil || lookup(cd.node, KindPagerDuty) != nil, cfg.PagerDuty},
+		{KindOpsgenie, cfg.Opsgenie != nil || lookup(cd.node, KindOpsgenie) != nil, cfg.Opsgenie},
+		{KindTeams, cfg.Teams != nil || lookup(cd.node, KindTeams) != nil, cfg.Teams},
+		{KindDiscord, cfg.Discord != nil || lookup(cd.node, KindDiscord) != nil, cfg.Discord},
 	} {
 		if k.set {
 			kinds = append(kinds, k.name)
@@ -133,7 +138,7 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	}
 	switch len(kinds) {
 	case 0:
-		c.ds.add(config.SeverityError, c.file, cd.key, "", where, "channel %q needs one of slack, email, http", cd.name)
+		c.ds.add(config.SeverityError, c.file, cd.key, "", where, "channel %q needs one of %s", cd.name, strings.Join(wiring.KindNames(), ", "))
 		return
 	case 1:
 	default:
@@ -149,6 +154,7 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	missingBefore := c.x.missing
 	c.x.expandStruct(reflect.ValueOf(block), kindNode, where+"."+ch.Kind, "")
 	c.rs.secrets = append(c.rs.secrets, secretValues(reflect.ValueOf(block))...)
+	c.warnLiteralSecrets(ch.Kind, kindNode, where+"."+ch.Kind)
 	// A channel whose variables are unset cannot be valid (an empty
 	// token): that is already reported (or, under --dry-run, the channel
 	// only logs), so skip its validation rather than say it twice.
@@ -337,6 +343,14 @@ func (d *dryRunNotifier) Notify(ctx context.Context, dl notifiers.Notification) 
 	add("path", secret.RedactURL("http://x" + p.Path)[len("http://x"):])
 	add("content_type", p.ContentType)
 	add("body", p.Body)
+	add("details", p.Details)
+	add("description", p.Description)
+	add("source", p.Source)
+	add("card", p.Card)
+	add("embeds", p.Embeds)
+	if dl.ConversationKey != "" {
+		attrs = append(attrs, "conversation", scrub(dl.ConversationKey), "resolve", dl.Resolve)
+	}
 	d.logger.InfoContext(ctx, "dry-run notification", attrs...)
 	return nil
 }

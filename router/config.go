@@ -7,8 +7,12 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/secret"
+	"github.com/switchboard-dev/switchboard/notifiers/discord"
 	"github.com/switchboard-dev/switchboard/notifiers/email"
+	"github.com/switchboard-dev/switchboard/notifiers/opsgenie"
+	"github.com/switchboard-dev/switchboard/notifiers/pagerduty"
 	"github.com/switchboard-dev/switchboard/notifiers/slack"
+	"github.com/switchboard-dev/switchboard/notifiers/teams"
 	"github.com/switchboard-dev/switchboard/notifiers/webhook"
 )
 
@@ -99,8 +103,8 @@ type BearerConfig struct {
 	Token secret.String `yaml:"token" sb:"env"`
 }
 
-// ChannelConfig is one entry of `channels:`. Exactly one of Slack, Email
-// and HTTP is set.
+// ChannelConfig is one entry of `channels:`. Exactly one of Slack, Email,
+// HTTP, PagerDuty, Opsgenie, Teams and Discord is set.
 type ChannelConfig struct {
 	// Timeout bounds one send attempt (default 10s).
 	Timeout time.Duration `yaml:"timeout,omitempty"`
@@ -127,6 +131,11 @@ type ChannelConfig struct {
 	Slack *slack.Config   `yaml:"slack,omitempty"`
 	Email *email.Config   `yaml:"email,omitempty"`
 	HTTP  *webhook.Config `yaml:"http,omitempty"`
+
+	PagerDuty *pagerduty.Config `yaml:"pagerduty,omitempty"`
+	Opsgenie  *opsgenie.Config  `yaml:"opsgenie,omitempty"`
+	Teams     *teams.Config     `yaml:"teams,omitempty"`
+	Discord   *discord.Config   `yaml:"discord,omitempty"`
 }
 
 // RateConfig is a token bucket.

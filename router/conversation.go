@@ -274,7 +274,8 @@ func (rs *Ruleset) attachConversation(r *Rule, t *target, m *Message, o *Outgoin
 	if r.conv.resolves != "" {
 		root = r.conv.resolves
 	}
-	o.Parts.Conversation = &notifiers.Conversation{Rule: root, Key: key, Mode: t.convMode, Broadcast: t.broadcast}
+	o.Parts.Conversation = &notifiers.Conversation{Rule: root, Key: key, Mode: t.convMode, Broadcast: t.broadcast,
+		Resolves: r.conv.resolves != ""}
 	conv := &Conversation{Rule: root, Key: key, Resolves: r.conv.resolves != ""}
 	conv.EventAt, _ = EventTime(m.Data)
 	data, raw := m.Data, m.Body

@@ -197,6 +197,13 @@ func (t *target) renderDigest(r *Rule, d Digest) (notifiers.Parts, error) {
 			return notifiers.Parts{}, err
 		}
 		p.Body, p.ContentType = string(b), "application/json"
+	default:
+		// PagerDuty, Opsgenie, Teams, Discord: a text, in the block the
+		// kind sends as text (summary, message, a Teams card, content).
+		p = notifiers.Parts{Text: header + "\n" + lines}
+		if s, ok := exec("digest_text"); ok {
+			p.Text = s
+		}
 	}
 	if rerr != nil {
 		return notifiers.Parts{}, rerr
@@ -221,7 +228,9 @@ func (t *target) digestLines(d Digest) (string, error) {
 		if p.Subject != "" {
 			line = p.Subject
 		}
-		if t.channel.Kind == KindHTTP {
+		if t.channel.Kind == KindHTTP || strings.TrimSpace(line) == "" {
+			// An HTTP body, or a kind whose default is all card or
+			// embeds: the type says what happened.
 			line = m.WebhookType()
 		}
 		line, _, _ = strings.Cut(strings.TrimSpace(line), "\n")

@@ -123,7 +123,8 @@ func NewMessageID() string {
 // Outgoing is one delivery produced by routing.
 type Outgoing struct {
 	notifiers.Notification
-	// Kind is the channel kind (slack, email, http).
+	// Kind is the channel kind (slack, email, http, pagerduty, opsgenie,
+	// teams, discord).
 	Kind string
 	// Content says where the content came from ("template x.tmpl",
 	// "message", "default").

@@ -1,8 +1,7 @@
 package router
 
 import (
-	"github.com/switchboard-dev/switchboard/config"
-
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/goccy/go-yaml/ast"
 
+	"github.com/switchboard-dev/switchboard/config"
 	"github.com/switchboard-dev/switchboard/internal/lago"
 	"github.com/switchboard-dev/switchboard/notifiers"
 	"github.com/switchboard-dev/switchboard/router/render"
@@ -33,6 +33,7 @@ type target struct {
 	inlineBody           bool             // http body from `message:`
 	pathTmpl, queryTmpl  *render.Template // http path and query, when templated
 	headers              map[string]*render.Template
+	service              map[string]*render.Template // pagerduty, opsgenie, teams, discord: by block
 	defaultSubjectPrefix string
 
 	// file is the template file the target uses (nil for message: and
@@ -350,6 +351,10 @@ func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s Sen
 				t.headers[k] = c.inline(lookup(chNode, KindHTTP, "headers", k), v.Reveal(), render.HeaderValue, rule, "channels."+ch.Name+".http.headers."+k)
 			}
 		}
+	default:
+		if sk, ok := serviceKindOf(ch.Kind); ok && !c.compileServiceTarget(t, sk, file, tf, s, sn, rule, field) {
+			return nil
+		}
 	}
 	c.checkTemplateFields(rule, sn, s, t)
 	if c.ds.hasErrorsSince(before) {
@@ -496,6 +501,12 @@ func (t *target) render(data map[string]any, raw []byte) (notifiers.Parts, error
 				p.Headers = map[string]string{}
 			}
 			p.Headers[k] = exec("header "+k, tm)
+		}
+	default:
+		if sk, ok := serviceKindOf(t.channel.Kind); ok {
+			// exec records a block's failure in err; keep it first.
+			sp, serr := t.renderService(sk, exec)
+			p, err = sp, cmp.Or(err, serr)
 		}
 	}
 	if err != nil {

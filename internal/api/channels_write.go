@@ -105,7 +105,7 @@ func decodeChannel(r *http.Request, w http.ResponseWriter) (channelInput, *httpE
 		}
 	}
 	if len(kinds) != 1 {
-		return in, fieldsInvalid([]ErrorDetail{{Message: "a channel needs exactly one of slack, email, http"}})
+		return in, fieldsInvalid([]ErrorDetail{{Message: "a channel needs exactly one of slack, email, http, pagerduty, opsgenie, teams, discord"}})
 	}
 	in.kind = kinds[0]
 	return in, nil

@@ -16,11 +16,20 @@ const conversationWait = 2 * time.Second
 // the store just before sending: the first message's Slack ts, or the
 // first email's delivery ID. wait is true when the first message is
 // still being posted by another delivery; root is true when this delivery
-// posts the first message.
-func (d *Dispatcher) joinConversation(it *item) (dl notifiers.Notification, root, wait bool) {
+// posts the first message. A service that keeps conversations itself
+// (PagerDuty's dedup_key, Opsgenie's alias) gets the conversation's name
+// and whether the delivery resolves it, and nothing from the store.
+func (d *Dispatcher) joinConversation(it *item, n notifiers.Notifier) (dl notifiers.Notification, root, wait bool) {
 	dl = it.d.Notification
 	c := dl.Parts.Conversation
 	if c == nil {
+		return dl, false, false
+	}
+	if _, ok := n.(notifiers.ConversationNotifier); !ok {
+		if dl.ConversationKey == "" {
+			dl.ConversationKey = c.Rule + "/" + c.Key
+		}
+		dl.Resolve = dl.Resolve || c.Resolves
 		return dl, false, false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)

@@ -2,14 +2,18 @@ package delivery_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -101,8 +105,15 @@ var convKeys atomic.Int64
 
 func newConvReplica(t *testing.T, o store.Options, clk *testclock.Clock, slack *testpeer.SlackServer, smtp *testpeer.SMTPServer) *convReplica {
 	t.Helper()
+	return newConvReplicaOf(t, conversationRules, o, clk, slack, smtp)
+}
+
+// newConvReplicaOf is newConvReplica with other rules; SLACK/ and SMTPPORT
+// in them name the stand-ins.
+func newConvReplicaOf(t *testing.T, rules string, o store.Options, clk *testclock.Clock, slack *testpeer.SlackServer, smtp *testpeer.SMTPServer) *convReplica {
+	t.Helper()
 	dir := t.TempDir()
-	rules := strings.ReplaceAll(conversationRules, "SLACK/", slack.URL()+"/")
+	rules = strings.ReplaceAll(rules, "SLACK/", slack.URL()+"/")
 	rules = strings.ReplaceAll(rules, "SMTPPORT", fmt.Sprint(smtp.Port()))
 	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(rules), 0o600); err != nil {
 		t.Fatal(err)
@@ -412,4 +423,87 @@ func gaugeValue(reg *prometheus.Registry, name, rule string) float64 {
 		}
 	}
 	return 0
+}
+
+// pagingRules page on a failed payment and close the page when it is paid:
+// PagerDuty and Opsgenie keep the conversation themselves, under the
+// rule's key.
+const pagingRules = `
+sources:
+  lago:
+    lago: {}
+channels:
+  pager:
+    pagerduty: {routing_key: R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12, api_url: "PEER/v2/enqueue"}
+  genie:
+    opsgenie: {api_key: og-key, api_url: "PEER"}
+rules:
+  - name: payment-failed
+    when: webhook_type == "invoice.payment_failure"
+    send:
+      - {to: pager, thread: "{{ .payment_provider_invoice_payment_error.lago_invoice_id }}", message: "Payment failed"}
+      - {to: genie, thread: "{{ .payment_provider_invoice_payment_error.lago_invoice_id }}", message: "Payment failed"}
+  - name: payment-succeeded
+    when: webhook_type == "invoice.payment_status_updated" && invoice.payment_status == "succeeded"
+    resolves: payment-failed
+    send:
+      - {to: pager, thread: "{{ .invoice.lago_id }}", message: "Paid"}
+      - {to: genie, thread: "{{ .invoice.lago_id }}", message: "Paid"}
+`
+
+// TestConversationPagesAndResolves: two failures of one invoice are one
+// PagerDuty incident and one Opsgenie alert (one dedup_key, one alias, the
+// rule's conversation), and the payment resolves the incident and closes
+// the alert under that same key.
+func TestConversationPagesAndResolves(t *testing.T) {
+	clk := testclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	var mu sync.Mutex
+	var got []string // "path body"
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, r.URL.RequestURI()+" "+string(b))
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, `{"status":"success","message":"Event processed","dedup_key":"x","result":"Request will be processed","requestId":"r"}`)
+	}))
+	t.Cleanup(peer.Close)
+	r := newConvReplicaOf(t, strings.ReplaceAll(pagingRules, "PEER", peer.URL), store.Options{}, clk,
+		testpeer.NewSlack(t), testpeer.NewSMTP(t, testpeer.SMTPOptions{}))
+	r.post(t, failure("inv_9"))
+	settle(t, r.st)
+	r.post(t, failure("inv_9"))
+	settle(t, r.st)
+	r.post(t, success("inv_9", "2026-03-02T11:00:00Z"))
+	settle(t, r.st)
+
+	mu.Lock()
+	defer mu.Unlock()
+	var pd []map[string]any
+	var og []string
+	for _, g := range got {
+		path, body, _ := strings.Cut(g, " ")
+		if path == "/v2/enqueue" {
+			var ev map[string]any
+			if err := json.Unmarshal([]byte(body), &ev); err != nil {
+				t.Fatal(err)
+			}
+			pd = append(pd, ev)
+		} else {
+			og = append(og, path)
+		}
+	}
+	if len(pd) != 3 {
+		t.Fatalf("%d PagerDuty events, want 3: %v", len(pd), got)
+	}
+	const key = "payment-failed/inv_9"
+	for i, want := range []string{"trigger", "trigger", "resolve"} {
+		if pd[i]["event_action"] != want || pd[i]["dedup_key"] != key {
+			t.Errorf("event %d: %v %v, want %s with dedup_key %s", i, pd[i]["event_action"], pd[i]["dedup_key"], want, key)
+		}
+	}
+	wantOG := []string{"/v2/alerts", "/v2/alerts", "/v2/alerts/" + url.PathEscape(key) + "/close?identifierType=alias"}
+	if !slices.Equal(og, wantOG) {
+		t.Errorf("Opsgenie requests %q, want %q", og, wantOG)
+	}
 }

@@ -93,6 +93,14 @@ func (n notice) render(kind string) (notifiers.Parts, error) {
 			return notifiers.Parts{}, err
 		}
 		return notifiers.Parts{Subject: subject, Text: text}, nil
+	case "pagerduty", "opsgenie", "teams", "discord":
+		// The summary line as the alert's summary, message or text; the
+		// whole notice as Opsgenie's description.
+		summary, err := exec("summary")
+		if err != nil {
+			return notifiers.Parts{}, err
+		}
+		return notifiers.Parts{Text: summary, Description: text}, nil
 	default:
 		summary, err := exec("summary")
 		if err != nil {

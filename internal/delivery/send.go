@@ -144,7 +144,7 @@ func (d *Dispatcher) process(p *pool, it *item) {
 	if !d.ensureLease(it, ch) {
 		return
 	}
-	dl, root, wait := d.joinConversation(it)
+	dl, root, wait := d.joinConversation(it, ch.Notifier)
 	if wait {
 		d.deferItem(it, d.o.Now().Add(conversationWait))
 		return

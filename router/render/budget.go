@@ -112,7 +112,9 @@ func growthOf(name string) int {
 		return 3
 	case "mrkdwn":
 		return 5
-	case "toJson", "toRawJson", "quote", "html", "js", "mrkdwnJson":
+	case "markdown":
+		return 2
+	case "toJson", "toRawJson", "quote", "html", "js", "mrkdwnJson", "markdownJson":
 		return 6
 	case "toPrettyJson":
 		return 8
@@ -282,6 +284,8 @@ func printedSize(v any, limit int) int {
 		case string:
 			n += len(x) + 2
 		case mrkdwnText:
+			n += len(x)
+		case markdownText:
 			n += len(x)
 		case queryText:
 			n += len(x)

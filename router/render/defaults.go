@@ -10,7 +10,9 @@ var defaultFiles embed.FS
 
 // Default returns the built-in template file of a channel kind — "slack"
 // (a text block), "email" (subject, text and html blocks) or "http" (no
-// block: the router forwards the original message bytes) — used when a
+// block: the router forwards the original message bytes), "pagerduty"
+// (summary, details, source), "opsgenie" (message, description, details),
+// "teams" (an Adaptive Card) or "discord" (embeds) — used when a
 // send target has neither template nor message. It returns nil for any
 // other kind. The defaults name the event type and the object's
 // identifying fields, and never fail on a message of another shape.
@@ -26,7 +28,7 @@ func Default(kind string) *File {
 // every one parses and compiles.
 func parseDefault(kind string) (*File, error) {
 	switch kind {
-	case "slack", "email", "http":
+	case "slack", "email", "http", "pagerduty", "opsgenie", "teams", "discord":
 	default:
 		return nil, fmt.Errorf("no built-in template for %q", kind)
 	}

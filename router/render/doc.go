@@ -69,6 +69,11 @@
 //	mrkdwnJson V           V escaped for Slack mrkdwn and then for the inside of a
 //	                       JSON string (no quotes): the safe way to put a value in
 //	                       a Block Kit mrkdwn text, "text": "*Name*\n{{ mrkdwnJson .x }}"
+//	markdown V             V escaped for Discord and Teams Markdown (a backslash
+//	                       before \ * _ ~ ` | < > [ ] @: no mention, link or styling)
+//	markdownJson V         V escaped for Markdown and then for the inside of a JSON
+//	                       string (no quotes): the safe way to put a value in a
+//	                       Discord embed or a Teams card, "text": "{{ markdownJson .x }}"
 //	urlquery V             V escaped with url.QueryEscape
 //	lagoObject .           the object of a Lago message (the value under the key
 //	                       its object_type names), or nil

@@ -8,8 +8,15 @@ import (
 
 // knownBlocks are the block names channels read; see File.
 func knownBlocks() []string {
-	return []string{"blocks", "body", "content_type", "html", "subject", "text",
-		"digest_blocks", "digest_body", "digest_html", "digest_subject", "digest_text"}
+	return append([]string{"blocks", "body", "content_type", "html", "subject", "text",
+		"digest_blocks", "digest_body", "digest_html", "digest_subject", "digest_text"}, serviceBlocks()...)
+}
+
+// serviceBlocks are the blocks of the PagerDuty (summary, details,
+// source), Opsgenie (message, description, details), Teams (card, text)
+// and Discord (content, embeds) channels.
+func serviceBlocks() []string {
+	return []string{"card", "content", "description", "details", "embeds", "message", "source", "summary"}
 }
 
 // File is a template file: it defines named blocks with
@@ -34,7 +41,8 @@ func ParseFile(name, src string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !f.Has("text") && !f.Has("blocks") && !f.Has("subject") && !f.Has("html") && !f.Has("body") {
+	if !f.Has("text") && !f.Has("blocks") && !f.Has("subject") && !f.Has("html") && !f.Has("body") &&
+		!slices.ContainsFunc(serviceBlocks(), f.Has) {
 		return nil, &Error{Name: name, Msg: "defines none of text, blocks, subject, html, body (write {{ define \"text\" }}…{{ end }})"}
 	}
 	return f, nil

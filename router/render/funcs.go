@@ -167,6 +167,8 @@ func ownFuncs(o Options) map[string]any {
 		"required":     required,
 		"mrkdwn":       func(v any) mrkdwnText { return mrkdwnText(escapeMrkdwn(formatValue(v))) },
 		"mrkdwnJson":   mrkdwnJSON,
+		"markdown":     func(v any) markdownText { return markdownText(escapeMarkdown(formatValue(v))) },
+		"markdownJson": markdownJSON,
 		"urlquery": func(args ...any) queryText {
 			return queryText(url.QueryEscape(fmt.Sprint(printArgs(args)...)))
 		},

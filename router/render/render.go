@@ -87,6 +87,10 @@ const (
 	// HeaderValue removes CR, LF and other control characters (except
 	// tab) from values, so a value cannot inject headers.
 	HeaderValue
+	// Markdown escapes values for Discord and Teams Markdown: a backslash
+	// before every formatting, link or mention character, so a customer
+	// named "@everyone" or "**Acme**" shows as written.
+	Markdown
 )
 
 // String returns the escaping's name.
@@ -104,6 +108,8 @@ func (e Escape) String() string {
 		return "url query"
 	case HeaderValue:
 		return "header value"
+	case Markdown:
+		return "markdown"
 	}
 	return fmt.Sprintf("Escape(%d)", int(e))
 }

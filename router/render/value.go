@@ -127,6 +127,8 @@ func formatValue(v any) string {
 		return string(x)
 	case mrkdwnText:
 		return string(x)
+	case markdownText:
+		return string(x)
 	case queryText:
 		return string(x)
 	case time.Time:
@@ -207,6 +209,13 @@ func outFunc(esc Escape) func(any) string {
 		}
 	case HeaderValue:
 		return func(v any) string { return stripControl(formatValue(v)) }
+	case Markdown:
+		return func(v any) string {
+			if s, ok := v.(markdownText); ok {
+				return string(s)
+			}
+			return escapeMarkdown(formatValue(v))
+		}
 	}
 	// Plain, and HTML, where html/template escapes what this returns.
 	return formatValue

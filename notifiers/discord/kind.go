@@ -1,0 +1,25 @@
+package discord
+
+import "github.com/switchboard-dev/switchboard/notifiers"
+
+// Kind describes the Discord channel kind: 30 messages a minute per
+// channel (bursts of 5), Discord's limit, and a backlog above 20
+// collapsed into one summary, as for chat.
+var Kind = notifiers.Kind{
+	Name:          "discord",
+	RatePerSecond: 0.5,
+	Burst:         5,
+	Pacing:        20,
+	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
+		n, err := New(*cfg.(*Config), o)
+		if err != nil {
+			return nil, err
+		}
+		return n, nil
+	},
+	// Each part under the name of the template block it comes from.
+	Show: func(p notifiers.Parts) map[string]string {
+		return notifiers.ShowParts("content", p.Text, "embeds", p.Embeds)
+	},
+	Summary: notifiers.TextSummary,
+}

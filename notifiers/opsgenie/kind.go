@@ -1,0 +1,25 @@
+package opsgenie
+
+import "github.com/switchboard-dev/switchboard/notifiers"
+
+// Kind describes the Opsgenie channel kind: within Opsgenie's per-minute
+// API quota; no pacing, since Opsgenie deduplicates by alias itself and a
+// summary would page as an alert of its own.
+var Kind = notifiers.Kind{
+	Name:          "opsgenie",
+	RatePerSecond: 5,
+	Burst:         10,
+	Pacing:        0,
+	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
+		n, err := New(*cfg.(*Config), o)
+		if err != nil {
+			return nil, err
+		}
+		return n, nil
+	},
+	// Each part under the name of the template block it comes from.
+	Show: func(p notifiers.Parts) map[string]string {
+		return notifiers.ShowParts("message", p.Text, "description", p.Description, "details", p.Details)
+	},
+	Summary: notifiers.TextSummary,
+}

@@ -1,0 +1,26 @@
+package pagerduty
+
+import "github.com/switchboard-dev/switchboard/notifiers"
+
+// Kind describes the PagerDuty channel kind: 120 events a minute per
+// integration key (PagerDuty's limit); no pacing, since PagerDuty
+// deduplicates by key itself and a summary would page as an incident of
+// its own.
+var Kind = notifiers.Kind{
+	Name:          "pagerduty",
+	RatePerSecond: 2,
+	Burst:         10,
+	Pacing:        0,
+	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
+		n, err := New(*cfg.(*Config), o)
+		if err != nil {
+			return nil, err
+		}
+		return n, nil
+	},
+	// Each part under the name of the template block it comes from.
+	Show: func(p notifiers.Parts) map[string]string {
+		return notifiers.ShowParts("summary", p.Text, "details", p.Details, "source", p.Source)
+	},
+	Summary: notifiers.TextSummary,
+}

@@ -1,0 +1,25 @@
+package teams
+
+import "github.com/switchboard-dev/switchboard/notifiers"
+
+// Kind describes the Microsoft Teams channel kind: a post a second (burst
+// 4), what a Workflows webhook takes, and a backlog above 20 collapsed
+// into one summary, as for chat.
+var Kind = notifiers.Kind{
+	Name:          "teams",
+	RatePerSecond: 1,
+	Burst:         4,
+	Pacing:        20,
+	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
+		n, err := New(*cfg.(*Config), o)
+		if err != nil {
+			return nil, err
+		}
+		return n, nil
+	},
+	// Each part under the name of the template block it comes from.
+	Show: func(p notifiers.Parts) map[string]string {
+		return notifiers.ShowParts("text", p.Text, "card", p.Card)
+	},
+	Summary: notifiers.TextSummary,
+}
