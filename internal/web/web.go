@@ -99,6 +99,7 @@ func (u *UI) Register(mux *http.ServeMux) {
 	h("GET /ui/rules/new", u.editorPage)
 	h("GET /ui/rules/{name}/edit", u.editorPage)
 	h("POST /ui/editor/condition", u.conditionFragment)
+	h("POST /ui/editor/built", u.builtFragment)
 	h("POST /ui/editor/actions", u.actionsFragment)
 	h("POST /ui/editor/check", u.checkFragment)
 	h("POST /ui/editor/try", u.tryFragment)
