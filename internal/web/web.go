@@ -107,6 +107,7 @@ func (u *UI) Register(mux *http.ServeMux) {
 	h("POST /ui/editor/save", u.save)
 	h("GET /ui/history", u.historyPage)
 	h("POST /ui/history/{id}/restore", u.restore)
+	h("GET /ui/history/{id}/diff", u.historyDiff)
 	h("GET /ui/channels", u.channelsPage)
 	h("GET /ui/channels/new", u.channelPage)
 	h("GET /ui/channels/{name}/edit", u.channelPage)
