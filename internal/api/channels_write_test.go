@@ -145,8 +145,8 @@ func TestChannelEditsKeepEverythingElse(t *testing.T) {
 				t.Errorf("channels in use = %v, want %v", names, c.channels)
 			}
 			hist, err := s.store.History(ctxT(t), 10)
-			if err != nil || len(hist) != 1 {
-				t.Fatalf("history = %+v, %v; want one entry", hist, err)
+			if err != nil || len(hist) != 2 || hist[1].Action != ActionOriginal {
+				t.Fatalf("history = %+v, %v; want the save after the original file", hist, err)
 			}
 			h := hist[0]
 			if h.Version != v1 || h.Action != c.action || strings.Join(h.Rules, ",") != strings.Join(c.history, ",") || h.Summary != c.summary {

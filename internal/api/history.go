@@ -37,6 +37,10 @@ func (a *API) history(w http.ResponseWriter, r *http.Request) {
 // save left it back through the same validated save path, and records a
 // restore.
 func (a *API) restore(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Has("rule") {
+		a.restoreRule(w, r)
+		return
+	}
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id < 1 {
 		writeError(w, http.StatusBadRequest, "the history id must be a positive number")

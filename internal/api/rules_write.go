@@ -29,6 +29,7 @@ func (a *API) registerEditing(mux *http.ServeMux) {
 	mux.Handle("DELETE /api/v1/rules/{name}", a.auth(http.HandlerFunc(a.deleteRule)))
 	mux.Handle("GET /api/v1/history", a.auth(http.HandlerFunc(a.history)))
 	mux.Handle("POST /api/v1/history/{id}/restore", a.auth(http.HandlerFunc(a.restore)))
+	mux.Handle("GET /api/v1/history/{id}/rules/{name}", a.auth(http.HandlerFunc(a.historyRuleDiff)))
 	mux.Handle("GET /api/v1/channels", a.auth(http.HandlerFunc(a.channels)))
 	a.registerChannelEditing(mux)
 }
@@ -228,6 +229,7 @@ func (a *API) save(r *http.Request, c *change) (string, *httpError) {
 		a.logger().Error("rules file saved but not applied", "error", a.o.Reload.Current().Scrub(err.Error()))
 	}
 	if a.o.Store != nil {
+		a.recordOriginal(r.Context(), src)
 		_, err := a.o.Store.RecordSave(r.Context(), store.Save{Author: author, Action: c.action, Rules: c.rules,
 			Summary: c.summary, Version: version, Content: out})
 		if err != nil {

@@ -233,8 +233,10 @@ func TestEditsKeepEverythingElse(t *testing.T) {
 				t.Errorf("file mode = %v, %v; want 0640 kept", st.Mode().Perm(), err)
 			}
 			hist, err := s.store.History(ctxT(t), 10)
-			if err != nil || len(hist) != 1 || hist[0].Version != v1 || hist[0].Author != "admin" {
-				t.Fatalf("history = %+v, %v; want one entry for version %s", hist, err, v1)
+			// The save, after the file as it was before it.
+			if err != nil || len(hist) != 2 || hist[0].Version != v1 || hist[0].Author != "admin" ||
+				hist[1].Action != ActionOriginal || hist[1].Version != v0 {
+				t.Fatalf("history = %+v, %v; want the save of version %s after the original file", hist, err, v1)
 			}
 			if wantAction := map[string]string{"update": "update", "disable": "update", "rename": "rename", "create": "create",
 				"delete": "delete", "delete the last": "delete"}[c.name]; hist[0].Action != wantAction {
@@ -465,9 +467,14 @@ func TestHistoryRestore(t *testing.T) {
 			}
 			// Restore the first save: the exact bytes come back.
 			s.do("GET", "/api/v1/history", "", nil).decode(t, &list)
-			first := list.History[len(list.History)-1]
+			// The oldest entry is the file as it was before the first
+			// save; the first save comes next.
+			if original := list.History[len(list.History)-1]; original.Action != ActionOriginal || original.Author != "file" {
+				t.Fatalf("oldest entry = %+v, want the file as it was", original)
+			}
+			first := list.History[len(list.History)-2]
 			if first.Action != "create" {
-				t.Fatalf("oldest entry = %+v", first)
+				t.Fatalf("first save = %+v", first)
 			}
 			r = s.do("POST", "/api/v1/history/"+itoa(first.ID)+"/restore", s.version(), nil)
 			var out struct {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/switchboard-dev/switchboard/internal/api"
 	"github.com/switchboard-dev/switchboard/internal/lago"
@@ -240,6 +241,7 @@ func (u *UI) conditionFragment(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
+	typeChanged := false
 	switch op := r.PostForm.Get("op"); {
 	case op == "add":
 		e.Rows = append(e.Rows, condRow{Op: "=="})
@@ -249,12 +251,24 @@ func (u *UI) conditionFragment(w http.ResponseWriter, r *http.Request) {
 		}
 	case op == "type":
 		kept := e.Rows[:0]
+		var dropped []string
 		for _, row := range e.Rows {
 			if u.o.Catalog.Lookup(e.Type, splitPath(row.Field)) == lago.Exists || row.Field == "" {
 				kept = append(kept, row)
+			} else {
+				dropped = append(dropped, row.Field)
 			}
 		}
 		e.Rows = kept
+		if len(dropped) > 0 {
+			what := "any event"
+			if e.Type != "" {
+				what = e.Type + " messages"
+			}
+			e.Note = fmt.Sprintf("Removed the condition%s on %s: %s have no such field.",
+				map[bool]string{true: "", false: "s"}[len(dropped) == 1], strings.Join(dropped, ", "), what)
+		}
+		typeChanged = true
 	case op == modeExpr:
 		if when, err := buildWhen(u.o.Catalog, e.Type, e.Rows); err == nil {
 			e.When = when
@@ -267,7 +281,21 @@ func (u *UI) conditionFragment(w http.ResponseWriter, r *http.Request) {
 			e.Note = "This expression says more than the guided builder can show; edit it here."
 		}
 	}
-	u.fragment(w, "condition", u.editorData(r, e))
+	data := u.editorData(r, e)
+	data["TypeChanged"] = typeChanged
+	u.fragment(w, "condition", data)
+}
+
+// builtFragment re-renders only the expression preview after a value is
+// typed: the rows and buttons stay in place, so a click that blurred the
+// value (mousedown) lands on the button it started on (mouseup).
+func (u *UI) builtFragment(w http.ResponseWriter, r *http.Request) {
+	e, err := parseForm(r)
+	if err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	u.fragment(w, "built", u.editorData(r, e))
 }
 
 func splitPath(p string) []string {
@@ -421,7 +449,10 @@ func (u *UI) tryFragment(w http.ResponseWriter, r *http.Request) {
 // saveOutcome is what a failed save shows.
 type saveOutcome struct {
 	Problem string
-	Errors  []apiError
+	// Errors are the rule's own errors, each shown on its field.
+	Errors []apiError
+	// Elsewhere are problems of other parts of the file, in words.
+	Elsewhere []string
 }
 
 func (u *UI) save(w http.ResponseWriter, r *http.Request) {
@@ -446,8 +477,10 @@ func (u *UI) save(w http.ResponseWriter, r *http.Request) {
 			u.fragment(w, "save", saveOutcome{Problem: "This rule was never saved."})
 			return
 		}
-		rep, err := u.api.call(r.Context(), http.MethodDelete, "/api/v1/rules/"+url.PathEscape(e.Original), e.Version, nil)
-		if u.saveFailed(w, rep, err) {
+		// The backend escapes the path: escaping here too would ask for
+		// another rule's name.
+		rep, err := u.api.call(r.Context(), http.MethodDelete, "/api/v1/rules/"+e.Original, e.Version, nil)
+		if u.saveFailed(w, rep, err, e.Original) {
 			return
 		}
 		w.Header().Set("HX-Redirect", "/ui/rules?deleted="+url.QueryEscape(e.Original))
@@ -455,16 +488,20 @@ func (u *UI) save(w http.ResponseWriter, r *http.Request) {
 	}
 	method, path := http.MethodPost, "/api/v1/rules"
 	if e.Original != "" {
-		method, path = http.MethodPut, "/api/v1/rules/"+url.PathEscape(e.Original)
+		method, path = http.MethodPut, "/api/v1/rules/"+e.Original
 	}
 	rep, err := u.api.call(r.Context(), method, path, e.Version, rule)
-	if u.saveFailed(w, rep, err) {
+	if u.saveFailed(w, rep, err, rule.Name) {
 		return
 	}
 	w.Header().Set("HX-Redirect", "/ui/rules?saved="+url.QueryEscape(rule.Name))
 }
 
-func (u *UI) saveFailed(w http.ResponseWriter, rep apiReply, err error) bool {
+// saveFailed shows a refused save of rule name. The rule's own errors go
+// on the fields they concern; a problem elsewhere in the file (another
+// rule broken by hand, a channel) is named as such, never shown as this
+// rule's.
+func (u *UI) saveFailed(w http.ResponseWriter, rep apiReply, err error, name string) bool {
 	if err != nil {
 		u.fragment(w, "save", saveOutcome{Problem: "Not saved: " + err.Error()})
 		return true
@@ -472,6 +509,55 @@ func (u *UI) saveFailed(w http.ResponseWriter, rep apiReply, err error) bool {
 	if rep.ok() {
 		return false
 	}
-	u.fragment(w, "save", saveOutcome{Problem: "Not saved. " + writeProblem(rep), Errors: rep.Errors})
+	if rep.Code != http.StatusUnprocessableEntity {
+		u.fragment(w, "save", saveOutcome{Problem: "Not saved. " + writeProblem(rep)})
+		return true
+	}
+	var own []apiError
+	var elsewhere []string
+	for _, e := range rep.Errors {
+		if ownError(e, name) {
+			own = append(own, e)
+			continue
+		}
+		elsewhere = append(elsewhere, elsewhereText(e))
+	}
+	out := saveOutcome{Errors: own, Elsewhere: elsewhere}
+	switch {
+	case len(own) > 0:
+		out.Problem = "Not saved: this rule has a problem, shown on its field below."
+	case len(elsewhere) > 0:
+		out.Problem = "Not saved: this rule is fine, but the rules file has another problem; fix it first (in the file or its own editor page)."
+	default:
+		out.Problem = "Not saved. " + writeProblem(rep)
+	}
+	u.fragment(w, "save", out)
 	return true
+}
+
+// ownError reports whether e concerns the rule being saved: it names
+// the rule, or it has no rule because the rule's name itself is the
+// problem (refused or missing).
+func ownError(e apiError, name string) bool {
+	switch {
+	case e.Rule == name:
+		return true
+	case e.Rule != "":
+		return false
+	case name == "":
+		return strings.HasSuffix(e.Field, "name")
+	}
+	return strings.Contains(e.Message, strconv.Quote(name))
+}
+
+// elsewhereText says where a problem outside the rule being saved is.
+func elsewhereText(e apiError) string {
+	where := "the rules file"
+	if e.Rule != "" {
+		where = "rule " + e.Rule
+	}
+	if e.Line > 0 {
+		where += fmt.Sprintf(", line %d", e.Line)
+	}
+	return "the file has another problem: " + where + ": " + e.Message
 }

@@ -127,7 +127,7 @@ func TestManagingRulesInBrowser(t *testing.T) {
 		waitText("#history-table", "disabled"),
 		acceptConfirms(),
 		chromedp.Click(chromedp.CSS(`#history-table button[hx-post="/ui/history/`+disabledVersion+`/restore"]`)),
-		waitText("#history-table", "Restored version "+disabledVersion),
+		waitText("#history-table", "Restored the whole rules file as saved in #"+disabledVersion),
 	)
 	screenshot(t, ctx, "history")
 	if !strings.Contains(s.file(t), "enabled: false") {
@@ -137,7 +137,7 @@ func TestManagingRulesInBrowser(t *testing.T) {
 		chromedp.Navigate(s.url+"/ui/history"),
 		acceptConfirms(),
 		chromedp.Click(chromedp.CSS(`#history-table button[hx-post="/ui/history/`+enabledVersion+`/restore"]`)),
-		waitText("#history-table", "Restored version "+enabledVersion),
+		waitText("#history-table", "Restored the whole rules file as saved in #"+enabledVersion),
 	)
 	if got := s.file(t); got != original {
 		t.Fatalf("the version that enabled the rule again is not the original file:\n%s", got)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"time"
 
@@ -143,6 +144,9 @@ func (h historyEntry) str(keys ...string) string {
 // historyRow is one line of the history page.
 type historyRow struct {
 	ID, Time, Author, Action, Rules, Summary, Version string
+	// Pick are the rule names offered for a one-rule restore: the
+	// entry's own first, then the current ones.
+	Pick []string
 }
 
 func (u *UI) historyData(r *http.Request, notice, problem string) map[string]any {
@@ -168,13 +172,35 @@ func (u *UI) historyData(r *http.Request, notice, problem string) map[string]any
 	} else {
 		_ = json.Unmarshal(rep.Body, &entries)
 	}
+	var current []string
+	if list, err := u.api.rules(r.Context()); err == nil {
+		for _, rule := range list.Rules {
+			current = append(current, rule.Name)
+		}
+	}
 	var rows []historyRow
 	for _, e := range entries {
-		rows = append(rows, historyRow{
+		row := historyRow{
 			ID: e.str("id"), Time: e.str("time", "at", "created_at", "saved_at"), Author: e.str("author"),
 			Action: e.str("action"), Rules: e.str("rules", "rule", "rule_names"), Summary: e.str("summary"),
 			Version: e.str("version", "hash", "file_hash"),
-		})
+		}
+		seen := map[string]bool{}
+		if names, ok := e["rules"].([]any); ok {
+			for _, n := range names {
+				if s, ok := n.(string); ok && !seen[s] {
+					seen[s] = true
+					row.Pick = append(row.Pick, s)
+				}
+			}
+		}
+		for _, n := range current {
+			if !seen[n] {
+				seen[n] = true
+				row.Pick = append(row.Pick, n)
+			}
+		}
+		rows = append(rows, row)
 	}
 	data["Entries"] = rows
 	return data
@@ -186,9 +212,35 @@ func (u *UI) historyPage(w http.ResponseWriter, r *http.Request) {
 
 func (u *UI) restore(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	rep, err := u.api.call(r.Context(), http.MethodPost, "/api/v1/history/"+id+"/restore", "", nil)
-	notice, problem := outcome(rep, err, "Restored version "+id+".")
+	path, done := "/api/v1/history/"+id+"/restore", "Restored the whole rules file as saved in #"+id+"."
+	if rule := r.PostFormValue("rule"); rule != "" {
+		path += "?" + url.Values{"rule": {rule}}.Encode()
+		done = fmt.Sprintf("Restored rule %q as saved in #%s; the rest of the file is unchanged.", rule, id)
+	}
+	rep, err := u.api.call(r.Context(), http.MethodPost, path, "", nil)
+	notice, problem := outcome(rep, err, done)
 	u.fragment(w, "history-table", u.historyData(r, notice, problem))
+}
+
+// historyDiff shows what restoring one rule from a history entry would
+// change, before it is applied.
+func (u *UI) historyDiff(w http.ResponseWriter, r *http.Request) {
+	id, rule := r.PathValue("id"), r.URL.Query().Get("rule")
+	data := map[string]any{"ID": id, "Rule": rule}
+	rep, err := u.api.call(r.Context(), http.MethodGet, "/api/v1/history/"+id+"/rules/"+rule, "", nil)
+	var diff api.RuleRestore
+	switch {
+	case err != nil:
+		data["Problem"] = err.Error()
+	case !rep.ok():
+		data["Problem"] = rep.Message
+	case json.Unmarshal(rep.Body, &diff) != nil:
+		data["Problem"] = "The difference cannot be read."
+	default:
+		data["Diff"] = diff
+		data["Same"] = diff.Current == diff.Restored
+	}
+	u.fragment(w, "history-diff", data)
 }
 
 // outcome turns an admin API answer into the notice or the problem a page

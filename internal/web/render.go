@@ -52,12 +52,17 @@ func (u *UI) parseTemplates() error {
 			}
 			return t.UTC().Format("2006-01-02 15:04:05Z")
 		},
-		"join":      strings.Join,
-		"add":       func(a, b int) int { return a + b },
-		"caret":     func(col int) string { return strings.Repeat(" ", max(0, col-1)) + "^" },
-		"deref":     func(b *bool) bool { return b != nil && *b },
-		"isnil":     func(b *bool) bool { return b == nil },
-		"checkData": func(c any, when string) map[string]any { return map[string]any{"Check": c, "When": when} },
+		"join":        strings.Join,
+		"fieldSpot":   fieldSpot,
+		"fieldLabel":  fieldLabel,
+		"unprefix":    unprefix,
+		"fieldErrors": fieldErrors,
+		"reasonText":  reasonText,
+		"add":         func(a, b int) int { return a + b },
+		"caret":       func(col int) string { return strings.Repeat(" ", max(0, col-1)) + "^" },
+		"deref":       func(b *bool) bool { return b != nil && *b },
+		"isnil":       func(b *bool) bool { return b == nil },
+		"checkData":   func(c any, when string) map[string]any { return map[string]any{"Check": c, "When": when} },
 		"line": func(s string, n int) string {
 			lines := strings.Split(s, "\n")
 			if n < 1 || n > len(lines) {

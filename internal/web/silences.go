@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -51,7 +52,13 @@ func (u *UI) addSilence(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		u.fragment(w, "silences-table", u.silencesData(r, form, "", err.Error(), nil))
 	case !rep.ok():
-		u.fragment(w, "silences-table", u.silencesData(r, form, "", writeProblem(rep), rep.Errors))
+		problem := rep.Message
+		if rep.Code == http.StatusUnprocessableEntity {
+			problem = "The silence was not added: see the fields marked below."
+		} else if problem == "" {
+			problem = fmt.Sprintf("The silence was not added (HTTP %d).", rep.Code)
+		}
+		u.fragment(w, "silences-table", u.silencesData(r, form, "", problem, rep.Errors))
 	default:
 		var s api.SilenceJSON
 		_ = json.Unmarshal(rep.Body, &s)

@@ -42,8 +42,13 @@ func TestSilencesInBrowser(t *testing.T) {
 		setField("#silence-when", "invoice.total >"),
 		chromedp.SendKeys(chromedp.CSS("#silence-reason"), "quarter close"),
 		chromedp.Click(chromedp.CSS("#add-silence")),
-		waitText("#silences-table", "when: when: 1:"),
+		waitText("#silences-table", "The silence was not added"),
+		waitText("#silences-table .field-error", "Condition: 1:"),
 	)
+	if text, _ := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("#silences-table"))); strings.Contains(text, "rules file") ||
+		strings.Contains(text, "when: when:") || strings.Contains(text, "Condition: when:") {
+		t.Fatalf("the refused silence speaks of the rules file or doubles its field: %s", text)
+	}
 	run(t, ctx, "add a silence",
 		setField("#silence-rule", "all-invoices"),
 		setField("#silence-when", ""),
@@ -68,7 +73,27 @@ func TestSilencesInBrowser(t *testing.T) {
 		t.Fatalf("Slack received %d messages during the silence", n)
 	}
 
+	// Sent anyway: the replayed delivery no longer says it is silenced.
+	run(t, ctx, "send the silenced delivery anyway",
+		chromedp.Navigate(s.url+"/ui/deliveries?status=silenced"),
+		waitText("#deliveries tbody", "silenced by sil-"),
+		chromedp.Click(chromedp.CSS("#deliveries tbody button")),
+		waitText("#deliveries tbody", "Queued again"),
+	)
+	if _, err := s.slack.WaitFor(1, 20*time.Second); err != nil {
+		t.Fatalf("the replayed delivery was not sent: %v", err)
+	}
+	waitFor(t, "the delivery to be marked delivered", func() bool {
+		return strings.Contains(s.apiGet(t, "/api/v1/deliveries?status=delivered&rule=all-invoices"), `"id"`)
+	})
+	run(t, ctx, "the sent delivery says it was sent anyway",
+		chromedp.Navigate(s.url+"/ui/deliveries?status=delivered&rule=all-invoices"),
+		waitText("#deliveries tbody .reason", "sent anyway on replay; before that: silenced by sil-"),
+	)
+
 	run(t, ctx, "expire it",
+		chromedp.Navigate(s.url+"/ui/silences"),
+		waitText("#silences-table tbody", "active"),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			_, err := chromedp.Evaluate[bool](`window.confirm = () => true; true`)(ctx, tg)
 			return err
@@ -78,7 +103,7 @@ func TestSilencesInBrowser(t *testing.T) {
 		waitText("#silences-table tbody", "expired"),
 	)
 	s.postWebhook(t, invoice)
-	if _, err := s.slack.WaitFor(1, 20*time.Second); err != nil {
+	if _, err := s.slack.WaitFor(2, 20*time.Second); err != nil {
 		t.Fatalf("after the silence expired: %v", err)
 	}
 }
