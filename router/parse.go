@@ -408,26 +408,6 @@ func lookup(n ast.Node, path ...any) ast.Node {
 	return n
 }
 
-// lookupKey returns the key node of the last path element, for problems
-// with a key itself.
-func lookupKey(n ast.Node, path ...any) ast.Node {
-	if len(path) == 0 {
-		return n
-	}
-	parent := lookup(n, path[:len(path)-1]...)
-	k, ok := path[len(path)-1].(string)
-	if !ok {
-		return lookup(n, path...)
-	}
-	entries, _ := mapEntries(parent)
-	for _, e := range entries {
-		if keyName(e) == k {
-			return e.Key
-		}
-	}
-	return nil
-}
-
 // posIn returns the position of the node at path under n, falling back to
 // the closest existing ancestor.
 func posIn(n ast.Node, path ...any) pos {

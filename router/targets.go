@@ -26,15 +26,14 @@ type target struct {
 	// "template x.tmpl", "message" or "default".
 	content string
 
-	text, blocks         *render.Template // slack text/blocks; email text
-	subject, html        *render.Template // email
-	to, cc               []*render.Template
-	body, contentType    *render.Template // http
-	inlineBody           bool             // http body from `message:`
-	pathTmpl, queryTmpl  *render.Template // http path and query, when templated
-	headers              map[string]*render.Template
-	service              map[string]*render.Template // pagerduty, opsgenie, teams, discord: by block
-	defaultSubjectPrefix string
+	text, blocks        *render.Template // slack text/blocks; email text
+	subject, html       *render.Template // email
+	to, cc              []*render.Template
+	body, contentType   *render.Template // http
+	inlineBody          bool             // http body from `message:`
+	pathTmpl, queryTmpl *render.Template // http path and query, when templated
+	headers             map[string]*render.Template
+	service             map[string]*render.Template // pagerduty, opsgenie, teams, discord: by block
 
 	// file is the template file the target uses (nil for message: and
 	// the defaults); digest holds its digest_* blocks, compiled when the

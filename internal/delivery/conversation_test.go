@@ -181,17 +181,6 @@ func (r *convReplica) post(t *testing.T, body string) {
 	}
 }
 
-// byChannel returns the Slack requests to one channel.
-func byChannel(reqs []testpeer.SlackRequest, channel string) []testpeer.SlackRequest {
-	var out []testpeer.SlackRequest
-	for _, r := range reqs {
-		if r.Channel() == channel || (r.Channel() == testpeer.SlackChannelID && channel == "") {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // settle waits until the store has nothing left to send.
 func settle(t *testing.T, st *store.Store) {
 	t.Helper()

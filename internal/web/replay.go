@@ -28,14 +28,14 @@ func (u *UI) bulkReplay(w http.ResponseWriter, r *http.Request) {
 		q.Set("rerender", "true")
 	}
 	rep, err := u.api.call(r.Context(), http.MethodPost, "/api/v1/deliveries/replay?"+q.Encode(), "", nil)
-	notice, problem := outcome(rep, err, "")
+	_, problem := outcome(rep, err, "")
 	if problem != "" {
 		u.fragment(w, "text", problem)
 		return
 	}
 	var res store.ReplayResult
 	_ = json.Unmarshal(rep.Body, &res)
-	notice = fmt.Sprintf("Requeued %d dead letter%s.", res.Replayed, map[bool]string{true: "", false: "s"}[res.Replayed == 1])
+	notice := fmt.Sprintf("Requeued %d dead letter%s.", res.Replayed, map[bool]string{true: "", false: "s"}[res.Replayed == 1])
 	if len(res.Failed) > 0 {
 		notice += fmt.Sprintf(" %d could not be rendered again and stay dead (first: %s).", len(res.Failed), res.Failed[0].Error)
 	}
