@@ -15,6 +15,11 @@ type Kind struct {
 	// Pacing is the default backlog above which the overflow collapses
 	// into one summary (zero: off).
 	Pacing int
+	// Conversations is set when a delivery can join a conversation
+	// (`thread:`/`update:` on a target): a reply or an edit of the first
+	// message (Slack, email), or one incident or alert under the
+	// conversation's key (PagerDuty, Opsgenie).
+	Conversations bool
 	// TestRecipient is set when Send test asks for a recipient (an
 	// address the test goes to instead of the configured ones).
 	TestRecipient bool

@@ -159,8 +159,8 @@ func (c *compiler) compileTargetConversation(rule *Rule, ruleNode ast.Node, j in
 	case s.Broadcast && mode == notifiers.ModeUpdate:
 		// Reported, and the key kept: the rule's other checks stay true.
 		c.ds.add(config.SeverityError, c.file, posIn(sn, "broadcast"), rule.Name, field+".broadcast", "%s: broadcast goes with thread, not update", field)
-	case t.channel.Kind == KindHTTP:
-		c.ds.add(config.SeverityError, c.file, at, rule.Name, field+"."+mode, "%s.%s: channel %q is HTTP, which has no conversations (Slack and email do)", field, mode, t.channel.Name)
+	case t.channel.Descriptor != nil && !t.channel.Descriptor.Conversations:
+		c.ds.add(config.SeverityError, c.file, at, rule.Name, field+"."+mode, "%s.%s: channel %q is %s, which has no conversations (slack, email, pagerduty and opsgenie have)", field, mode, t.channel.Name, t.channel.Kind)
 		return
 	case t.channel.Kind == KindEmail && mode == notifiers.ModeUpdate:
 		c.ds.add(config.SeverityError, c.file, at, rule.Name, field+".update", "%s.update: a sent email cannot be edited; use thread (follow-ups carry In-Reply-To)", field)

@@ -1,12 +1,15 @@
 package web_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 	"github.com/switchboard-dev/switchboard/internal/testpeer"
 )
 
@@ -35,6 +38,11 @@ func TestOutageInBrowser(t *testing.T) {
 	if _, err := s.slack.WaitFor(7, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	// The fifth failure's outcome is written a moment after Slack
+	// answered; the page is read once the store says open.
+	testkit.Eventually(t, "the breaker opens", 20*time.Second, func() bool {
+		return s.channelState(t, "billing") == "open"
+	})
 	run(t, ctx, "channel shows open with its backlog",
 		chromedp.Navigate(s.url+"/ui/channels"),
 		waitText("#channel-billing .channel-state", "open"),
@@ -51,4 +59,33 @@ func TestOutageInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#bulk-replay-button")),
 		waitText("#bulk-replay-result", "Requeued 2 dead letters."),
 	)
+}
+
+// channelState reads a channel's breaker state from the admin API.
+func (s *server) channelState(t *testing.T, name string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, s.url+"/api/v1/channels", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Channels []struct {
+			Name   string `json:"name"`
+			Health *struct {
+				State string `json:"state"`
+			} `json:"health"`
+		} `json:"channels"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range got.Channels {
+		if c.Name == name && c.Health != nil {
+			return c.Health.State
+		}
+	}
+	return ""
 }

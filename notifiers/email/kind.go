@@ -11,6 +11,7 @@ import (
 var Kind = notifiers.Kind{
 	Name:          "email",
 	TestRecipient: true,
+	Conversations: true,
 	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
 		n, err := New(*cfg.(*Config), o)
 		if err != nil {

@@ -9,6 +9,7 @@ var Kind = notifiers.Kind{
 	RatePerSecond: 1,
 	Burst:         3,
 	Pacing:        20,
+	Conversations: true,
 	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
 		n, err := New(*cfg.(*Config), o)
 		if err != nil {
