@@ -63,7 +63,10 @@ func peakHeap(f func()) uint64 {
 // (200,000 bodies alone are ~45 MB, decoded several times that).
 func TestBoundedMemory(t *testing.T) {
 	n := 200_000
-	if testing.Short() || raceEnabled {
+	switch {
+	case raceEnabled:
+		n = 5_000
+	case testing.Short():
 		n = 20_000
 	}
 	rules := testChannels + `rules:
