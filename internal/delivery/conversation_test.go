@@ -112,16 +112,28 @@ func newConvReplica(t *testing.T, o store.Options, clk *testclock.Clock, slack *
 // in them name the stand-ins.
 func newConvReplicaOf(t *testing.T, rules string, o store.Options, clk *testclock.Clock, slack *testpeer.SlackServer, smtp *testpeer.SMTPServer) *convReplica {
 	t.Helper()
+	return newConvReplicaWith(t, rules, router.LoadOptions{}, o, clk, slack, smtp)
+}
+
+// newConvReplicaWith is newConvReplicaOf with load options: lo.TemplatesDir
+// and lo.Env, if set, are used (default an empty templates directory and
+// the process's environment).
+func newConvReplicaWith(t *testing.T, rules string, lo router.LoadOptions, o store.Options, clk *testclock.Clock, slack *testpeer.SlackServer, smtp *testpeer.SMTPServer) *convReplica {
+	t.Helper()
 	dir := t.TempDir()
 	rules = strings.ReplaceAll(rules, "SLACK/", slack.URL()+"/")
 	rules = strings.ReplaceAll(rules, "SMTPPORT", fmt.Sprint(smtp.Port()))
 	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(rules), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Mkdir(filepath.Join(dir, "templates"), 0o700); err != nil {
-		t.Fatal(err)
+	if lo.TemplatesDir == "" {
+		lo.TemplatesDir = filepath.Join(dir, "templates")
+		if err := os.Mkdir(lo.TemplatesDir, 0o700); err != nil {
+			t.Fatal(err)
+		}
 	}
-	rs, _, err := router.Load(router.LoadOptions{RulesPath: filepath.Join(dir, "rules.yaml"), TemplatesDir: filepath.Join(dir, "templates"), Now: clk.Now})
+	lo.RulesPath, lo.Now = filepath.Join(dir, "rules.yaml"), clk.Now
+	rs, _, err := router.Load(lo)
 	if err != nil {
 		t.Fatal(err)
 	}
