@@ -560,20 +560,6 @@ func metric(t *testing.T, s *server, sample string) string {
 	return ""
 }
 
-// poll checks cond every interval until it holds, failing t after
-// timeout. Use it instead of eventually when cond is costly (it runs the
-// CLI).
-func poll(t *testing.T, what string, timeout, interval time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(interval)
-	}
-}
-
 // waitExit waits up to timeout for the process to exit and returns its
 // exit error; the harness's cleanup still sees the exit afterwards.
 func (s *server) waitExit(timeout time.Duration) error {
