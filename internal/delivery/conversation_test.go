@@ -279,8 +279,7 @@ func TestConversationStory(t *testing.T) {
 	}
 	n := slack.Len()
 	clk.Add(49 * time.Hour)
-	r.disp.Wake()
-	time.Sleep(100 * time.Millisecond) // a few polls: nothing may fire
+	polled(t, r.disp) // an escalation would now be a delivery, sent once settled
 	settle(t, r.st)
 	if slack.Len() != n {
 		t.Errorf("a resolved conversation escalated: %d new Slack requests", slack.Len()-n)
@@ -298,20 +297,17 @@ func TestConversationEscalatesOnce(t *testing.T) {
 	a.post(t, failure("inv_2"))
 	settle(t, a.st)
 	clk.Add(47 * time.Hour)
-	a.disp.Wake()
-	time.Sleep(60 * time.Millisecond)
+	polled(t, a.disp, b.disp)
+	settle(t, a.st)
 	if got := escalations(slack); len(got) != 0 {
 		t.Fatalf("escalated before 48h: %d", len(got))
 	}
 	clk.Add(time.Hour)
-	for range 5 { // both replicas poll, more than once
-		a.disp.Wake()
-		b.disp.Wake()
-		time.Sleep(20 * time.Millisecond)
-	}
+	polled(t, a.disp, b.disp, a.disp, b.disp) // both replicas look, more than once
 	settle(t, a.st)
 	waitFor(t, 5*time.Second, func() bool { return len(escalations(slack)) >= 1 }, func() string { return "no escalation" })
-	time.Sleep(100 * time.Millisecond)
+	polled(t, a.disp, b.disp) // a second one would now be a delivery, sent once settled
+	settle(t, a.st)
 	got := escalations(slack)
 	if len(got) != 1 {
 		t.Fatalf("escalations sent: %d, want exactly 1", len(got))
@@ -377,8 +373,8 @@ func TestConversationOutOfOrder(t *testing.T) {
 	}
 	// Nothing left open, nothing to escalate.
 	clk.Add(49 * time.Hour)
-	r.disp.Wake()
-	time.Sleep(60 * time.Millisecond)
+	polled(t, r.disp)
+	settle(t, r.st)
 	if n := slack.Len(); n != 0 {
 		t.Errorf("escalated a resolved conversation")
 	}
