@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/standardwebhooks"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 	"github.com/switchboard-dev/switchboard/internal/testpeer"
 )
 
@@ -666,4 +667,17 @@ func listening(addr string) bool {
 	}
 	c.Close()
 	return true
+}
+
+// waitIdle waits until the server has no delivery pending or in flight:
+// every send the test caused has been made (a delivery leaves flight only
+// after its peer answered), so a check that nothing more arrived can
+// follow without sleeping. In flight is read before and after pending, so
+// that a delivery moving between the two is seen.
+func waitIdle(t *testing.T, s *server) {
+	t.Helper()
+	testkit.EventuallyEvery(t, "no delivery pending or in flight", 30*time.Second, 50*time.Millisecond, func() bool {
+		return len(listDeliveries(t, s, "in_flight")) == 0 && len(listDeliveries(t, s, "pending")) == 0 &&
+			len(listDeliveries(t, s, "in_flight")) == 0
+	})
 }

@@ -334,7 +334,7 @@ rules:
 	if v := metric(t, s, `switchboard_delivery_attempts_total{channel="ops",outcome="retry"}`); v != "1" {
 		t.Errorf("retry attempts metric %q, want 1", v)
 	}
-	time.Sleep(500 * time.Millisecond)
+	waitIdle(t, s)
 	if n := slack.Len(); n != 2 {
 		t.Errorf("Slack got %d requests, want 2", n)
 	}
@@ -558,7 +558,7 @@ func TestGracefulShutdown(t *testing.T) {
 		return distinct == n
 	})
 	rest := time.Since(restartAt)
-	time.Sleep(300 * time.Millisecond)
+	waitIdle(t, s)
 	if dups, _ := duplicates(hook.arrivals()); dups != 0 {
 		t.Errorf("%d deliveries sent twice across a graceful restart", dups)
 	}

@@ -185,7 +185,7 @@ func TestServeEndToEnd(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitIdle(t, s)
 	if n := len(p.smtp.Messages()); n != 1 {
 		t.Errorf("%d emails after a duplicate, want 1", n)
 	}
