@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -153,7 +152,7 @@ func newConvReplicaWith(t *testing.T, rules string, lo router.LoadOptions, o sto
 			return delivery.Channel{Notifier: ch.Notifier, Timeout: ch.Timeout, Kind: ch.Kind}, true
 		},
 		Owner:        owner,
-		Logger:       slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:       r.logs.Logger(),
 		Metrics:      m,
 		Now:          clk.Now,
 		PollInterval: 20 * time.Millisecond,

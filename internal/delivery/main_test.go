@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -209,7 +208,7 @@ func newEnv(t *testing.T, st *store.Store, chs *channels, tune func(*delivery.Op
 		Store:        st,
 		Resolve:      chs.resolve,
 		Owner:        fmt.Sprintf("replica-%d", ownerSeq.Add(1)),
-		Logger:       slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:       e.logs.Logger(),
 		Metrics:      metrics.New(e.reg),
 		PollInterval: 50 * time.Millisecond,
 		Backoff:      func(int) time.Duration { return 50 * time.Millisecond },
