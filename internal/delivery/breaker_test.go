@@ -311,7 +311,10 @@ func TestDeadDeliveriesAreAnnounced(t *testing.T) {
 	for _, d := range ds {
 		e.waitState(t, d.ID, store.StateDead)
 	}
-	time.Sleep(200 * time.Millisecond) // a few polls: nothing before the minute is over
+	// Whole looks at the store, and whatever they queued sent: nothing
+	// before the minute is over.
+	polled(t, e.disp)
+	e.waitIdle(t)
 	if n := len(ops.requests()); n != 0 {
 		t.Fatalf("%d notices before the minute was over", n)
 	}
