@@ -96,7 +96,7 @@ func TestThrottleAndDigestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	waitIdle(t, s) // a fourth message would be on its way now
 	var texts []string
 	for _, r := range slack.Requests() {
 		texts = append(texts, r.Text())
