@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 )
 
 // childEnv makes the test binary act as the bench program, so that tests
@@ -17,5 +17,5 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	goleak.VerifyTestMain(m)
+	testkit.Main(m, nil)
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 )
 
 // storeRules throttle one rule, so that `test` against the store says
@@ -40,7 +42,7 @@ func TestCommandsOnAStore(t *testing.T) {
 
 	// Logged, not sent: recorded as dry_run, never as delivered.
 	var list []map[string]any
-	eventually(t, "a dry_run delivery", 10*time.Second, func() bool {
+	testkit.Eventually(t, "a dry_run delivery", 10*time.Second, func() bool {
 		r := cli{env: env, args: []string{"deliveries", "--json"}}.run(t)
 		list = nil
 		_ = json.Unmarshal([]byte(r.stdout), &list)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/cli")
@@ -35,7 +37,7 @@ func (c cli) run(t *testing.T) result {
 		}
 	}
 	cmd.Env = append(cmd.Env, c.env...)
-	var out, errb syncBuffer
+	var out, errb testkit.LogBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	code := 0

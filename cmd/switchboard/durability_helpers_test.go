@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/standardwebhooks"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 	"github.com/switchboard-dev/switchboard/internal/testpeer"
 )
 
@@ -560,20 +561,6 @@ func metric(t *testing.T, s *server, sample string) string {
 	return ""
 }
 
-// poll checks cond every interval until it holds, failing t after
-// timeout. Use it instead of eventually when cond is costly (it runs the
-// CLI).
-func poll(t *testing.T, what string, timeout, interval time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(interval)
-	}
-}
-
 // waitExit waits up to timeout for the process to exit and returns its
 // exit error; the harness's cleanup still sees the exit afterwards.
 func (s *server) waitExit(timeout time.Duration) error {
@@ -680,4 +667,17 @@ func listening(addr string) bool {
 	}
 	c.Close()
 	return true
+}
+
+// waitIdle waits until the server has no delivery pending or in flight:
+// every send the test caused has been made (a delivery leaves flight only
+// after its peer answered), so a check that nothing more arrived can
+// follow without sleeping. In flight is read before and after pending, so
+// that a delivery moving between the two is seen.
+func waitIdle(t *testing.T, s *server) {
+	t.Helper()
+	testkit.EventuallyEvery(t, "no delivery pending or in flight", 30*time.Second, 50*time.Millisecond, func() bool {
+		return len(listDeliveries(t, s, "in_flight")) == 0 && len(listDeliveries(t, s, "pending")) == 0 &&
+			len(listDeliveries(t, s, "in_flight")) == 0
+	})
 }

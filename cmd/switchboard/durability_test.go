@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/standardwebhooks"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 	"github.com/switchboard-dev/switchboard/internal/testpeer"
 	"github.com/switchboard-dev/switchboard/internal/testpg"
 )
@@ -100,7 +101,7 @@ func TestCrashKillNineSQLite(t *testing.T) {
 	// Deliveries leased to a killed process wait for their lease to expire
 	// (timeout 2s + 15s) before the running one takes them over.
 	var got map[string]map[string]bool
-	poll(t, "every accepted message to be delivered", 45*time.Second, 200*time.Millisecond, func() bool {
+	testkit.EventuallyEvery(t, "every accepted message to be delivered", 45*time.Second, 200*time.Millisecond, func() bool {
 		if hook.Count() < len(want) {
 			return false
 		}
@@ -134,7 +135,7 @@ func TestCrashKillNineSQLite(t *testing.T) {
 	// The store agrees: read by a separate process while the server runs,
 	// and through the admin API.
 	data := s.dataDir()
-	poll(t, "nothing pending or in flight", 30*time.Second, 200*time.Millisecond, func() bool {
+	testkit.EventuallyEvery(t, "nothing pending or in flight", 30*time.Second, 200*time.Millisecond, func() bool {
 		return len(cliDeliveries(t, "--data", data, "--status", "pending")) == 0 &&
 			len(cliDeliveries(t, "--data", data, "--status", "in_flight")) == 0
 	})
@@ -189,7 +190,7 @@ func TestReceiverDownOpensTheBreaker(t *testing.T) {
 	data := s.dataDir()
 
 	t.Run("open while down", func(t *testing.T) {
-		poll(t, "the channel to open", outage, 200*time.Millisecond, func() bool {
+		testkit.EventuallyEvery(t, "the channel to open", outage, 200*time.Millisecond, func() bool {
 			return strings.Contains(s.logs.String(), "channel open")
 		})
 		list := cliDeliveries(t, "--data", data)
@@ -213,7 +214,7 @@ func TestReceiverDownOpensTheBreaker(t *testing.T) {
 	})
 
 	var delivered []storedDelivery
-	poll(t, "every delivery to be delivered", time.Until(downUntil)+30*time.Second, 300*time.Millisecond, func() bool {
+	testkit.EventuallyEvery(t, "every delivery to be delivered", time.Until(downUntil)+30*time.Second, 300*time.Millisecond, func() bool {
 		delivered = cliDeliveries(t, "--data", data, "--status", "delivered")
 		return len(delivered) == n
 	})
@@ -321,7 +322,7 @@ rules:
 	}
 
 	var ids []string
-	eventually(t, "the delivery to be recorded delivered", 10*time.Second, func() bool {
+	testkit.Eventually(t, "the delivery to be recorded delivered", 10*time.Second, func() bool {
 		ids = listDeliveries(t, s, "delivered")
 		return len(ids) == 1
 	})
@@ -333,7 +334,7 @@ rules:
 	if v := metric(t, s, `switchboard_delivery_attempts_total{channel="ops",outcome="retry"}`); v != "1" {
 		t.Errorf("retry attempts metric %q, want 1", v)
 	}
-	time.Sleep(500 * time.Millisecond)
+	waitIdle(t, s)
 	if n := slack.Len(); n != 2 {
 		t.Errorf("Slack got %d requests, want 2", n)
 	}
@@ -415,7 +416,7 @@ func TestDeadLettersAndReplay(t *testing.T) {
 				next++
 			}
 			var dead []storedDelivery
-			poll(t, "the deliveries to be dead", 15*time.Second, 200*time.Millisecond, func() bool {
+			testkit.EventuallyEvery(t, "the deliveries to be dead", 15*time.Second, 200*time.Millisecond, func() bool {
 				dead = cliDeliveries(t, "--data", data, "--status", "dead")
 				return len(dead) == c.dead
 			})
@@ -434,7 +435,7 @@ func TestDeadLettersAndReplay(t *testing.T) {
 
 			hook.SetDefault(testpeer.Reply{})
 			c.replay(t, ids)
-			poll(t, "the replayed deliveries to arrive", 15*time.Second, 50*time.Millisecond, func() bool {
+			testkit.EventuallyEvery(t, "the replayed deliveries to arrive", 15*time.Second, 50*time.Millisecond, func() bool {
 				return hook.Count() >= before+2*c.dead
 			})
 			var replayed []string
@@ -448,7 +449,7 @@ func TestDeadLettersAndReplay(t *testing.T) {
 			}
 			for _, id := range ids {
 				var d apiDelivery
-				poll(t, "the replayed delivery to be recorded", 10*time.Second, 100*time.Millisecond, func() bool {
+				testkit.EventuallyEvery(t, "the replayed delivery to be recorded", 10*time.Second, 100*time.Millisecond, func() bool {
 					d = getDelivery(t, s, id)
 					return d.Delivery.Status == "delivered"
 				})
@@ -496,14 +497,14 @@ func TestGracefulShutdown(t *testing.T) {
 			t.Fatalf("message %d: %d %s", i, r.code, r.body)
 		}
 	}
-	eventually(t, "four sends in progress", 15*time.Second, func() bool { return hook.started() >= 4 })
+	testkit.Eventually(t, "four sends in progress", 15*time.Second, func() bool { return hook.started() >= 4 })
 
 	late := beginRequest(t, s.addr(), fixture(t, "invoice.created"))
 	sigAt := time.Now()
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the listener to close", 10*time.Second, func() bool { return !listening(s.addr()) })
+	testkit.Eventually(t, "the listener to close", 10*time.Second, func() bool { return !listening(s.addr()) })
 	// The server refuses it: 503 with Retry-After, or (Go's server drops
 	// requests whose header completes after its shutdown began) the
 	// connection closes unanswered. Lago retries either way.
@@ -552,16 +553,16 @@ func TestGracefulShutdown(t *testing.T) {
 	s = startServer(t, config{dir: s.dir, env: cfg.env})
 	// Released leases are taken at once; a lease left behind would hold
 	// its delivery for 25 s.
-	poll(t, "the remaining deliveries after the restart", 15*time.Second, 50*time.Millisecond, func() bool {
+	testkit.EventuallyEvery(t, "the remaining deliveries after the restart", 15*time.Second, 50*time.Millisecond, func() bool {
 		_, distinct := duplicates(hook.arrivals())
 		return distinct == n
 	})
 	rest := time.Since(restartAt)
-	time.Sleep(300 * time.Millisecond)
+	waitIdle(t, s)
 	if dups, _ := duplicates(hook.arrivals()); dups != 0 {
 		t.Errorf("%d deliveries sent twice across a graceful restart", dups)
 	}
-	poll(t, "every delivery recorded delivered", 10*time.Second, 200*time.Millisecond, func() bool {
+	testkit.EventuallyEvery(t, "every delivery recorded delivered", 10*time.Second, 200*time.Millisecond, func() bool {
 		return len(cliDeliveries(t, "--data", data, "--status", "delivered")) == n
 	})
 	for _, d := range cliDeliveries(t, "--data", data, "--status", "delivered") {
@@ -628,7 +629,7 @@ func TestTwoReplicasPostgres(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	poll(t, "every accepted message to be delivered", 50*time.Second, 200*time.Millisecond, func() bool {
+	testkit.EventuallyEvery(t, "every accepted message to be delivered", 50*time.Second, 200*time.Millisecond, func() bool {
 		got := byMarker(hook.arrivals())
 		for m := range want {
 			if got[m] == nil {
@@ -660,7 +661,7 @@ func TestTwoReplicasPostgres(t *testing.T) {
 	// CLI on the same database.
 	for _, status := range []string{"pending", "in_flight", "dead"} {
 		var ids []string
-		poll(t, "no "+status+" deliveries in the API", 10*time.Second, 200*time.Millisecond, func() bool {
+		testkit.EventuallyEvery(t, "no "+status+" deliveries in the API", 10*time.Second, 200*time.Millisecond, func() bool {
 			ids = listDeliveries(t, survivor, status)
 			return len(ids) == 0
 		})
@@ -668,7 +669,7 @@ func TestTwoReplicasPostgres(t *testing.T) {
 			t.Errorf("the CLI lists %d %s deliveries", len(l), status)
 		}
 	}
-	eventually(t, "the delivered gauge to count every delivery", 15*time.Second, func() bool {
+	testkit.Eventually(t, "the delivered gauge to count every delivery", 15*time.Second, func() bool {
 		return metric(t, survivor, `switchboard_deliveries{state="delivered"}`) == fmt.Sprint(messages)
 	})
 	interrupted := 0

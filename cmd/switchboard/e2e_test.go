@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 	"github.com/switchboard-dev/switchboard/internal/testpeer"
 )
 
@@ -116,7 +117,7 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Errorf("slack text %q", got)
 	}
 	// A notification sent is one line at the default level.
-	eventually(t, "the delivery logged at INFO", 10*time.Second, func() bool {
+	testkit.Eventually(t, "the delivery logged at INFO", 10*time.Second, func() bool {
 		for _, l := range strings.Split(s.logs.String(), "\n") {
 			if strings.Contains(l, "level=INFO msg=delivered") && strings.Contains(l, "rule=wallet-depleted") && strings.Contains(l, "channel=ops") {
 				return true
@@ -184,7 +185,7 @@ func TestServeEndToEnd(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitIdle(t, s)
 	if n := len(p.smtp.Messages()); n != 1 {
 		t.Errorf("%d emails after a duplicate, want 1", n)
 	}
@@ -274,7 +275,7 @@ rules:
 	}
 	post("one")
 	writeFile(t, s.dir+"/rules.yaml", rules("two"))
-	eventually(t, "reload", 10*time.Second, func() bool {
+	testkit.Eventually(t, "reload", 10*time.Second, func() bool {
 		return strings.Contains(s.do("GET", "/api/v1/rules", nil, auth...).body, `"message": "two"`)
 	})
 	post("two")
@@ -288,7 +289,7 @@ rules:
 			Message      string
 		} `json:"errors"`
 	}
-	eventually(t, "rejection", 10*time.Second, func() bool {
+	testkit.Eventually(t, "rejection", 10*time.Second, func() bool {
 		_ = json.Unmarshal([]byte(s.do("GET", "/api/v1/status", nil, auth...).body), &status)
 		return !status.OK
 	})
@@ -304,7 +305,7 @@ rules:
 	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "SIGHUP reload", 10*time.Second, func() bool {
+	testkit.Eventually(t, "SIGHUP reload", 10*time.Second, func() bool {
 		_ = json.Unmarshal([]byte(s.do("GET", "/api/v1/status", nil, auth...).body), &status)
 		return status.OK
 	})
@@ -341,7 +342,7 @@ func TestDryRunLogsInsteadOfSending(t *testing.T) {
 	if r := s.do("POST", "/webhooks/lago", fixture(t, "wallet.depleted_ongoing_balance")); r.code != 202 {
 		t.Fatalf("%d %s", r.code, r.body)
 	}
-	eventually(t, "dry-run log", 10*time.Second, func() bool {
+	testkit.Eventually(t, "dry-run log", 10*time.Second, func() bool {
 		return strings.Contains(s.logs.String(), "dry-run notification")
 	})
 	mustContain(t, "log", s.logs.String(), "rule=wallet-depleted", "acme_1042", "signature verification disabled under --dry-run")

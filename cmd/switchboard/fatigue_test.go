@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 	"github.com/switchboard-dev/switchboard/internal/testpeer"
 )
 
@@ -95,7 +96,7 @@ func TestThrottleAndDigestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	waitIdle(t, s) // a fourth message would be on its way now
 	var texts []string
 	for _, r := range slack.Requests() {
 		texts = append(texts, r.Text())
@@ -217,7 +218,7 @@ func TestSilenceEndToEnd(t *testing.T) {
 			t.Log(s.do("GET", "/api/v1/silences", nil, auth...).body)
 		}
 	}()
-	eventually(t, "a match silenced", 10*time.Second, func() bool {
+	testkit.Eventually(t, "a match silenced", 10*time.Second, func() bool {
 		n++
 		post(fmt.Sprintf("cust-%d", n))
 		time.Sleep(100 * time.Millisecond)
@@ -236,7 +237,7 @@ func TestSilenceEndToEnd(t *testing.T) {
 		t.Fatalf("silence expire: exit %d\n%s%s", code, out, errOut)
 	}
 	before := slack.Len()
-	eventually(t, "a match delivered again", 10*time.Second, func() bool {
+	testkit.Eventually(t, "a match delivered again", 10*time.Second, func() bool {
 		n++
 		post(fmt.Sprintf("cust-%d", n))
 		time.Sleep(100 * time.Millisecond)

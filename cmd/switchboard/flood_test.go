@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 )
 
 // rssBytes returns the resident memory of process pid.
@@ -121,7 +123,7 @@ rules: []
 		c.Close()
 	}
 	mu.Unlock()
-	poll(t, "the request memory budget to empty", 15*time.Second, 100*time.Millisecond, func() bool {
+	testkit.EventuallyEvery(t, "the request memory budget to empty", 15*time.Second, 100*time.Millisecond, func() bool {
 		return strings.Contains(s.do("GET", "/metrics", nil).body, "\nswitchboard_request_memory_bytes 0\n")
 	})
 	var after int64

@@ -13,10 +13,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 )
 
 // binary is the switchboard binary built once for the end-to-end tests.
@@ -35,27 +36,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// syncBuffer collects a process's output safely.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	// The servers are processes; what the tests run in process (HTTP
+	// clients, peers, readers of their output) must not outlive them.
+	testkit.MainThen(m, nil, func() { os.RemoveAll(dir) })
 }
 
 // server is a running switchboard binary.
@@ -64,7 +47,7 @@ type server struct {
 	cmd    *exec.Cmd
 	url    string
 	dir    string
-	logs   *syncBuffer
+	logs   *testkit.LogBuffer
 	exited chan error
 }
 
@@ -111,7 +94,7 @@ func startServer(t *testing.T, c config) *server {
 		"--listen", addr, "--data", filepath.Join(dir, "data")}, c.args...)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), c.env...)
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -221,17 +204,6 @@ func fixture(t *testing.T, webhookType string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func mustContain(t *testing.T, what, s string, subs ...string) {

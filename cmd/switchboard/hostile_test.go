@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 	"github.com/switchboard-dev/switchboard/internal/testpeer"
 )
 
@@ -52,7 +53,7 @@ rules:
 		}
 	}
 	var dead []storedDelivery
-	poll(t, "the bomb deliveries to be dead", 15*time.Second, 100*time.Millisecond, func() bool {
+	testkit.EventuallyEvery(t, "the bomb deliveries to be dead", 15*time.Second, 100*time.Millisecond, func() bool {
 		dead = cliDeliveries(t, "--data", s.dataDir(), "--status", "dead")
 		return len(dead) == 4
 	})
@@ -66,7 +67,7 @@ rules:
 			t.Errorf("dead delivery %s was attempted %d times; a render failure is never sent", d.ID, d.Attempts)
 		}
 	}
-	poll(t, "the forwarded messages", 15*time.Second, 50*time.Millisecond, func() bool { return hook.Count() == 2 })
+	testkit.EventuallyEvery(t, "the forwarded messages", 15*time.Second, 50*time.Millisecond, func() bool { return hook.Count() == 2 })
 	if r := request(t, s, "GET", "/healthz"); r.code != 200 {
 		t.Errorf("healthz after the bombs: %d", r.code)
 	}

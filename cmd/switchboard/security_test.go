@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 	"github.com/switchboard-dev/switchboard/internal/testpeer"
 )
 
@@ -309,7 +310,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 	// Every delivery fails, permanently or after its retries.
 	var dead []deliveryView
-	eventually(t, "all nine deliveries to be dead", 30*time.Second, func() bool {
+	testkit.Eventually(t, "all nine deliveries to be dead", 30*time.Second, func() bool {
 		dead, _ = s.listDeliveries(t, "dead")
 		return len(dead) == 9
 	})
@@ -335,7 +336,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		OK     bool              `json:"ok"`
 		Errors []json.RawMessage `json:"errors"`
 	}
-	eventually(t, "the broken file to be rejected", 15*time.Second, func() bool {
+	testkit.Eventually(t, "the broken file to be rejected", 15*time.Second, func() bool {
 		r := s.adminDo("GET", "/api/v1/status", nil)
 		_ = json.Unmarshal([]byte(r.body), &status)
 		return !status.OK && len(status.Errors) > 0
@@ -350,7 +351,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the SIGHUP reload to be logged", 15*time.Second, func() bool {
+	testkit.Eventually(t, "the SIGHUP reload to be logged", 15*time.Second, func() bool {
 		return strings.Contains(s.logs.String(), "reason=SIGHUP")
 	})
 
@@ -432,7 +433,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if r := d.lagoPost("lago", leakLagoSecret, "leak-dry", invoice); r.code != http.StatusAccepted {
 		t.Fatalf("dry run: %d %s", r.code, r.body)
 	}
-	eventually(t, "nine dry-run notifications", 30*time.Second, func() bool {
+	testkit.Eventually(t, "nine dry-run notifications", 30*time.Second, func() bool {
 		return strings.Count(d.logs.String(), "dry-run notification") == 9
 	})
 	list, lr := d.listDeliveries(t, "")

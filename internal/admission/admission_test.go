@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 )
 
 // serveOn runs an HTTP server on a Listener with o until the test ends.
@@ -111,10 +111,7 @@ func TestHeaderBudget(t *testing.T) {
 		// One connection at a time, so that which one does not fit is
 		// the third, not whichever read last.
 		want := int64(3 * len(head) * (i + 1))
-		deadline := time.Now().Add(5 * time.Second)
-		for b.Used() != want && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
+		testkit.Poll(5*time.Second, func() bool { return b.Used() == want })
 		if u := b.Used(); u != want {
 			t.Fatalf("after connection %d: %d bytes charged, want %d", i+1, u, want)
 		}
@@ -137,10 +134,7 @@ func TestHeaderBudget(t *testing.T) {
 	for _, c := range stalled {
 		c.Close()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for b.Used() != 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Poll(5*time.Second, func() bool { return b.Used() == 0 })
 	if u := b.Used(); u != 0 {
 		t.Fatalf("%d bytes still charged after the connections closed", u)
 	}
@@ -200,22 +194,14 @@ func TestPerClientBound(t *testing.T) {
 		t.Fatalf("refused per client: %d, want 1", pc)
 	}
 	held[0].Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testkit.EventuallyEvery(t, "the place a closed connection freed", 5*time.Second, 20*time.Millisecond, func() bool {
 		c := dial("127.0.0.1")
-		ok := answered(c)
-		c.Close()
-		if ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("closing a connection did not free its place")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		defer c.Close()
+		return answered(c)
+	})
 	for _, c := range held[1:] {
 		c.Close()
 	}
 }
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testkit.Main(m, nil) }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +11,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/admission"
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/internal/testclock"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 )
 
 // TestAuthFailuresThrottled: a client address that keeps getting the
@@ -21,7 +21,7 @@ import (
 // client's address and never the token tried.
 func TestAuthFailuresThrottled(t *testing.T) {
 	clock := testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	var logs bytes.Buffer
+	var logs testkit.LogBuffer
 	mux := http.NewServeMux()
 	New(Options{Token: secret.String(testToken), Failures: admission.NewAuthFailures(clock.Now),
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))}).Register(mux)

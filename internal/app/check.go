@@ -228,9 +228,16 @@ func testProblems(res api.TestResult, expectMatch, expectNoMatch []string) []str
 	matched := map[string]bool{}
 	for _, m := range res.Matches {
 		matched[m.Rule] = true
+		escalation := ""
 		for _, d := range m.Deliveries {
 			if d.Error != "" {
 				out = append(out, fmt.Sprintf("rule %q: the notification to %s would be dead-lettered: %s", m.Rule, d.To, d.Error))
+			}
+			// An escalation that failed to render reads "… to CHANNEL:
+			// ERROR: why"; every delivery of the rule repeats it.
+			if _, why, ok := strings.Cut(d.Escalation, ": ERROR: "); ok && escalation == "" {
+				escalation = why
+				out = append(out, fmt.Sprintf("rule %q: its escalation would be dead-lettered when due: %s", m.Rule, why))
 			}
 		}
 	}

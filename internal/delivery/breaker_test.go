@@ -117,9 +117,11 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 		func() string { return "no probe after 30 s" })
 	waitFor(t, 10*time.Second, func() bool { return breakerOf(t, st, "crm").ProbeEvery == time.Minute },
 		func() string { return "probe interval did not double" })
+	waitFor(t, 10*time.Second, func() bool { return inFlight(t, st) == 0 }, func() string { return "the probe still in flight" })
 	clock.Add(59 * time.Second)
-	e.disp.Wake()
-	time.Sleep(200 * time.Millisecond) // a few polls: nothing may go out before the next probe
+	// A probe claimed by this look would be sent before it left flight.
+	polled(t, e.disp)
+	waitFor(t, 10*time.Second, func() bool { return inFlight(t, st) == 0 }, func() string { return "deliveries still in flight" })
 	if n := len(rcv.requests()); n != 4 {
 		t.Fatalf("%d requests before the second probe was due, want 4", n)
 	}
@@ -272,7 +274,11 @@ func TestReplicasShareOneBreaker(t *testing.T) {
 	// One probe between the two replicas.
 	clock.Add(31 * time.Second)
 	waitFor(t, 10*time.Second, func() bool { return len(rcv.requests()) == 3 }, func() string { return "no probe" })
-	time.Sleep(300 * time.Millisecond) // several polls of both replicas
+	waitFor(t, 10*time.Second, func() bool { return inFlight(t, a.st) == 0 }, func() string { return "the probe still in flight" })
+	// A second probe claimed by these looks would be sent before it left
+	// flight.
+	polled(t, a.disp, b.disp)
+	waitFor(t, 10*time.Second, func() bool { return inFlight(t, a.st) == 0 }, func() string { return "deliveries still in flight" })
 	if n := len(rcv.requests()); n != 3 {
 		t.Fatalf("%d requests after one probe interval, want 3 (one probe)", n)
 	}
@@ -305,7 +311,10 @@ func TestDeadDeliveriesAreAnnounced(t *testing.T) {
 	for _, d := range ds {
 		e.waitState(t, d.ID, store.StateDead)
 	}
-	time.Sleep(200 * time.Millisecond) // a few polls: nothing before the minute is over
+	// Whole looks at the store, and whatever they queued sent: nothing
+	// before the minute is over.
+	polled(t, e.disp)
+	e.waitIdle(t)
 	if n := len(ops.requests()); n != 0 {
 		t.Fatalf("%d notices before the minute was over", n)
 	}

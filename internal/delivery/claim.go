@@ -21,10 +21,12 @@ func (d *Dispatcher) pollLoop(ctx context.Context) {
 		case <-t.C:
 			d.refreshBreakers(ctx)
 			d.poll(ctx)
+			d.polls.Add(1)
 			nextPoll = time.Now().Add(d.o.PollInterval)
 		case <-d.wakeC:
 			d.refreshBreakers(ctx)
 			d.poll(ctx)
+			d.polls.Add(1)
 			nextPoll = time.Now().Add(d.o.PollInterval)
 		case <-d.resched:
 		}

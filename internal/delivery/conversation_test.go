@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -112,16 +111,28 @@ func newConvReplica(t *testing.T, o store.Options, clk *testclock.Clock, slack *
 // in them name the stand-ins.
 func newConvReplicaOf(t *testing.T, rules string, o store.Options, clk *testclock.Clock, slack *testpeer.SlackServer, smtp *testpeer.SMTPServer) *convReplica {
 	t.Helper()
+	return newConvReplicaWith(t, rules, router.LoadOptions{}, o, clk, slack, smtp)
+}
+
+// newConvReplicaWith is newConvReplicaOf with load options: lo.TemplatesDir
+// and lo.Env, if set, are used (default an empty templates directory and
+// the process's environment).
+func newConvReplicaWith(t *testing.T, rules string, lo router.LoadOptions, o store.Options, clk *testclock.Clock, slack *testpeer.SlackServer, smtp *testpeer.SMTPServer) *convReplica {
+	t.Helper()
 	dir := t.TempDir()
 	rules = strings.ReplaceAll(rules, "SLACK/", slack.URL()+"/")
 	rules = strings.ReplaceAll(rules, "SMTPPORT", fmt.Sprint(smtp.Port()))
 	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(rules), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Mkdir(filepath.Join(dir, "templates"), 0o700); err != nil {
-		t.Fatal(err)
+	if lo.TemplatesDir == "" {
+		lo.TemplatesDir = filepath.Join(dir, "templates")
+		if err := os.Mkdir(lo.TemplatesDir, 0o700); err != nil {
+			t.Fatal(err)
+		}
 	}
-	rs, _, err := router.Load(router.LoadOptions{RulesPath: filepath.Join(dir, "rules.yaml"), TemplatesDir: filepath.Join(dir, "templates"), Now: clk.Now})
+	lo.RulesPath, lo.Now = filepath.Join(dir, "rules.yaml"), clk.Now
+	rs, _, err := router.Load(lo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +152,7 @@ func newConvReplicaOf(t *testing.T, rules string, o store.Options, clk *testcloc
 			return delivery.Channel{Notifier: ch.Notifier, Timeout: ch.Timeout, Kind: ch.Kind}, true
 		},
 		Owner:        owner,
-		Logger:       slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:       r.logs.Logger(),
 		Metrics:      m,
 		Now:          clk.Now,
 		PollInterval: 20 * time.Millisecond,
@@ -267,8 +278,7 @@ func TestConversationStory(t *testing.T) {
 	}
 	n := slack.Len()
 	clk.Add(49 * time.Hour)
-	r.disp.Wake()
-	time.Sleep(100 * time.Millisecond) // a few polls: nothing may fire
+	polled(t, r.disp) // an escalation would now be a delivery, sent once settled
 	settle(t, r.st)
 	if slack.Len() != n {
 		t.Errorf("a resolved conversation escalated: %d new Slack requests", slack.Len()-n)
@@ -286,20 +296,17 @@ func TestConversationEscalatesOnce(t *testing.T) {
 	a.post(t, failure("inv_2"))
 	settle(t, a.st)
 	clk.Add(47 * time.Hour)
-	a.disp.Wake()
-	time.Sleep(60 * time.Millisecond)
+	polled(t, a.disp, b.disp)
+	settle(t, a.st)
 	if got := escalations(slack); len(got) != 0 {
 		t.Fatalf("escalated before 48h: %d", len(got))
 	}
 	clk.Add(time.Hour)
-	for range 5 { // both replicas poll, more than once
-		a.disp.Wake()
-		b.disp.Wake()
-		time.Sleep(20 * time.Millisecond)
-	}
+	polled(t, a.disp, b.disp, a.disp, b.disp) // both replicas look, more than once
 	settle(t, a.st)
 	waitFor(t, 5*time.Second, func() bool { return len(escalations(slack)) >= 1 }, func() string { return "no escalation" })
-	time.Sleep(100 * time.Millisecond)
+	polled(t, a.disp, b.disp) // a second one would now be a delivery, sent once settled
+	settle(t, a.st)
 	got := escalations(slack)
 	if len(got) != 1 {
 		t.Fatalf("escalations sent: %d, want exactly 1", len(got))
@@ -365,8 +372,8 @@ func TestConversationOutOfOrder(t *testing.T) {
 	}
 	// Nothing left open, nothing to escalate.
 	clk.Add(49 * time.Hour)
-	r.disp.Wake()
-	time.Sleep(60 * time.Millisecond)
+	polled(t, r.disp)
+	settle(t, r.st)
 	if n := slack.Len(); n != 0 {
 		t.Errorf("escalated a resolved conversation")
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -77,6 +78,7 @@ type Dispatcher struct {
 	wakeC   chan struct{} // poll now (capacity 1)
 	resched chan struct{} // nextDue changed (capacity 1)
 	flush   chan struct{} // outcomes or releases are waiting (capacity 1)
+	polls   atomic.Int64  // looks at the store finished (Polls)
 
 	mu       sync.Mutex
 	state    int
@@ -179,6 +181,12 @@ func New(o Options) *Dispatcher {
 
 // Wake makes the poller look for due deliveries now, e.g. after a replay.
 func (d *Dispatcher) Wake() { signal(d.wakeC) }
+
+// Polls returns how many times the poller has finished looking for due
+// deliveries (and escalations). Once it has grown by two after a change,
+// one whole look saw the change: a test moves its clock, wakes the
+// dispatcher and waits for that instead of sleeping.
+func (d *Dispatcher) Polls() int64 { return d.polls.Load() }
 
 func signal(c chan struct{}) {
 	select {

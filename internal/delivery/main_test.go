@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -209,7 +208,7 @@ func newEnv(t *testing.T, st *store.Store, chs *channels, tune func(*delivery.Op
 		Store:        st,
 		Resolve:      chs.resolve,
 		Owner:        fmt.Sprintf("replica-%d", ownerSeq.Add(1)),
-		Logger:       slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:       e.logs.Logger(),
 		Metrics:      metrics.New(e.reg),
 		PollInterval: 50 * time.Millisecond,
 		Backoff:      func(int) time.Duration { return 50 * time.Millisecond },
@@ -323,12 +322,8 @@ func (e *env) waitState(t *testing.T, id, state string) (store.StoredDelivery, [
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, timeout time.Duration, cond func() bool, msg func() string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", timeout, msg())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testkit.Poll(timeout, cond) {
+		t.Fatalf("after %s: %s", timeout, msg())
 	}
 }
 
@@ -371,4 +366,30 @@ func (e *env) waitIdle(t *testing.T) {
 		st, err := e.st.Stats(context.Background())
 		return err == nil && st.ByState[store.StatePending]+st.ByState[store.StateInFlight] == 0
 	})
+}
+
+// polled wakes each dispatcher and waits until it has finished two more
+// looks at the store, so that one whole look saw the test's last change
+// (a clock moved): what was due then is claimed — in flight in the store —
+// or, for an escalation, made a delivery and claimed. Tests wait for this,
+// then look at the store, instead of sleeping through "a few polls".
+func polled(t *testing.T, ds ...*delivery.Dispatcher) {
+	t.Helper()
+	for _, d := range ds {
+		n := d.Polls()
+		testkit.Eventually(t, "two polls of the store", 10*time.Second, func() bool {
+			d.Wake()
+			return d.Polls() >= n+2
+		})
+	}
+}
+
+// inFlight counts the deliveries claimed and not finished.
+func inFlight(t *testing.T, st *store.Store) int64 {
+	t.Helper()
+	s, err := st.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.ByState[store.StateInFlight]
 }

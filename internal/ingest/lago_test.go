@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -17,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
@@ -89,7 +89,7 @@ channels:
   hook:
     http: {url: "http://127.0.0.1:1/in"}
 `)
-	var logs bytes.Buffer
+	var logs testkit.LogBuffer
 	rec := &recorder{}
 	h := New(Options{Rules: func() *router.Ruleset { return rs }, Store: rec, Dispatch: rec, Owner: "test",
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})

@@ -83,3 +83,45 @@ func TestSweepAtStart(t *testing.T) {
 		return logs.Contains(`"msg":"retention sweep","deleted":1`)
 	})
 }
+
+// converse stores one message whose delivery takes part in the
+// conversation (payment-failed, key): opening it, or resolving it.
+func converse(t *testing.T, st *store.Store, key string, resolves bool) {
+	t.Helper()
+	rule := "payment-failed"
+	if resolves {
+		rule = "payment-succeeded"
+	}
+	m := store.Message{ID: "msg-" + rule + "-" + key, Source: "lago", WebhookType: "invoice.payment_failure", RulesVersion: "v1", Body: []byte(`{}`)}
+	d := store.RoutedDelivery{Notification: notifiers.Notification{ID: "dlv-" + rule + "-" + key, MessageID: m.ID, Rule: rule, Channel: "c",
+		Parts: notifiers.Parts{Text: "hi"}},
+		Conversation: &store.ConversationSpec{Rule: "payment-failed", Key: key, Resolves: resolves}}
+	if dup, err := st.Enqueue(context.Background(), m, "", []store.RoutedDelivery{d}); err != nil || dup {
+		t.Fatalf("Enqueue = %v, %v", dup, err)
+	}
+}
+
+// The sweep deletes a resolved conversation past retention and keeps an
+// open one, however old.
+func TestSweepConversations(t *testing.T) {
+	clk := testclock.New(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC))
+	st, err := store.Open(context.Background(), store.Options{DataDir: t.TempDir(), Now: clk.Now,
+		Retention: store.Retention{Delivered: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	converse(t, st, "inv_open", false)
+	converse(t, st, "inv_paid", false)
+	converse(t, st, "inv_paid", true)
+	clk.Add(2 * time.Hour)
+
+	run(t, maintenance.New(maintenance.Options{Store: st, SweepInterval: 10 * time.Millisecond}))
+	testkit.Eventually(t, "the resolved conversation swept", 10*time.Second, func() bool {
+		_, ok, err := st.Conversation(context.Background(), "payment-failed", "inv_paid")
+		return err == nil && !ok
+	})
+	if c, ok, err := st.Conversation(context.Background(), "payment-failed", "inv_open"); err != nil || !ok || c.State != store.ConversationOpen {
+		t.Errorf("open conversation after the sweep: %+v ok=%v err=%v", c, ok, err)
+	}
+}

@@ -32,16 +32,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
-	"go.uber.org/goleak"
 
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/internal/standardwebhooks"
 	"github.com/switchboard-dev/switchboard/internal/testclock"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
+func TestMain(m *testing.M) { testkit.Main(m, nil) }
 
 // Lago HMAC test vectors (lago/SIGNATURES.md §8).
 const (

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 )
 
 // TestCheckpointBesideWriter checks that the SQLite writer does not
@@ -23,13 +25,7 @@ func TestCheckpointBesideWriter(t *testing.T) {
 		wg.Go(func() { enqueue(t, s, "", newDelivery("r", "c")) })
 	}
 	wg.Wait()
-	deadline := time.Now().Add(10 * time.Second)
-	for s.ck.runs.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no checkpoint ran within 10 s of the commits")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, "a checkpoint after the commits", 10*time.Second, func() bool { return s.ck.runs.Load() > 0 })
 	if got := countMessages(t, s); got != 200 {
 		t.Errorf("messages = %d, want 200", got)
 	}

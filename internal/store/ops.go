@@ -210,9 +210,11 @@ func (s *Store) RecentMessages(ctx context.Context, n int) ([]Message, error) {
 
 // Sweep deletes what retention no longer keeps: delivered deliveries older
 // than Retention.Delivered (since delivery), dead ones older than
-// Retention.Dead (since they died), their attempts, and messages older than
-// Retention.Messages that no delivery refers to. It deletes in small
-// transactions and returns how many deliveries and messages it deleted.
+// Retention.Dead (since they died), their attempts, messages older than
+// Retention.Messages that no delivery refers to, and conversations resolved
+// longer than Retention.Delivered ago (never an open one, nor one whose
+// escalation is still to fire). It deletes in small transactions and
+// returns how many deliveries, messages and conversations it deleted.
 func (s *Store) Sweep(ctx context.Context) (int, error) {
 	now := s.now()
 	total := 0
@@ -253,6 +255,11 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 	}
 	if err := s.sweepSilences(ctx); err != nil {
 		return total, fmt.Errorf("sweep silences: %w", err)
+	}
+	n, err = s.sweepConversations(ctx, cutoff)
+	total += n
+	if err != nil {
+		return total, fmt.Errorf("sweep conversations: %w", err)
 	}
 	n, err = s.sweep(ctx, `SELECT id FROM messages m WHERE received_at < $1
 		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id) LIMIT $2`,

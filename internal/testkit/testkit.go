@@ -21,12 +21,18 @@ const PollInterval = 10 * time.Millisecond
 // Poll calls cond every PollInterval until it returns true, and reports
 // whether it did within timeout. cond is called at least once.
 func Poll(timeout time.Duration, cond func() bool) bool {
+	return PollEvery(timeout, PollInterval, cond)
+}
+
+// PollEvery is Poll looking every interval, for a costly cond (one that
+// runs a command, say).
+func PollEvery(timeout, interval time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
 			return false
 		}
-		time.Sleep(PollInterval)
+		time.Sleep(interval)
 	}
 	return true
 }
@@ -35,7 +41,14 @@ func Poll(timeout time.Duration, cond func() bool) bool {
 // after timeout waiting for what" if it does not within timeout.
 func Eventually(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	if !Poll(timeout, cond) {
+	EventuallyEvery(t, what, timeout, PollInterval, cond)
+}
+
+// EventuallyEvery is Eventually looking every interval, for a costly
+// cond.
+func EventuallyEvery(t testing.TB, what string, timeout, interval time.Duration, cond func() bool) {
+	t.Helper()
+	if !PollEvery(timeout, interval, cond) {
 		t.Fatalf("timed out after %s waiting for %s", timeout, what)
 	}
 }
@@ -76,12 +89,24 @@ func (l *LogBuffer) Logger() *slog.Logger {
 // started one. Every package's TestMain is
 //
 //	func TestMain(m *testing.M) { testkit.Main(m, &pg) } // or nil: no PostgreSQL
+//
+// or, when it prepares something first (a binary, a child mode), ends
+// with Main or MainThen.
 func Main(m *testing.M, pg *testpg.Shared, opts ...goleak.Option) {
+	MainThen(m, pg, nil, opts...)
+}
+
+// MainThen is Main with cleanup, which runs after the tests and the leak
+// check, before the exit (e.g. removing a binary TestMain built).
+func MainThen(m *testing.M, pg *testpg.Shared, cleanup func(), opts ...goleak.Option) {
 	opts = append(opts, goleak.Cleanup(func(code int) {
 		if pg != nil {
 			if err := pg.Close(); err != nil {
 				fmt.Fprintln(os.Stderr, "stop PostgreSQL:", err)
 			}
+		}
+		if cleanup != nil {
+			cleanup()
 		}
 		os.Exit(code)
 	}))

@@ -34,6 +34,10 @@ type SlackRequest struct {
 	Form url.Values
 	// JSON is a JSON object body (incoming webhooks), decoded.
 	JSON map[string]any
+	// At is when the server received the request, by its clock (SetNow).
+	At time.Time
+	// OK is true when the server answered success.
+	OK bool
 }
 
 // IsWebhook reports whether the request went to an incoming-webhook path.
@@ -188,13 +192,14 @@ type SlackServer struct {
 	requests []SlackRequest
 	replies  []SlackReply
 	token    string
+	now      func() time.Time
 	changed  chan struct{} // closed and replaced whenever a request is recorded
 }
 
 // NewSlack starts a SlackServer; t.Cleanup closes it.
 func NewSlack(t testing.TB) *SlackServer {
 	t.Helper()
-	s := &SlackServer{closing: make(chan struct{}), changed: make(chan struct{})}
+	s := &SlackServer{closing: make(chan struct{}), changed: make(chan struct{}), now: time.Now}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	return s
@@ -215,6 +220,14 @@ func (s *SlackServer) RequireToken(token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.token = token
+}
+
+// SetNow sets the clock that stamps each request's At (default
+// time.Now), e.g. a test's injected clock.
+func (s *SlackServer) SetNow(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
 }
 
 // Reply queues replies for the next requests, in order. Once the queue is
@@ -304,7 +317,9 @@ func (s *SlackServer) serve(w http.ResponseWriter, r *http.Request) {
 		s.replies = s.replies[1:]
 	}
 	token := s.token
-	if rec.APIMethod() == "chat.postMessage" && reply == (SlackReply{}) && (token == "" || rec.Token() == token) {
+	rec.At = s.now()
+	rec.OK = reply == (SlackReply{}) && answersOK(rec, token)
+	if rec.APIMethod() == "chat.postMessage" && rec.OK {
 		// Each message gets its own ts, as Slack's do.
 		s.posts++
 		rec.Header.Set(postedTSHeader, fmt.Sprintf("1767225600.%06d", s.posts))
@@ -335,6 +350,20 @@ func (s *SlackServer) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// answersOK reports whether an unscripted request succeeds: a webhook, or
+// a Web API call with the right token to a method the server knows.
+func answersOK(rec SlackRequest, token string) bool {
+	switch {
+	case rec.IsWebhook():
+		return true
+	case token != "" && rec.Token() != token:
+		return false
+	case rec.APIMethod() == "chat.update":
+		return rec.TS() != ""
+	}
+	return rec.APIMethod() == "chat.postMessage"
 }
 
 func (s *SlackServer) apiReply(w http.ResponseWriter, rec SlackRequest, reply SlackReply) {

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,6 +18,8 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/app"
 	"github.com/switchboard-dev/switchboard/internal/lago"
 	"github.com/switchboard-dev/switchboard/internal/secret"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
+	testbrowser "github.com/switchboard-dev/switchboard/internal/testkit/browser"
 	"github.com/switchboard-dev/switchboard/internal/testpeer"
 )
 
@@ -129,26 +130,7 @@ func (s *server) postWebhook(t *testing.T, body []byte) {
 // browser starts headless Chromium.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	const chromium = "/usr/bin/chromium"
-	if _, err := exec.LookPath(chromium); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("chromium is not installed at %s", chromium)
-		}
-		t.Skipf("chromium is not installed at %s", chromium)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800),
-	)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 150*time.Second)
-	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
+	return testbrowser.Start(t)
 }
 
 func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
@@ -164,7 +146,8 @@ func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Act
 }
 
 // screenshot writes name.png into $SWITCHBOARD_SCREENSHOTS, or into a
-// directory under the system temp directory. Refresh the README's with
+// directory under the system temp directory (testbrowser.Save). Refresh
+// the README's with
 //
 //	SWITCHBOARD_SCREENSHOTS=$PWD/docs/screenshots go test ./internal/web
 //
@@ -175,19 +158,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
-	if len(png) < 1000 {
-		t.Fatalf("screenshot %s: %d bytes", name, len(png))
-	}
-	dir := os.Getenv("SWITCHBOARD_SCREENSHOTS")
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "switchboard-screenshots")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testbrowser.Save(t, name, png)
 }
 
 // waitText polls until the element's text contains want.
@@ -331,19 +302,12 @@ func TestEditorInBrowser(t *testing.T) {
 		}
 
 		s.postWebhook(t, invoice)
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		testkit.Eventually(t, "a delivered big-invoice delivery listed", 30*time.Second, func() bool {
 			run(t, ctx, "deliveries", chromedp.Navigate(s.url+"/ui/deliveries?rule=big-invoice"),
 				chromedp.WaitVisible(chromedp.CSS("#deliveries")))
 			text, _ := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("#deliveries tbody")))
-			if strings.Contains(text, "big-invoice") && strings.Contains(text, "delivered") {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no delivered big-invoice delivery listed: %s", text)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+			return strings.Contains(text, "big-invoice") && strings.Contains(text, "delivered")
+		})
 		screenshot(t, ctx, "deliveries")
 		found := false
 		for _, r := range s.slack.Requests() {

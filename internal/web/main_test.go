@@ -3,9 +3,7 @@ package web_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
+func TestMain(m *testing.M) { testkit.Main(m, nil) }

@@ -12,17 +12,14 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/switchboard-dev/switchboard/internal/secret"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 	"github.com/switchboard-dev/switchboard/internal/testpeer"
 	"github.com/switchboard-dev/switchboard/notifiers"
 	"github.com/switchboard-dev/switchboard/notifiers/slack"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
+func TestMain(m *testing.M) { testkit.Main(m, nil) }
 
 const (
 	testToken = "xoxb-1111-2222-s3cr3tT0k3n"

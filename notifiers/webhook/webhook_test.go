@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/internal/standardwebhooks"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 	"github.com/switchboard-dev/switchboard/internal/testpeer"
 	"github.com/switchboard-dev/switchboard/notifiers"
 	"github.com/switchboard-dev/switchboard/notifiers/webhook"
@@ -444,17 +445,10 @@ func TestFailForThenRecover(t *testing.T) {
 	if !errors.As(err, &se) || se.Code != 503 || notifiers.IsPermanent(err) {
 		t.Fatalf("first Notify() = %v, want a transient 503", err)
 	}
-	deadline := time.Now().Add(waitTimeout)
-	for {
+	testkit.EventuallyEvery(t, "a Notify that succeeds", waitTimeout, 50*time.Millisecond, func() bool {
 		err = n.Notify(context.Background(), delivery("dlv_1", notifiers.Parts{Body: `{}`}))
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after %s: %v", waitTimeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil
+	})
 	distinct, total := rcv.IDs()
 	if distinct != 1 || total < 2 {
 		t.Errorf("IDs() = %d distinct of %d, want 1 of at least 2", distinct, total)

@@ -4,11 +4,9 @@ import (
 	"flag"
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden/*.golden")
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
+func TestMain(m *testing.M) { testkit.Main(m, nil) }

@@ -2,6 +2,7 @@ package reload
 
 import (
 	"encoding/json"
+
 	"github.com/switchboard-dev/switchboard/router"
 
 	"context"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/switchboard-dev/switchboard/internal/metrics"
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 )
 
 // noEnv is an empty environment.
@@ -89,14 +91,7 @@ func writeAtomic(t *testing.T, path, content string) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
+	testkit.Eventually(t, what, 10*time.Second, cond)
 }
 
 func startWatch(t *testing.T, o router.LoadOptions) (*Reloader, *metrics.Metrics) {
