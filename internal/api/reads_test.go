@@ -10,6 +10,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/internal/store"
 	"github.com/switchboard-dev/switchboard/internal/wiring"
+	"github.com/switchboard-dev/switchboard/notifiers"
 )
 
 func TestRecentMessages(t *testing.T) {
@@ -187,5 +188,28 @@ func TestChannelKindsEndpoint(t *testing.T) {
 	}
 	if !byName["email"].TestRecipient {
 		t.Error("email takes a Send test recipient")
+	}
+}
+
+// A delivery made by Send test says so in the list the editor shows.
+func TestDeliveriesShowTheTestMark(t *testing.T) {
+	s := newServer(t, outageRules, nil)
+	m := store.Message{ID: "m-test", Source: "lago", WebhookType: "x", ReceivedAt: time.Now(), Body: []byte(`{}`)}
+	if _, err := s.store.Enqueue(ctxT(t), m, "", []store.RoutedDelivery{
+		{Notification: notifiers.Notification{ID: "d-test", MessageID: m.ID, Rule: "to-crm", Channel: "crm", Test: true}},
+		{Notification: notifiers.Notification{ID: "d-real", MessageID: m.ID, Rule: "to-ops", Channel: "ops"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Deliveries []map[string]any `json:"deliveries"`
+	}
+	s.do("GET", "/api/v1/deliveries", "", nil).decode(t, &out)
+	marks := map[string]any{}
+	for _, d := range out.Deliveries {
+		marks[d["id"].(string)] = d["test"]
+	}
+	if marks["d-test"] != true || marks["d-real"] != nil || len(marks) != 2 {
+		t.Fatalf("test marks %v, want d-test only", marks)
 	}
 }
