@@ -95,6 +95,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/unmatched", a.auth(http.HandlerFunc(a.unmatched)))
 	a.registerEditing(mux)
 	a.registerSilences(mux)
+	a.registerReads(mux)
 	mux.Handle("/api/", a.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")
 	})))
@@ -461,7 +462,9 @@ type DeliveryJSON struct {
 	Status      string `json:"status"`
 	// State is Status again, under the name the CLI, the silences and the
 	// store use.
-	State       string            `json:"state"`
+	State string `json:"state"`
+	// Test marks a delivery made by Send test.
+	Test        bool              `json:"test,omitempty"`
 	Attempts    int               `json:"attempts"`
 	LastError   string            `json:"last_error,omitempty"`
 	Reason      string            `json:"reason,omitempty"`
@@ -479,7 +482,7 @@ func NewDeliveryJSON(d store.StoredDelivery) DeliveryJSON { return deliveryJSON(
 func deliveryJSON(d store.StoredDelivery) DeliveryJSON {
 	out := DeliveryJSON{
 		ID: d.ID, MessageID: d.MessageID, Source: d.Source, WebhookType: d.WebhookType, Rule: d.Rule,
-		Channel: d.Channel, Status: d.State, State: d.State, Attempts: d.Attempts, LastError: d.LastError,
+		Channel: d.Channel, Status: d.State, State: d.State, Test: d.Test, Attempts: d.Attempts, LastError: d.LastError,
 		Reason: d.Reason, GroupID: d.GroupID, CreatedAt: d.CreatedAt, DeliveredAt: d.DeliveredAt,
 	}
 	if d.State == store.StatePending || d.State == store.StateHeld {

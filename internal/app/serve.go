@@ -288,7 +288,7 @@ func build(ctx context.Context, o ServeOptions) (_ *server, err error) {
 	admin := api.New(api.Options{Token: o.AdminToken, Reload: reloader, Store: st, Catalog: catalog, Logger: log, Wake: disp.Wake,
 		Silences: s.silences, EditorVars: editorVars, Failures: failures})
 	admin.Register(mux)
-	editor, err := web.New(web.Options{Token: o.AdminToken, API: mux, Reload: reloader, Store: st, Catalog: catalog, Logger: log, Wake: disp.Wake,
+	editor, err := web.New(web.Options{Token: o.AdminToken, API: web.InProcess(mux, o.AdminToken), Catalog: catalog, Logger: log,
 		Failures: failures})
 	if err != nil {
 		return nil, fmt.Errorf("editor: %w", err)

@@ -32,7 +32,7 @@ func TestChannelFormInBrowser(t *testing.T) {
 	}
 	run(t, ctx, "create with references",
 		setField("#http-headers", "Authorization: Bearer ${UI_CRM_TOKEN}"),
-		setField("#http-signing", "${UI_CRM_SIGNING}"),
+		setField("#http-signing-secret", "${UI_CRM_SIGNING}"),
 		setField("#ch-timeout", "5s"),
 		chromedp.Click(chromedp.CSS("#channel-save")),
 		waitText("main", "Saved channel crm."),

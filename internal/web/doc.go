@@ -4,8 +4,9 @@
 // CSS, and htmx 2.0.11 vendored from the npm registry's htmx.org package,
 // sha256 d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717).
 //
-// It edits rules only through the admin API (in process, with the admin
-// token), so a save in the editor takes the same validated path as one
-// through the API. It does not own the rules file, the reload, or the
-// store: it reads them.
+// It is a client of the admin API only (the Admin interface; in the
+// server InProcess, with the admin token): every page reads through it and
+// every change, replay included, is written through it, so a save in the
+// editor takes the same validated path as one through the API. It imports
+// neither the store nor the reloader.
 package web

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/switchboard-dev/switchboard/internal/api"
 	"github.com/switchboard-dev/switchboard/internal/lago"
 	"github.com/switchboard-dev/switchboard/router"
 )
@@ -97,11 +96,11 @@ func (u *UI) when(e editorForm) (string, error) {
 }
 
 // rule returns the rule the form describes, in the API's shape.
-func (u *UI) rule(e editorForm) (api.RuleJSON, error) {
+func (u *UI) rule(e editorForm) (ruleJSON, error) {
 	when, err := u.when(e)
-	out := api.RuleJSON{Name: e.Name, Description: e.Description, Enabled: e.Enabled, When: when, Send: []api.SendJSON{}}
+	out := ruleJSON{Name: e.Name, Description: e.Description, Enabled: e.Enabled, When: when, Send: []sendJSON{}}
 	for _, s := range e.Sends {
-		sj := api.SendJSON{To: s.To}
+		sj := sendJSON{To: s.To}
 		switch s.Kind {
 		case "template":
 			sj.Template = s.Template
@@ -151,16 +150,16 @@ type channelOption struct{ Name, Kind string }
 
 // editorData is everything the editor's templates read.
 func (u *UI) editorData(r *http.Request, e editorForm) map[string]any {
-	rs := u.o.Reload.Current()
+	st, _ := u.api.status(r.Context())
 	var chans []channelOption
-	for _, n := range rs.ChannelNames() {
-		chans = append(chans, channelOption{Name: n, Kind: rs.Channels[n].Kind})
+	for _, c := range st.Channels {
+		chans = append(chans, channelOption(c))
 	}
 	data := map[string]any{
 		"Title": "New rule", "Form": e, "Groups": u.typeGroups(), "Fields": u.pickable(e.Type),
-		"Operators": operators, "Channels": chans, "Templates": u.templateNames(),
+		"Operators": operators, "Channels": chans, "Templates": u.templateNames(r.Context()),
 		"CSRF": sessionOf(r.Context()).csrf, "Writable": u.api.writable(r.Context()),
-		"RulesFile": u.o.Reload.Options().RulesPath,
+		"RulesFile": st.RulesFile,
 	}
 	if e.Original != "" {
 		data["Title"] = "Edit rule " + e.Original
@@ -174,7 +173,7 @@ func (u *UI) editorData(r *http.Request, e editorForm) map[string]any {
 			data["Check"] = u.check(when)
 		}
 	}
-	if recent, err := u.o.Store.RecentMessages(r.Context(), u.o.RecentMessages); err == nil {
+	if recent, err := u.api.recentMessages(r.Context(), u.o.RecentMessages); err == nil {
 		data["Recent"] = recent
 	}
 	return data
@@ -197,7 +196,7 @@ func (u *UI) editorPage(w http.ResponseWriter, r *http.Request) {
 	}
 	e.Version = list.Version
 	if name := r.PathValue("name"); name != "" {
-		var found *api.RuleJSON
+		var found *ruleJSON
 		for i := range list.Rules {
 			if list.Rules[i].Name == name {
 				found = &list.Rules[i]
@@ -225,7 +224,7 @@ func (u *UI) editorPage(w http.ResponseWriter, r *http.Request) {
 	} else {
 		e.Type = "invoice.created"
 		e.Rows = []condRow{{Op: ">="}}
-		if names := u.o.Reload.Current().ChannelNames(); len(names) > 0 {
+		if names := u.channelNames(r.Context()); len(names) > 0 {
 			e.Sends = []sendRow{{To: names[0], Kind: "default"}}
 		}
 	}
@@ -319,7 +318,7 @@ func (u *UI) actionsFragment(w http.ResponseWriter, r *http.Request) {
 	switch op := r.PostForm.Get("op"); {
 	case op == "add":
 		row := sendRow{Kind: "default"}
-		if names := u.o.Reload.Current().ChannelNames(); len(names) > 0 {
+		if names := u.channelNames(r.Context()); len(names) > 0 {
 			row.To = names[0]
 		}
 		e.Sends = append(e.Sends, row)
@@ -348,7 +347,7 @@ type tryOutcome struct {
 	Rule        string
 	Matched     bool
 	Explanation *router.Explanation
-	Deliveries  []api.TestNotification
+	Deliveries  []testNotification
 	RuleErrors  []string
 }
 
@@ -362,7 +361,7 @@ func (u *UI) message(r *http.Request, e editorForm) ([]byte, error) {
 		}
 		return []byte(e.TryJSON), nil
 	case "recent":
-		msgs, err := u.o.Store.RecentMessages(r.Context(), u.o.RecentMessages)
+		msgs, err := u.api.recentMessages(r.Context(), u.o.RecentMessages)
 		if err != nil {
 			return nil, errors.New("the store is unavailable")
 		}

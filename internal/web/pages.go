@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"time"
-
-	"github.com/switchboard-dev/switchboard/internal/api"
-	"github.com/switchboard-dev/switchboard/internal/store"
-	"github.com/switchboard-dev/switchboard/router"
 )
 
 // ruleRow is one line of the rules list.
@@ -18,30 +15,36 @@ type ruleRow struct {
 	Name, Description string
 	Enabled           bool
 	Channels          []string
-	Stat              store.RuleStat
+	Stat              ruleStat
 }
 
 // rulesData is what the rules list shows.
 func (u *UI) rulesData(r *http.Request, notice, problem string) map[string]any {
 	ctx := r.Context()
-	rs := u.o.Reload.Current()
-	stats, err := u.o.Store.RuleStats(ctx, u.o.Now().Add(-24*time.Hour))
+	stats, err := u.api.ruleStats(ctx, 24*time.Hour)
 	if err != nil {
 		u.o.Logger.Warn("editor: rule stats", "error", err)
 	}
-	var rows []ruleRow
-	for _, rule := range rs.Rules {
-		rows = append(rows, ruleRow{Name: rule.Name, Description: rule.Description, Enabled: rule.Enabled,
-			Channels: rule.Targets(), Stat: stats[rule.Name]})
-	}
 	list, err := u.api.rules(ctx)
-	version := list.Version
 	if err != nil {
 		problem = "cannot read the rules: " + err.Error()
 	}
+	var rows []ruleRow
+	for _, rule := range list.Rules {
+		row := ruleRow{Name: rule.Name, Description: rule.Description, Enabled: rule.Enabled, Stat: stats[rule.Name]}
+		for _, s := range rule.Send {
+			row.Channels = append(row.Channels, s.To)
+		}
+		rows = append(rows, row)
+	}
+	st, err := u.api.status(ctx)
+	if err != nil {
+		// Say nothing about a load state that cannot be read.
+		st.OK = true
+	}
 	return map[string]any{
-		"Title": "Rules", "Rules": rows, "Version": version, "Status": u.o.Reload.Status(),
-		"RulesFile": u.o.Reload.Options().RulesPath, "Writable": u.api.writable(ctx),
+		"Title": "Rules", "Rules": rows, "Version": list.Version, "Status": st,
+		"RulesFile": st.RulesFile, "Writable": st.Writable == nil || *st.Writable,
 		"Notice": notice, "Problem": problem,
 	}
 }
@@ -87,7 +90,7 @@ func (u *UI) toggleRule(w http.ResponseWriter, r *http.Request) {
 	rep, err := u.api.call(r.Context(), http.MethodGet, "/api/v1/rules/"+name, "", nil)
 	problem, notice := "", ""
 	if err == nil && rep.ok() {
-		var rule api.RuleJSON
+		var rule ruleJSON
 		if err = json.Unmarshal(rep.Body, &rule); err == nil {
 			rule.Enabled = !rule.Enabled
 			rep, err = u.api.call(r.Context(), http.MethodPut, "/api/v1/rules/"+name, r.PostFormValue("version"), rule)
@@ -228,7 +231,7 @@ func (u *UI) historyDiff(w http.ResponseWriter, r *http.Request) {
 	id, rule := r.PathValue("id"), r.URL.Query().Get("rule")
 	data := map[string]any{"ID": id, "Rule": rule}
 	rep, err := u.api.call(r.Context(), http.MethodGet, "/api/v1/history/"+id+"/rules/"+rule, "", nil)
-	var diff api.RuleRestore
+	var diff ruleRestore
 	switch {
 	case err != nil:
 		data["Problem"] = err.Error()
@@ -260,7 +263,7 @@ type channelRow struct {
 	Name, Kind string
 	Settings   [][2]string
 	// Health is the channel's breaker state and backlog, when known.
-	Health *api.ChannelHealth
+	Health *channelHealth
 }
 
 func (u *UI) channelsPage(w http.ResponseWriter, r *http.Request) {
@@ -275,7 +278,7 @@ func (u *UI) channelsPage(w http.ResponseWriter, r *http.Request) {
 				row := channelRow{Name: fmt.Sprint(c["name"]), Kind: fmt.Sprint(c["kind"])}
 				if h, ok := c["health"]; ok {
 					if b, err := json.Marshal(h); err == nil {
-						row.Health = &api.ChannelHealth{}
+						row.Health = &channelHealth{}
 						_ = json.Unmarshal(b, row.Health)
 					}
 				}
@@ -295,30 +298,17 @@ func (u *UI) channelsPage(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if rows == nil {
-		// The running configuration: its settings carry no secret.
-		rs := u.o.Reload.Current()
-		for _, n := range rs.ChannelNames() {
-			c := rs.Channels[n]
-			rows = append(rows, channelRow{Name: n, Kind: c.Kind, Settings: [][2]string{
-				{"timeout", c.Timeout.String()}, {"concurrency", fmt.Sprint(c.Concurrency)},
-				{"rate (per second)", rateText(c)}, {"max attempts", fmt.Sprint(c.MaxAttempts)},
-				{"max age", c.MaxAge.String()},
-			}})
-		}
+	if err != nil || !rep.ok() {
+		u.o.Logger.Warn("editor: list channels", "error", err, "status", rep.Code)
+		u.render(w, r, http.StatusServiceUnavailable, "channels", map[string]any{"Title": "Channels",
+			"Problem": "The channels cannot be read right now."})
+		return
 	}
 	notice := ""
 	if saved := r.URL.Query().Get("saved"); saved != "" {
 		notice = "Saved channel " + saved + "."
 	}
 	u.render(w, r, http.StatusOK, "channels", map[string]any{"Title": "Channels", "Channels": rows, "Notice": notice})
-}
-
-func rateText(c *router.Channel) string {
-	if c.RatePerSecond <= 0 {
-		return "unlimited"
-	}
-	return fmt.Sprintf("%g (burst %d)", c.RatePerSecond, c.Burst)
 }
 
 // flatten writes nested settings as dotted keys.
@@ -347,34 +337,50 @@ func flatten(prefix string, v any, out map[string]string) {
 	}
 }
 
+// deliveryStates are the delivery states the deliveries page filters
+// by, as GET /api/v1/deliveries takes them.
+var deliveryStates = []string{"pending", "in_flight", "held", "grouped", "delivered", "dead",
+	"digested", "suppressed", "silenced", "dropped", "collapsed", "dry_run"}
+
+// deliveryFilter is the deliveries page's filter.
+type deliveryFilter struct{ Status, Rule string }
+
 func (u *UI) deliveriesPage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
 	q := r.URL.Query()
-	f := store.Filter{Status: q.Get("status"), Rule: q.Get("rule"), Limit: 200}
-	if !store.ValidState(f.Status) {
+	f := deliveryFilter{Status: q.Get("status"), Rule: q.Get("rule")}
+	if !slices.Contains(deliveryStates, f.Status) {
 		f.Status = ""
 	}
-	data := map[string]any{"Title": "Deliveries", "Filter": f, "Rules": u.o.Reload.Current().RuleNames(),
-		"States": store.States, "Channels": u.o.Reload.Current().ChannelNames(), "Since": replaySince}
-	list, err := u.o.Store.List(r.Context(), f)
+	var channels []string
+	if chans, err := u.api.channels(ctx); err == nil {
+		for _, c := range chans {
+			channels = append(channels, c.Name)
+		}
+	}
+	data := map[string]any{"Title": "Deliveries", "Filter": f, "Rules": u.api.ruleNames(ctx),
+		"States": deliveryStates, "Channels": channels, "Since": replaySince}
+	list, err := u.api.deliveries(ctx, f.Status, f.Rule, 200)
 	if err != nil {
+		u.o.Logger.Warn("editor: list deliveries", "error", err)
 		data["Problem"] = "The store is unavailable."
 	}
 	data["Deliveries"] = list
 	u.render(w, r, http.StatusOK, "deliveries", data)
 }
 
+// replay requeues one delivery through POST
+// /api/v1/deliveries/{id}/replay, which also wakes the workers.
 func (u *UI) replay(w http.ResponseWriter, r *http.Request) {
-	n, err := u.o.Store.Replay(r.Context(), []string{r.PathValue("id")})
+	rep, err := u.api.call(r.Context(), http.MethodPost, "/api/v1/deliveries/"+r.PathValue("id")+"/replay", "", nil)
 	msg := "Queued again."
 	switch {
-	case err != nil:
+	case err != nil || rep.Code == http.StatusServiceUnavailable:
 		msg = "The store is unavailable."
-	case n == 0:
+	case rep.Code == http.StatusNotFound:
 		msg = "Not replayable (already queued?)."
-	default:
-		if u.o.Wake != nil {
-			u.o.Wake()
-		}
+	case !rep.ok():
+		msg = writeProblem(rep)
 	}
 	u.fragment(w, "text", msg)
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-
-	"github.com/switchboard-dev/switchboard/internal/store"
 )
 
 // replaySince are the time ranges the bulk replay form offers.
@@ -33,7 +31,12 @@ func (u *UI) bulkReplay(w http.ResponseWriter, r *http.Request) {
 		u.fragment(w, "text", problem)
 		return
 	}
-	var res store.ReplayResult
+	var res struct {
+		Replayed int `json:"replayed"`
+		Failed   []struct {
+			Error string `json:"error"`
+		} `json:"failed"`
+	}
 	_ = json.Unmarshal(rep.Body, &res)
 	notice := fmt.Sprintf("Requeued %d dead letter%s.", res.Replayed, map[bool]string{true: "", false: "s"}[res.Replayed == 1])
 	if len(res.Failed) > 0 {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 )
@@ -34,7 +35,7 @@ func (u *UI) sendTest(w http.ResponseWriter, r *http.Request) {
 		out.Problem = err.Error()
 		return
 	}
-	if rs := u.o.Reload.Current(); rs.Channels[out.Channel] != nil && rs.Channels[out.Channel].Descriptor != nil && rs.Channels[out.Channel].Descriptor.TestRecipient {
+	if u.takesRecipient(r.Context(), out.Channel) {
 		out.Recipient = r.PostFormValue("test_email")
 	}
 	rep, err := u.api.call(r.Context(), http.MethodPost, "/api/v1/test/send", "", map[string]any{
@@ -55,4 +56,28 @@ func (u *UI) sendTest(w http.ResponseWriter, r *http.Request) {
 		_ = json.Unmarshal(rep.Body, &res)
 		out.Channel = res.Channel
 	}
+}
+
+// takesRecipient reports whether Send test to channel goes to a recipient
+// given in the dialog, as the channel's kind says.
+func (u *UI) takesRecipient(ctx context.Context, channel string) bool {
+	chans, err := u.api.channels(ctx)
+	if err != nil {
+		return false
+	}
+	kinds, err := u.api.kinds(ctx)
+	if err != nil {
+		return false
+	}
+	for _, c := range chans {
+		if c.Name != channel {
+			continue
+		}
+		for _, k := range kinds {
+			if k.Name == c.Kind {
+				return k.TestRecipient
+			}
+		}
+	}
+	return false
 }

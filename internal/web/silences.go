@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"time"
-
-	"github.com/switchboard-dev/switchboard/internal/api"
 )
 
 // silenceDurations are the lengths offered in the form.
@@ -24,7 +22,7 @@ func (u *UI) silencesPage(w http.ResponseWriter, r *http.Request) {
 func (u *UI) silencesData(r *http.Request, form silenceForm, notice, problem string, errs []apiError) map[string]any {
 	data := map[string]any{
 		"Title": "Silences", "Notice": notice, "Problem": problem, "Errors": errs, "Form": form,
-		"Rules": u.o.Reload.Current().RuleNames(), "Durations": silenceDurations,
+		"Rules": u.api.ruleNames(r.Context()), "Durations": silenceDurations,
 	}
 	rep, err := u.api.call(r.Context(), http.MethodGet, "/api/v1/silences?all=true", "", nil)
 	if err != nil || !rep.ok() {
@@ -32,7 +30,7 @@ func (u *UI) silencesData(r *http.Request, form silenceForm, notice, problem str
 		return data
 	}
 	var out struct {
-		Silences []api.SilenceJSON `json:"silences"`
+		Silences []silenceView `json:"silences"`
 	}
 	if json.Unmarshal(rep.Body, &out) == nil {
 		data["Silences"] = out.Silences
@@ -45,7 +43,7 @@ func (u *UI) addSilence(w http.ResponseWriter, r *http.Request) {
 		Rule: r.PostFormValue("rule"), When: r.PostFormValue("when"),
 		Duration: r.PostFormValue("duration"), Reason: r.PostFormValue("reason"),
 	}
-	rep, err := u.api.call(r.Context(), http.MethodPost, "/api/v1/silences", "", api.SilenceInput{
+	rep, err := u.api.call(r.Context(), http.MethodPost, "/api/v1/silences", "", silenceInput{
 		Rule: form.Rule, When: form.When, Duration: form.Duration, Reason: form.Reason, Author: "editor",
 	})
 	switch {
@@ -60,7 +58,7 @@ func (u *UI) addSilence(w http.ResponseWriter, r *http.Request) {
 		}
 		u.fragment(w, "silences-table", u.silencesData(r, form, "", problem, rep.Errors))
 	default:
-		var s api.SilenceJSON
+		var s silenceView
 		_ = json.Unmarshal(rep.Body, &s)
 		notice := "Silence " + s.ID + " added until " + s.EndsAt.UTC().Format(time.RFC3339) + "."
 		u.fragment(w, "silences-table", u.silencesData(r, silenceForm{Duration: form.Duration}, notice, "", nil))

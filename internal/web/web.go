@@ -1,8 +1,7 @@
 package web
 
 import (
-	"github.com/switchboard-dev/switchboard/internal/app/reload"
-
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
@@ -10,8 +9,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +16,6 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/admission"
 	"github.com/switchboard-dev/switchboard/internal/lago"
 	"github.com/switchboard-dev/switchboard/internal/secret"
-	"github.com/switchboard-dev/switchboard/internal/store"
 )
 
 //go:embed templates/*.html static/*
@@ -30,15 +26,11 @@ type Options struct {
 	// Token is the admin token the login form takes; empty turns /ui/
 	// off (404), like the admin API.
 	Token secret.String
-	// API is the handler serving the admin API (/api/v1/…); the editor
-	// calls it in process with Token.
-	API     http.Handler
-	Reload  *reload.Reloader
-	Store   *store.Store
+	// API is the admin API the editor reads and writes everything
+	// through (in the server, InProcess over its own mux).
+	API     Admin
 	Catalog *lago.Catalog
 	Logger  *slog.Logger
-	// Wake, if set, is called after a replay so workers pick it up now.
-	Wake func()
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// RecentMessages is how many received messages "Try it" offers
@@ -73,7 +65,7 @@ func New(o Options) (*UI, error) {
 	}
 	u := &UI{
 		o: o, tokenHash: sha256.Sum256([]byte(o.Token.Reveal())), sessions: newSessions(o.Now),
-		api: &backend{h: o.API, token: o.Token},
+		api: &backend{admin: o.API},
 	}
 	if err := u.parseTemplates(); err != nil {
 		return nil, err
@@ -210,19 +202,11 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 // templateNames lists the files of the templates directory, for the
-// editor's template picker.
-func (u *UI) templateNames() []string {
-	dir := u.o.Reload.Options().TemplatesDir
-	ents, err := os.ReadDir(dir)
+// editor's template picker; none when the API cannot say.
+func (u *UI) templateNames(ctx context.Context) []string {
+	names, err := u.api.templates(ctx)
 	if err != nil {
-		return nil
+		u.o.Logger.Warn("editor: list templates", "error", err)
 	}
-	var out []string
-	for _, e := range ents {
-		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-			out = append(out, e.Name())
-		}
-	}
-	sort.Strings(out)
-	return out
+	return names
 }
