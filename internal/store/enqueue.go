@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -330,18 +329,27 @@ type deliveryRow struct {
 	lastError                    string
 	reason                       string
 	groupID                      any // string or nil
+	// bodyIsMessage is 1 when parts leave out a request body that is the
+	// message's own: the body is stored once, in messages.
+	bodyIsMessage int64
 }
 
 // newDeliveryRow builds the row of a delivery; the state comes from
 // Decided when decide set it.
 func newDeliveryRow(m Message, owner string, d *RoutedDelivery, now time.Time) (deliveryRow, error) {
-	parts, err := json.Marshal(d.Parts)
+	parts, bodyIsMessage := d.Parts, int64(0)
+	if parts.Body != "" && len(m.Body) > 0 && parts.Body == string(m.Body) {
+		// The message's body is already in messages: store it once.
+		parts.Body, bodyIsMessage = "", 1
+	}
+	encoded, err := encodeParts(&parts)
 	if err != nil {
 		return deliveryRow{}, fmt.Errorf("encode parts of delivery %s: %w", d.ID, err)
 	}
 	row := deliveryRow{
 		id: d.ID, messageID: m.ID, rule: clean(d.Rule), channel: clean(d.Channel),
-		parts: string(parts), state: StatePending, now: micros(now), next: micros(now), queued: micros(now),
+		parts: encoded, state: StatePending, now: micros(now), next: micros(now), queued: micros(now),
+		bodyIsMessage: bodyIsMessage,
 	}
 	if d.Test {
 		row.test = 1
@@ -367,14 +375,14 @@ func newDeliveryRow(m Message, owner string, d *RoutedDelivery, now time.Time) (
 	return row, nil
 }
 
-const deliveryColumns = 18
+const deliveryColumns = 19
 
 // insertDeliveriesSQL is the INSERT of rows deliveries.
 func (d dialect) insertDeliveriesSQL(rows int) string {
 	var q strings.Builder
 	q.WriteString(`INSERT INTO deliveries (id, message_id, rule, channel, test, parts, state, attempts,
 		queued_attempts, queued_at, next_attempt_at, lease_owner, lease_until, last_error, created_at, updated_at,
-		reason, group_id) VALUES `)
+		reason, group_id, body_is_message) VALUES `)
 	for i := range rows {
 		if i > 0 {
 			q.WriteString(", ")
@@ -411,7 +419,7 @@ func deliveryArgs(rows []deliveryRow) []any {
 	for _, r := range rows {
 		args = append(args, r.id, r.messageID, r.rule, r.channel, r.test, r.parts, r.state, int64(0),
 			int64(0), r.queued, r.next, r.leaseOwner, r.leaseUntil, r.lastError, r.now, r.now,
-			r.reason, r.groupID)
+			r.reason, r.groupID, r.bodyIsMessage)
 	}
 	return args
 }
