@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -134,13 +135,14 @@ func (s *Store) commit(batch []*enqueueReq) {
 	}
 	// Within the batch, the first request with a key wins; later ones are
 	// duplicates of it and share its fate.
-	firstOf := make(map[[3]string]int)
+	firstOf := make(map[[3]string]int, len(live))
 	dupOf := make([]int, len(live))
-	var unique []*enqueueReq
+	unique := make([]*enqueueReq, 0, len(live))
 	for i, r := range live {
 		dupOf[i] = -1
 		// Keys and body hashes live in separate namespaces: "k" and "b".
-		var ks [][3]string
+		var buf [2][3]string
+		ks := buf[:0]
 		if key := clean(r.m.Key); key != "" {
 			ks = append(ks, [3]string{"k", clean(r.m.Source), key})
 		}
@@ -227,7 +229,8 @@ func (s *Store) insertBatch(ctx context.Context, reqs []*enqueueReq) (map[string
 	if err := s.converse(ctx, tx, reqs, inserted, now); err != nil {
 		return nil, err
 	}
-	var rows []deliveryRow
+	rows := s.scratch.rows[:0]
+	defer func() { s.scratch.rows = clearRows(rows) }()
 	for _, r := range reqs {
 		if !inserted[r.m.ID] {
 			continue
@@ -278,7 +281,8 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, reqs []*enqueueR
 	if err != nil {
 		return fmt.Errorf("insert messages: %w", err)
 	}
-	args := make([]any, 0, len(reqs)*messageColumns)
+	args := s.scratch.args[:0]
+	defer func() { s.scratch.args = clearArgs(args) }()
 	for _, r := range reqs {
 		var key any
 		if k := clean(r.m.Key); k != "" {
@@ -398,7 +402,9 @@ func (s *Store) insertShape(ctx context.Context, tx *sql.Tx, rows []deliveryRow)
 	if err != nil {
 		return fmt.Errorf("insert deliveries: %w", err)
 	}
-	if _, err := st.ExecContext(ctx, deliveryArgs(rows)...); err != nil {
+	args := deliveryArgs(s.scratch.args[:0], rows)
+	defer func() { s.scratch.args = clearArgs(args) }()
+	if _, err := st.ExecContext(ctx, args...); err != nil {
 		return fmt.Errorf("insert deliveries: %w", err)
 	}
 	return nil
@@ -407,15 +413,16 @@ func (s *Store) insertShape(ctx context.Context, tx *sql.Tx, rows []deliveryRow)
 // insertDeliveries inserts rows with an unprepared statement: for the
 // occasional writes (digests, collapses) outside the ingest path.
 func insertDeliveries(ctx context.Context, tx *sql.Tx, d dialect, rows []deliveryRow) error {
-	if _, err := tx.ExecContext(ctx, d.insertDeliveriesSQL(len(rows)), deliveryArgs(rows)...); err != nil {
+	if _, err := tx.ExecContext(ctx, d.insertDeliveriesSQL(len(rows)), deliveryArgs(nil, rows)...); err != nil {
 		return fmt.Errorf("insert deliveries: %w", err)
 	}
 	return nil
 }
 
-// deliveryArgs are the parameters of insertDeliveriesSQL(len(rows)).
-func deliveryArgs(rows []deliveryRow) []any {
-	args := make([]any, 0, len(rows)*deliveryColumns)
+// deliveryArgs appends the parameters of insertDeliveriesSQL(len(rows))
+// to args.
+func deliveryArgs(args []any, rows []deliveryRow) []any {
+	args = slices.Grow(args, len(rows)*deliveryColumns)
 	for _, r := range rows {
 		args = append(args, r.id, r.messageID, r.rule, r.channel, r.test, r.parts, r.state, int64(0),
 			int64(0), r.queued, r.next, r.leaseOwner, r.leaseUntil, r.lastError, r.now, r.now,

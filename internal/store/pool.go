@@ -41,3 +41,32 @@ func encodeParts(p *notifiers.Parts) (string, error) {
 	}
 	return out, err
 }
+
+// writerScratch holds buffers the group-commit writer reuses from batch
+// to batch; only the writer goroutine touches them. They are cleared
+// after each use, so that they keep no message alive, and dropped when a
+// rare large batch made them large.
+type writerScratch struct {
+	args []any
+	rows []deliveryRow
+}
+
+// maxScratch is the most elements a scratch buffer keeps between batches:
+// a full batch of maxShape rows of the widest statement.
+const maxScratch = maxShape * deliveryColumns
+
+func clearArgs(args []any) []any {
+	if cap(args) > maxScratch {
+		return nil
+	}
+	clear(args)
+	return args[:0]
+}
+
+func clearRows(rows []deliveryRow) []deliveryRow {
+	if cap(rows) > maxScratch {
+		return nil
+	}
+	clear(rows)
+	return rows[:0]
+}

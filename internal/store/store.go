@@ -343,6 +343,7 @@ type Store struct {
 	w            *sql.DB       // writes; on SQLite a single connection
 	r            *sql.DB       // reads; on PostgreSQL the same pool as w
 	stmts        *stmtCache    // the writer's prepared batch statements
+	scratch      writerScratch // the group-commit writer's reusable buffers
 	ck           *checkpointer // SQLite's WAL checkpoints; nil on PostgreSQL
 
 	mu      sync.Mutex
