@@ -272,6 +272,8 @@ type compiler struct {
 	ropts    render.Options
 	// lint analyses templates (function arguments, fields read).
 	lint *render.Checker
+	// typeNames caches the catalog's webhook types (catalogTypeNames).
+	typeNames []string
 }
 
 func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags) *Ruleset {
@@ -450,11 +452,7 @@ func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
 	if c.o.Catalog == nil {
 		return
 	}
-	types := c.o.Catalog.Types()
-	all := make([]string, len(types))
-	for i, t := range types {
-		all[i] = t.WebhookType
-	}
+	all := c.catalogTypeNames()
 	var pinned []string
 	var refs []fieldRef
 	if rule.cond != nil && rule.cond.tree != nil {

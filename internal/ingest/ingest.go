@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -139,7 +138,7 @@ func (h *Handler) answer(w http.ResponseWriter, source, outcome string, code int
 		w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
 	}
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(rep)
+	writeReply(w, rep)
 }
 
 func (h *Handler) fail(w http.ResponseWriter, source, outcome string, code int, reason string, retryAfter time.Duration) {
@@ -181,7 +180,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = rc.SetReadDeadline(time.Now().Add(h.o.BodyTimeout))
 	br := admission.NewReader(http.MaxBytesReader(w, r.Body, src.MaxBody), h.o.Budget)
 	defer br.Release()
-	body, err := io.ReadAll(br)
+	body, err := readBody(br, r.ContentLength)
 	if err == nil {
 		// The body is in; the server sets the next request's deadlines.
 		_ = rc.SetReadDeadline(time.Time{})

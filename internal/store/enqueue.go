@@ -3,9 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -135,13 +135,14 @@ func (s *Store) commit(batch []*enqueueReq) {
 	}
 	// Within the batch, the first request with a key wins; later ones are
 	// duplicates of it and share its fate.
-	firstOf := make(map[[3]string]int)
+	firstOf := make(map[[3]string]int, len(live))
 	dupOf := make([]int, len(live))
-	var unique []*enqueueReq
+	unique := make([]*enqueueReq, 0, len(live))
 	for i, r := range live {
 		dupOf[i] = -1
 		// Keys and body hashes live in separate namespaces: "k" and "b".
-		var ks [][3]string
+		var buf [2][3]string
+		ks := buf[:0]
 		if key := clean(r.m.Key); key != "" {
 			ks = append(ks, [3]string{"k", clean(r.m.Source), key})
 		}
@@ -228,7 +229,8 @@ func (s *Store) insertBatch(ctx context.Context, reqs []*enqueueReq) (map[string
 	if err := s.converse(ctx, tx, reqs, inserted, now); err != nil {
 		return nil, err
 	}
-	var rows []deliveryRow
+	rows := s.scratch.rows[:0]
+	defer func() { s.scratch.rows = clearRows(rows) }()
 	for _, r := range reqs {
 		if !inserted[r.m.ID] {
 			continue
@@ -279,7 +281,8 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, reqs []*enqueueR
 	if err != nil {
 		return fmt.Errorf("insert messages: %w", err)
 	}
-	args := make([]any, 0, len(reqs)*messageColumns)
+	args := s.scratch.args[:0]
+	defer func() { s.scratch.args = clearArgs(args) }()
 	for _, r := range reqs {
 		var key any
 		if k := clean(r.m.Key); k != "" {
@@ -330,18 +333,27 @@ type deliveryRow struct {
 	lastError                    string
 	reason                       string
 	groupID                      any // string or nil
+	// bodyIsMessage is 1 when parts leave out a request body that is the
+	// message's own: the body is stored once, in messages.
+	bodyIsMessage int64
 }
 
 // newDeliveryRow builds the row of a delivery; the state comes from
 // Decided when decide set it.
 func newDeliveryRow(m Message, owner string, d *RoutedDelivery, now time.Time) (deliveryRow, error) {
-	parts, err := json.Marshal(d.Parts)
+	parts, bodyIsMessage := d.Parts, int64(0)
+	if parts.Body != "" && len(m.Body) > 0 && parts.Body == string(m.Body) {
+		// The message's body is already in messages: store it once.
+		parts.Body, bodyIsMessage = "", 1
+	}
+	encoded, err := encodeParts(&parts)
 	if err != nil {
 		return deliveryRow{}, fmt.Errorf("encode parts of delivery %s: %w", d.ID, err)
 	}
 	row := deliveryRow{
 		id: d.ID, messageID: m.ID, rule: clean(d.Rule), channel: clean(d.Channel),
-		parts: string(parts), state: StatePending, now: micros(now), next: micros(now), queued: micros(now),
+		parts: encoded, state: StatePending, now: micros(now), next: micros(now), queued: micros(now),
+		bodyIsMessage: bodyIsMessage,
 	}
 	if d.Test {
 		row.test = 1
@@ -367,14 +379,14 @@ func newDeliveryRow(m Message, owner string, d *RoutedDelivery, now time.Time) (
 	return row, nil
 }
 
-const deliveryColumns = 18
+const deliveryColumns = 19
 
 // insertDeliveriesSQL is the INSERT of rows deliveries.
 func (d dialect) insertDeliveriesSQL(rows int) string {
 	var q strings.Builder
 	q.WriteString(`INSERT INTO deliveries (id, message_id, rule, channel, test, parts, state, attempts,
 		queued_attempts, queued_at, next_attempt_at, lease_owner, lease_until, last_error, created_at, updated_at,
-		reason, group_id) VALUES `)
+		reason, group_id, body_is_message) VALUES `)
 	for i := range rows {
 		if i > 0 {
 			q.WriteString(", ")
@@ -390,7 +402,9 @@ func (s *Store) insertShape(ctx context.Context, tx *sql.Tx, rows []deliveryRow)
 	if err != nil {
 		return fmt.Errorf("insert deliveries: %w", err)
 	}
-	if _, err := st.ExecContext(ctx, deliveryArgs(rows)...); err != nil {
+	args := deliveryArgs(s.scratch.args[:0], rows)
+	defer func() { s.scratch.args = clearArgs(args) }()
+	if _, err := st.ExecContext(ctx, args...); err != nil {
 		return fmt.Errorf("insert deliveries: %w", err)
 	}
 	return nil
@@ -399,19 +413,20 @@ func (s *Store) insertShape(ctx context.Context, tx *sql.Tx, rows []deliveryRow)
 // insertDeliveries inserts rows with an unprepared statement: for the
 // occasional writes (digests, collapses) outside the ingest path.
 func insertDeliveries(ctx context.Context, tx *sql.Tx, d dialect, rows []deliveryRow) error {
-	if _, err := tx.ExecContext(ctx, d.insertDeliveriesSQL(len(rows)), deliveryArgs(rows)...); err != nil {
+	if _, err := tx.ExecContext(ctx, d.insertDeliveriesSQL(len(rows)), deliveryArgs(nil, rows)...); err != nil {
 		return fmt.Errorf("insert deliveries: %w", err)
 	}
 	return nil
 }
 
-// deliveryArgs are the parameters of insertDeliveriesSQL(len(rows)).
-func deliveryArgs(rows []deliveryRow) []any {
-	args := make([]any, 0, len(rows)*deliveryColumns)
+// deliveryArgs appends the parameters of insertDeliveriesSQL(len(rows))
+// to args.
+func deliveryArgs(args []any, rows []deliveryRow) []any {
+	args = slices.Grow(args, len(rows)*deliveryColumns)
 	for _, r := range rows {
 		args = append(args, r.id, r.messageID, r.rule, r.channel, r.test, r.parts, r.state, int64(0),
 			int64(0), r.queued, r.next, r.leaseOwner, r.leaseUntil, r.lastError, r.now, r.now,
-			r.reason, r.groupID)
+			r.reason, r.groupID, r.bodyIsMessage)
 	}
 	return args
 }

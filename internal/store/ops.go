@@ -455,7 +455,7 @@ func (s *Store) replayChunk(ctx context.Context, ds []StoredDelivery, rerender f
 	defer tx.Rollback()
 	total := 0
 	for _, u := range ups {
-		res, err := tx.ExecContext(ctx, replaySet+", parts = $2 WHERE state = 'dead' AND id = $3", now, clean(u.parts), u.id)
+		res, err := tx.ExecContext(ctx, replaySet+", parts = $2, body_is_message = 0 WHERE state = 'dead' AND id = $3", now, clean(u.parts), u.id)
 		if err != nil {
 			return 0, failed, fmt.Errorf("replay: %w", err)
 		}

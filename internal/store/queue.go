@@ -18,7 +18,8 @@ const idsPerStatement = 500
 // reads its columns in this order.
 const selectDelivery = `SELECT d.id, d.message_id, d.rule, d.channel, d.test, d.parts, d.state, d.attempts,
 	d.queued_attempts, d.queued_at, d.next_attempt_at, d.lease_owner, d.lease_until, d.last_error,
-	d.created_at, d.updated_at, d.delivered_at, m.source, m.webhook_type, m.received_at, d.reason, d.group_id
+	d.created_at, d.updated_at, d.delivered_at, m.source, m.webhook_type, m.received_at, d.reason, d.group_id,
+	CASE WHEN d.body_is_message = 1 THEN m.body END
 	FROM deliveries d JOIN messages m ON m.id = d.message_id`
 
 type scanner interface{ Scan(dest ...any) error }
@@ -30,14 +31,19 @@ func scanDelivery(sc scanner) (StoredDelivery, error) {
 		parts                                      string
 		owner, group                               sql.NullString
 		until, delivered                           sql.NullInt64
+		body                                       []byte
 	)
 	if err := sc.Scan(&d.ID, &d.MessageID, &d.Rule, &d.Channel, &test, &parts, &d.State, &d.Attempts,
 		&d.QueuedAttempts, &queuedAt, &next, &owner, &until, &d.LastError,
-		&created, &updated, &delivered, &d.Source, &d.WebhookType, &rx, &d.Reason, &group); err != nil {
+		&created, &updated, &delivered, &d.Source, &d.WebhookType, &rx, &d.Reason, &group, &body); err != nil {
 		return StoredDelivery{}, err
 	}
 	if err := json.Unmarshal([]byte(parts), &d.Parts); err != nil {
 		return StoredDelivery{}, fmt.Errorf("delivery %s: decode parts: %w", d.ID, err)
+	}
+	if body != nil {
+		// Stored once, in its message (body_is_message).
+		d.Parts.Body = string(body)
 	}
 	d.Test = test != 0
 	d.QueuedAt, d.NextAttemptAt = fromMicros(queuedAt), fromMicros(next)
