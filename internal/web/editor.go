@@ -33,13 +33,15 @@ type editorForm struct {
 	Enabled           bool
 	Mode              string
 	Type              string
-	Rows              []condRow
-	When              string
-	Sends             []sendRow
-	TrySource         string
-	TryExample        string
-	TryRecent         string
-	TryJSON           string
+	// Join is joinAll or joinAny: whether every row must hold or one.
+	Join       string
+	Rows       []condRow
+	When       string
+	Sends      []sendRow
+	TrySource  string
+	TryExample string
+	TryRecent  string
+	TryJSON    string
 	// Note explains why the guided builder could not open the expression.
 	Note string
 }
@@ -60,14 +62,23 @@ func parseForm(r *http.Request) (editorForm, error) {
 	if e.Mode != modeExpr {
 		e.Mode = modeGuided
 	}
-	fields, ops, vals := formValues(f, "cond_field"), formValues(f, "cond_op"), formValues(f, "cond_value")
-	for i := range fields {
-		row := condRow{Field: fields[i]}
+	if e.Join = f.Get("join"); e.Join != joinAny {
+		e.Join = joinAll
+	}
+	paths, ops, vals, curs := formValues(f, "cond_field"), formValues(f, "cond_op"), formValues(f, "cond_value"), formValues(f, "cond_currency")
+	for i := range paths {
+		row := condRow{Field: paths[i]}
 		if i < len(ops) {
 			row.Op = ops[i]
 		}
 		if i < len(vals) {
 			row.Value = vals[i]
+		}
+		if i < len(curs) {
+			row.Currency = curs[i]
+		}
+		if row.Value == setMarker {
+			row.Value = strings.Join(f[fmt.Sprintf("cond_set_%d", i)], ", ")
 		}
 		e.Rows = append(e.Rows, row)
 	}
@@ -88,12 +99,19 @@ func parseForm(r *http.Request) (editorForm, error) {
 	return e, nil
 }
 
+// setMarker is the value of a row whose values are check boxes
+// (cond_set_N): "is one of" a set of values.
+const setMarker = "[set]"
+
+// builder returns the rule builder with the field schema.
+func (u *UI) builder() builder { return builder{schema: u.schema} }
+
 // when returns the expression the form describes.
 func (u *UI) when(e editorForm) (string, error) {
 	if e.Mode == modeExpr {
 		return e.When, nil
 	}
-	return buildWhen(u.o.Catalog, e.Type, e.Rows)
+	return u.builder().buildWhen(e.Type, e.Join, e.Rows)
 }
 
 // rule returns the rule the form describes, in the API's shape.
@@ -134,18 +152,6 @@ func (u *UI) typeGroups() []typeGroup {
 	return out
 }
 
-// pickable returns the fields of a type the builder offers: scalars.
-func (u *UI) pickable(typ string) []lago.Field {
-	var out []lago.Field
-	for _, f := range u.o.Catalog.Fields(typ) {
-		switch f.Kind {
-		case "string", "number", "bool":
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
 // channelOption is a channel in the action picker.
 type channelOption struct{ Name, Kind string }
 
@@ -157,8 +163,8 @@ func (u *UI) editorData(r *http.Request, e editorForm) map[string]any {
 		chans = append(chans, channelOption{Name: n, Kind: rs.Channels[n].Kind})
 	}
 	data := map[string]any{
-		"Title": "New rule", "Form": e, "Groups": u.typeGroups(), "Fields": u.pickable(e.Type),
-		"Operators": operators, "Channels": chans, "Templates": u.templateNames(),
+		"Title": "New rule", "Form": e, "Groups": u.typeGroups(), "FieldGroups": u.fieldGroups(e.Type),
+		"RowViews": u.rowViews(e), "Channels": chans, "Templates": u.templateNames(),
 		"CSRF": sessionOf(r.Context()).csrf, "Writable": u.api.writable(r.Context()),
 		"RulesFile": u.o.Reload.Options().RulesPath,
 	}
@@ -166,7 +172,7 @@ func (u *UI) editorData(r *http.Request, e editorForm) map[string]any {
 		data["Title"] = "Edit rule " + e.Original
 	}
 	if e.Mode == modeGuided {
-		when, err := buildWhen(u.o.Catalog, e.Type, e.Rows)
+		when, err := u.builder().buildWhen(e.Type, e.Join, e.Rows)
 		data["Built"] = when
 		if err != nil {
 			data["BuildError"] = err.Error()
@@ -189,7 +195,7 @@ func (u *UI) check(when string) ExprCheck {
 }
 
 func (u *UI) editorPage(w http.ResponseWriter, r *http.Request) {
-	e := editorForm{Enabled: true, Mode: modeGuided}
+	e := editorForm{Enabled: true, Mode: modeGuided, Join: joinAll}
 	list, err := u.api.rules(r.Context())
 	if err != nil {
 		http.Error(w, "cannot read the rules", http.StatusServiceUnavailable)
@@ -208,10 +214,11 @@ func (u *UI) editorPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		e.Original, e.Name, e.Description, e.Enabled, e.When = found.Name, found.Name, found.Description, found.Enabled, found.When
-		if typ, rows, ok := parseGuided(found.When); ok {
-			e.Type, e.Rows = typ, rows
+		if typ, join, rows, ok := u.builder().parseGuided(found.When); ok {
+			e.Type, e.Join, e.Rows = typ, join, rows
 		} else {
 			e.Mode = modeExpr
+			e.Note = beyondBuilder
 		}
 		for _, s := range found.Send {
 			row := sendRow{To: s.To, Kind: "default", Template: s.Template, Message: s.Message}
@@ -270,17 +277,18 @@ func (u *UI) conditionFragment(w http.ResponseWriter, r *http.Request) {
 		}
 		typeChanged = true
 	case op == modeExpr:
-		if when, err := buildWhen(u.o.Catalog, e.Type, e.Rows); err == nil {
+		if when, err := u.builder().buildWhen(e.Type, e.Join, e.Rows); err == nil {
 			e.When = when
 		}
 		e.Mode = modeExpr
 	case op == modeGuided:
-		if typ, rows, ok := parseGuided(e.When); ok {
-			e.Mode, e.Type, e.Rows = modeGuided, typ, rows
+		if typ, join, rows, ok := u.builder().parseGuided(e.When); ok {
+			e.Mode, e.Type, e.Join, e.Rows = modeGuided, typ, join, rows
 		} else {
-			e.Note = "This expression says more than the guided builder can show; edit it here."
+			e.Note = beyondBuilder
 		}
 	}
+	u.normalize(&e)
 	data := u.editorData(r, e)
 	data["TypeChanged"] = typeChanged
 	u.fragment(w, "condition", data)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/internal/admission"
 	"github.com/switchboard-dev/switchboard/internal/lago"
+	"github.com/switchboard-dev/switchboard/internal/lago/fields"
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/internal/store"
 )
@@ -57,6 +58,7 @@ type UI struct {
 	api       *backend
 	pages     map[string]*template.Template
 	static    http.Handler
+	schema    *fields.Schema // the Lago field schema the rule builder offers
 }
 
 // New returns the editor. It fails only if its embedded templates do not
@@ -73,7 +75,7 @@ func New(o Options) (*UI, error) {
 	}
 	u := &UI{
 		o: o, tokenHash: sha256.Sum256([]byte(o.Token.Reveal())), sessions: newSessions(o.Now),
-		api: &backend{h: o.API, token: o.Token},
+		api: &backend{h: o.API, token: o.Token}, schema: fields.New(o.Catalog),
 	}
 	if err := u.parseTemplates(); err != nil {
 		return nil, err

@@ -76,10 +76,14 @@ type Schema struct {
 	any    map[string]Field          // path → the field in the first type that has it
 }
 
-// New derives the schema from the catalog: every scalar field of every
+// New derives the schema from the catalog (a nil catalog gives an empty
+// schema): every scalar field of every
 // type (strings, numbers, booleans and nulls; not objects or arrays).
 func New(c *lago.Catalog) *Schema {
 	s := &Schema{fields: map[string][]Field{}, byPath: map[string]map[string]int{}, any: map[string]Field{}}
+	if c == nil {
+		return s
+	}
 	var types, objects []string
 	for _, t := range c.Types() {
 		types = append(types, t.WebhookType)
