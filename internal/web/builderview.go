@@ -110,13 +110,14 @@ func moneyNote(f fields.Field, r condRow) string {
 			return "Any currency: the amount is compared in cents whatever the currency."
 		}
 		return "Any currency: the amount is compared as " + fields.FromCents(cents, 0) + " cents whatever the currency, so " +
-			r.Value + " EUR and " + fields.FromCents(cents, 0) + " JPY alike. Choose a currency to compare amounts of one currency only."
+			fields.FromCents(cents, 2) + " EUR and " + fields.FromCents(cents, 0) + " JPY alike. Choose a currency to compare amounts of one currency only."
 	}
-	cents, err := fields.ToCents(r.Value, fields.Decimals(r.Currency))
+	dec := fields.Decimals(r.Currency)
+	cents, err := fields.ToCents(r.Value, dec)
 	if err != nil {
 		return ""
 	}
-	return "Only " + r.Currency + " amounts: " + f.Path + " is in cents (" + r.Value + " " + r.Currency + " is " +
+	return "Only " + r.Currency + " amounts: " + f.Path + " is in cents (" + fields.FromCents(cents, dec) + " " + r.Currency + " is " +
 		fields.FromCents(cents, 0) + "), and " + f.Currency + " must be " + r.Currency + "."
 }
 

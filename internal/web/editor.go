@@ -182,6 +182,11 @@ func (u *UI) editorData(r *http.Request, e editorForm) map[string]any {
 	}
 	if recent, err := u.o.Store.RecentMessages(r.Context(), u.o.RecentMessages); err == nil {
 		data["Recent"] = recent
+		labels := map[string]string{}
+		for _, m := range recent {
+			labels[m.ID] = u.recentLabel(m.Body)
+		}
+		data["RecentLabels"] = labels
 	}
 	return data
 }
@@ -358,6 +363,12 @@ type tryOutcome struct {
 	Explanation *router.Explanation
 	Deliveries  []api.TestNotification
 	RuleErrors  []string
+	// Said are the guided conditions in words with the message's values.
+	Said []saidCondition
+	// Message says which message was tried; Watch, after no match,
+	// which saved rules look at its type.
+	Message string
+	Watch   *typeWatch
 }
 
 // message returns the JSON message "Try it" runs on.
@@ -452,6 +463,37 @@ func (u *UI) tryFragment(w http.ResponseWriter, r *http.Request) {
 			out.RuleErrors = append(out.RuleErrors, re.Error)
 		}
 	}
+	out.Message = u.recentLabel(msg)
+	if e.Mode == modeGuided {
+		out.Said = u.sayConditions(e, msg, u.rowParts(r, e, msg, rule, out.Explanation.Parts))
+	}
+	if !out.Matched {
+		out.Watch = u.watching(r.Context(), msg)
+	}
+}
+
+// rowParts returns the explanation's conditions one per row: those of
+// the tried rule when its rows are all joined by &&, else those of the
+// same rows so joined, tried once more.
+func (u *UI) rowParts(r *http.Request, e editorForm, msg []byte, rule api.RuleJSON, parts []router.Condition) []router.Condition {
+	if e.Join != joinAny {
+		return parts
+	}
+	all, err := u.builder().buildWhen(e.Type, joinAll, e.Rows)
+	if err != nil {
+		return parts
+	}
+	rule.When = all
+	res, rep, err := u.api.test(r.Context(), msg, rule)
+	if err != nil || !rep.ok() {
+		return parts
+	}
+	for _, ex := range res.Explain {
+		if ex.Rule == rule.Name {
+			return ex.Parts
+		}
+	}
+	return parts
 }
 
 // saveOutcome is what a failed save shows.
