@@ -177,3 +177,73 @@ func TestBuilderInWordsInBrowser(t *testing.T) {
 		)
 	})
 }
+
+// Errors in plain words, each on the field it concerns; a problem in
+// another rule names that rule.
+func TestErrorsInWordsInBrowser(t *testing.T) {
+	ctx := browser(t)
+	s := startServer(t)
+	login(t, ctx, s)
+
+	t.Run("an amount that is not one, on its row", func(t *testing.T) {
+		run(t, ctx, "type 5k",
+			chromedp.Navigate(s.url+"/ui/rules/new"),
+			chromedp.WaitVisible(chromedp.CSS("#name")),
+			setField("#type", "invoice.created"),
+			setField(`select[name=cond_field]`, "invoice.total_amount_cents"),
+			setField(`select[name=cond_currency]`, "EUR"),
+			setField(`input[name=cond_value]`, "5k"),
+			waitText("#row-error-0", `"5k" is not an amount; write it like 5,000.00`),
+			setField(`input[name=cond_value]`, "5,000"),
+			waitText("#built", "invoice.total_amount_cents >= 500000"),
+		)
+		if text := js(t, ctx, `document.querySelector("#row-error-0").textContent`); strings.TrimSpace(text) != "" {
+			t.Fatalf("the row still says %q after the amount was fixed", text)
+		}
+	})
+
+	t.Run("a single = in an expression", func(t *testing.T) {
+		run(t, ctx, "type it",
+			chromedp.Navigate(s.url+"/ui/rules/new"),
+			chromedp.WaitVisible(chromedp.CSS("#name")),
+			chromedp.Click(chromedp.CSS(`button[hx-vals*='"expr"']`)),
+			chromedp.WaitVisible(chromedp.CSS("#when")),
+			setField("#when", `webhook_type = "invoice.created"`),
+			waitText("#expr-check", `a single "=" is not a comparison: write "==" for "is"`),
+		)
+	})
+
+	t.Run("a condition that reads into a missing object, on try", func(t *testing.T) {
+		run(t, ctx, "try on a customer message",
+			chromedp.Navigate(s.url+"/ui/rules/new"),
+			chromedp.WaitVisible(chromedp.CSS("#name")),
+			chromedp.Click(chromedp.CSS(`button[hx-vals*='"expr"']`)),
+			chromedp.WaitVisible(chromedp.CSS("#when")),
+			setField("#when", `invoice.customer.currency == "EUR"`),
+			chromedp.Click(chromedp.CSS(`input[name=try_source][value=paste]`)),
+			setField("#try-json", `{"webhook_type": "customer.created", "object_type": "customer", "customer": {"currency": "EUR"}}`),
+			chromedp.Click(chromedp.CSS("#try-button")),
+			waitText("#try-verdict", "No match"),
+			waitText("#try-result", `there is nothing to read "customer" from in this message`),
+			waitText("#try-watch", "This message is customer.created"),
+		)
+	})
+
+	t.Run("another rule's problem names that rule, in words", func(t *testing.T) {
+		broken := s.file(t) + "  - name: hand-edited\n    when: webhook_type = \"invoice.created\"\n    send:\n      - to: billing\n"
+		if err := os.WriteFile(s.rulesPath, []byte(broken), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run(t, ctx, "save another rule",
+			chromedp.Navigate(s.url+"/ui/rules/all-invoices/edit"),
+			chromedp.WaitVisible(chromedp.CSS("#description")),
+			setField("#description", "Changed"),
+			chromedp.Click(chromedp.CSS("#save-button")),
+			waitText("#save-elsewhere", "the file has another problem: rule hand-edited, line"),
+			waitText("#save-elsewhere", `a single "=" is not a comparison`),
+		)
+		if text := js(t, ctx, `document.querySelector("#err-when").textContent`); strings.TrimSpace(text) != "" {
+			t.Fatalf("the other rule's problem is shown on this rule's condition: %q", text)
+		}
+	})
+}

@@ -112,3 +112,25 @@ func TestBuilderRefusesInWords(t *testing.T) {
 		}
 	}
 }
+
+// The expression language's errors a person meets are said in words.
+func TestErrorsInWords(t *testing.T) {
+	for in, want := range map[string]string{
+		`unexpected token Operator("=")`:                             `a single "=" is not a comparison`,
+		`unexpected token Operator(",")`:                             "without thousands separators",
+		`unexpected token EOF`:                                       "the condition stops too early",
+		`cannot fetch currency from <nil>`:                           `nothing to read "currency" from`,
+		`invalid operation: > (mismatched types float64 and string)`: "compares a number with text",
+		`literal not terminated`:                                     "closing quote",
+		`unknown name foo`:                                           "foo is not a field of the message",
+		`something the editor has no words for`:                      "something the editor has no words for",
+	} {
+		if got := inWords(in); !strings.Contains(got, want) {
+			t.Errorf("inWords(%q) = %q, want it to say %q", in, got, want)
+		}
+	}
+	c, err := CheckExpression(nil, `webhook_type = "invoice.created"`)
+	if err != nil || c.OK || !strings.Contains(c.Message, `write "=="`) || c.Detail == "" || c.Column == 0 {
+		t.Fatalf("check: %+v %v", c, err)
+	}
+}

@@ -50,8 +50,8 @@ type rowView struct {
 	// NoValue: the operator takes none. Multi: "is one of".
 	NoValue, Multi, Money bool
 	Currencies            []string
-	// Note says a money row in words.
-	Note string
+	// Note says a money row in words; Error what is wrong with the row.
+	Note, Error string
 }
 
 func (u *UI) rowViews(e editorForm) []rowView {
@@ -93,6 +93,11 @@ func (u *UI) rowViews(e editorForm) []rowView {
 			v.Money = true
 			v.Currencies = fields.Currencies()
 			v.Note = moneyNote(v.Field, r)
+		}
+		if r.Field != "" && (r.Value != "" || v.NoValue) {
+			if _, _, err := b.rowExpr(e.Type, r); err != nil {
+				v.Error = err.Error()
+			}
 		}
 		out = append(out, v)
 	}

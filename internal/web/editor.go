@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -308,7 +309,7 @@ func (u *UI) builtFragment(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
-	u.fragment(w, "built", u.editorData(r, e))
+	u.fragment(w, "built-oob", u.editorData(r, e))
 }
 
 func splitPath(p string) []string {
@@ -438,6 +439,9 @@ func (u *UI) tryFragment(w http.ResponseWriter, r *http.Request) {
 	}
 	if !rep.ok() {
 		out.Problem, out.Errors = writeProblem(rep), rep.Errors
+		for i := range out.Errors {
+			out.Errors[i].Message = inWords(out.Errors[i].Message)
+		}
 		if rep.Code == http.StatusBadRequest {
 			out.Problem = rep.Message
 		}
@@ -445,7 +449,7 @@ func (u *UI) tryFragment(w http.ResponseWriter, r *http.Request) {
 	}
 	for i := range res.Explain {
 		if res.Explain[i].Rule == rule.Name {
-			out.Explanation = &res.Explain[i]
+			out.Explanation = explainInWords(res.Explain[i])
 		}
 	}
 	if out.Explanation == nil {
@@ -460,7 +464,9 @@ func (u *UI) tryFragment(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, re := range res.Errors {
 		if re.Rule == rule.Name {
-			out.RuleErrors = append(out.RuleErrors, re.Error)
+			if msg := inWords(re.Error); msg != out.Explanation.Error {
+				out.RuleErrors = append(out.RuleErrors, msg)
+			}
 		}
 	}
 	out.Message = u.recentLabel(msg)
@@ -494,6 +500,16 @@ func (u *UI) rowParts(r *http.Request, e editorForm, msg []byte, rule api.RuleJS
 		}
 	}
 	return parts
+}
+
+// explainInWords returns a copy of ex with its errors in plain words.
+func explainInWords(ex router.Explanation) *router.Explanation {
+	ex.Error = inWords(ex.Error)
+	ex.Parts = slices.Clone(ex.Parts)
+	for i := range ex.Parts {
+		ex.Parts[i].Error = inWords(ex.Parts[i].Error)
+	}
+	return &ex
 }
 
 // saveOutcome is what a failed save shows.
@@ -566,6 +582,7 @@ func (u *UI) saveFailed(w http.ResponseWriter, rep apiReply, err error, name str
 	var own []apiError
 	var elsewhere []string
 	for _, e := range rep.Errors {
+		e.Message = inWords(e.Message)
 		if ownError(e, name) {
 			own = append(own, e)
 			continue
