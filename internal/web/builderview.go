@@ -22,7 +22,7 @@ type fieldGroup struct {
 func (u *UI) fieldGroups(typ string) []fieldGroup {
 	var out []fieldGroup
 	idx := map[string]int{}
-	for _, f := range u.schema.Fields(typ) {
+	for _, f := range u.pickable(typ) {
 		i, ok := idx[f.Object]
 		if !ok {
 			i = len(out)
@@ -30,6 +30,21 @@ func (u *UI) fieldGroups(typ string) []fieldGroup {
 			out = append(out, fieldGroup{Object: f.Object})
 		}
 		out[i].Fields = append(out[i].Fields, f)
+	}
+	return out
+}
+
+// pickable returns the fields the picker offers for a type: all of its
+// fields, or for any event those every message has (its type).
+func (u *UI) pickable(typ string) []fields.Field {
+	if typ != "" {
+		return u.schema.Fields(typ)
+	}
+	var out []fields.Field
+	for _, path := range []string{"webhook_type", "object_type", "organization_id"} {
+		if f, ok := u.schema.Field("", path); ok {
+			out = append(out, f)
+		}
 	}
 	return out
 }
@@ -60,8 +75,7 @@ func (u *UI) rowViews(e editorForm) []rowView {
 	for i, r := range e.Rows {
 		v := rowView{I: i, Row: r, Chosen: map[string]bool{}}
 		v.Field, v.Known = b.field(e.Type, r.Field)
-		_, v.Listed = u.schema.Field(e.Type, r.Field)
-		v.Listed = v.Listed && e.Type != ""
+		v.Listed = slices.ContainsFunc(u.pickable(e.Type), func(f fields.Field) bool { return f.Path == r.Field })
 		kind := fields.Kind("")
 		if v.Known {
 			kind = v.Field.Kind
