@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/switchboard-dev/switchboard/internal/lago"
 )
 
 // value returns the value of the form control sel.
@@ -161,6 +163,22 @@ func TestBuilderInWordsInBrowser(t *testing.T) {
 		checked := js(t, ctx, `Array.from(document.querySelectorAll('input[name=cond_set_0]:checked')).map(e => e.value).join(",")`)
 		if checked != "finalized,voided" {
 			t.Fatalf("reopened with %q checked", checked)
+		}
+	})
+
+	t.Run("received messages are listed by what identifies them", func(t *testing.T) {
+		catalog, err := lago.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		invoice, _ := catalog.Example("invoice.created")
+		s.postWebhook(t, invoice)
+		waitFor(t, "the message is stored", func() bool {
+			run(t, ctx, "open", chromedp.Navigate(s.url+"/ui/rules/new"), chromedp.WaitVisible(chromedp.CSS("#name")))
+			return strings.Contains(js(t, ctx, `document.querySelector("#try-recent").textContent`), "invoice.created")
+		})
+		if got := js(t, ctx, `document.querySelector("#try-recent option").textContent`); !strings.Contains(got, "invoice.created · invoice ACME-2025-0042 · Acme Robotics · 18,747.30 USD") {
+			t.Fatalf("the received message is listed as %q", got)
 		}
 	})
 
