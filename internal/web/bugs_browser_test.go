@@ -78,7 +78,7 @@ func TestEditorBugsInBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS("#try-button")),
 			waitText("#try-verdict", "Match"),
 			setField("#type", "customer.created"),
-			waitText("#builder-note", "Removed the condition on invoice.total_amount_cents"),
+			waitText("#builder-note", "Removed the condition on Invoice › Total amount (invoice.total_amount_cents)"),
 			waitText("#try-result", "The event type changed to customer.created"),
 		)
 		if n := count(ctx, t, "#try-verdict"); n != 0 {

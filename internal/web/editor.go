@@ -269,7 +269,11 @@ func (u *UI) conditionFragment(w http.ResponseWriter, r *http.Request) {
 			if u.o.Catalog.Lookup(e.Type, splitPath(row.Field)) == lago.Exists || row.Field == "" {
 				kept = append(kept, row)
 			} else {
-				dropped = append(dropped, row.Field)
+				name := row.Field
+				if f, ok := u.schema.Field("", row.Field); ok {
+					name = f.Title() + " (" + row.Field + ")"
+				}
+				dropped = append(dropped, name)
 			}
 		}
 		e.Rows = kept
