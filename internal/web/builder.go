@@ -139,6 +139,7 @@ func (b builder) field(typ, path string) (fields.Field, bool) {
 // for any currency, the currency condition.
 func (b builder) buildWhen(typ, join string, rows []condRow) (string, error) {
 	var conds []string
+	var multis []bool
 	for i, r := range rows {
 		if r.Field == "" {
 			continue
@@ -147,10 +148,14 @@ func (b builder) buildWhen(typ, join string, rows []condRow) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("condition %d: %w", i+1, err)
 		}
-		if multi && join == joinAny {
-			c = "(" + c + ")"
+		conds, multis = append(conds, c), append(multis, multi)
+	}
+	if join == joinAny && len(conds) > 1 {
+		for i := range conds {
+			if multis[i] {
+				conds[i] = "(" + conds[i] + ")"
+			}
 		}
-		conds = append(conds, c)
 	}
 	var parts []string
 	if typ != "" {

@@ -46,6 +46,10 @@ func TestBuilderRoundTrips(t *testing.T) {
 			{Field: "invoice.currency", Op: opIs, Value: "GBP"},
 		}, `webhook_type == "invoice.created" && ((invoice.total_amount_cents >= 500000 && invoice.currency == "EUR") || (invoice.total_amount_cents >= 600000 && invoice.currency == "USD") || invoice.currency == "GBP")`},
 		{"", joinAll, []condRow{{Field: "webhook_type", Op: opStarts, Value: "invoice."}}, `webhook_type startsWith "invoice."`},
+		{"invoice.created", joinAll, []condRow{
+			{Field: "invoice.total_amount_cents", Op: opAtLeast, Value: "5,000.00", Currency: "EUR"},
+			{Field: "invoice.total_amount_cents", Op: opLess, Value: "10,000.00", Currency: "EUR"},
+		}, `webhook_type == "invoice.created" && invoice.total_amount_cents >= 500000 && invoice.currency == "EUR" && invoice.total_amount_cents < 1000000 && invoice.currency == "EUR"`},
 		{"", joinAny, []condRow{{Field: "webhook_type", Op: opIs, Value: "invoice.created"}, {Field: "webhook_type", Op: opIs, Value: "invoice.voided"}},
 			`webhook_type == "invoice.created" || webhook_type == "invoice.voided"`},
 	} {
@@ -75,6 +79,19 @@ func TestBuilderRoundTrips(t *testing.T) {
 				t.Errorf("%s: row %d read back as %+v, want %+v", got, i, rows[i], want)
 			}
 		}
+	}
+}
+
+// "Any of" one condition is the condition itself, read back as "all of".
+func TestBuilderAnyOfOne(t *testing.T) {
+	b := testBuilder(t)
+	rows := []condRow{{Field: "invoice.total_amount_cents", Op: opAtLeast, Value: "5,000.00", Currency: "EUR"}}
+	got, err := b.buildWhen("invoice.created", joinAny, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, back, ok := b.parseGuided(got); !ok || len(back) != 1 || back[0] != rows[0] {
+		t.Fatalf("%s read back as %v %v", got, back, ok)
 	}
 }
 
@@ -132,5 +149,68 @@ func TestErrorsInWords(t *testing.T) {
 	c, err := CheckExpression(nil, `webhook_type = "invoice.created"`)
 	if err != nil || c.OK || !strings.Contains(c.Message, `write "=="`) || c.Detail == "" || c.Column == 0 {
 		t.Fatalf("check: %+v %v", c, err)
+	}
+}
+
+// Every operator of every field of every type, with a value of the
+// field's kind, reads back as the row it was written from.
+func TestBuilderRoundTripsEveryField(t *testing.T) {
+	b := testBuilder(t)
+	c, _ := lago.Load()
+	n := 0
+	for _, typ := range c.Types() {
+		for _, f := range b.schema.Fields(typ.WebhookType) {
+			for _, op := range operatorsFor(f.Kind) {
+				row := condRow{Field: f.Path, Op: op.Code}
+				switch {
+				case op.Code == opEmpty || op.Code == opNotEmpty:
+				case f.Kind == fields.Money && op.Code != opStarts && op.Code != opContains:
+					cur := "EUR"
+					if n%3 == 1 {
+						cur = "JPY"
+					} else if n%3 == 2 {
+						cur = anyCurrency
+					}
+					row.Currency = cur
+					row.Value = "1,234.00"
+					if cur == "JPY" {
+						row.Value = "1,234"
+					}
+				case f.Kind == fields.YesNo:
+					row.Value = "true"
+				case f.Kind == fields.Enum && op.Code == opOneOf:
+					row.Value = strings.Join(f.Values[:min(2, len(f.Values))], ", ")
+				case f.Kind == fields.Enum && (op.Code == opIs || op.Code == opIsNot):
+					row.Value = f.Values[len(f.Values)-1]
+				case f.Numeric:
+					row.Value = "42"
+				case op.Code == opOneOf:
+					row.Value = "a, b"
+				default:
+					row.Value = "acme"
+				}
+				for _, join := range []string{joinAll, joinAny} {
+					rows := []condRow{row, {Field: "webhook_type", Op: opStarts, Value: "inv"}}
+					when, err := b.buildWhen(typ.WebhookType, join, rows)
+					if err != nil {
+						t.Errorf("%s %s %s: %v", typ.WebhookType, f.Path, op.Code, err)
+						continue
+					}
+					gotTyp, gotJoin, back, ok := b.parseGuided(when)
+					if !ok || gotTyp != typ.WebhookType || gotJoin != join || len(back) != 2 || back[0] != row {
+						t.Errorf("%s read back as %q %q %+v (ok %v), want %+v", when, gotTyp, gotJoin, back, ok, row)
+					}
+					if n%20 == 0 {
+						if ch, err := CheckExpression(c, when); err != nil || !ch.OK {
+							t.Errorf("%s does not compile: %v %s", when, err, ch.Message)
+						}
+					}
+					n++
+				}
+			}
+		}
+	}
+	if n < 10000 {
+		t.Fatalf("only %d rules written", n)
 	}
 }
