@@ -257,8 +257,9 @@ func TestEditorInBrowser(t *testing.T) {
 			waitText("#built", `webhook_type == "invoice.created"`),
 			setField(`select[name=cond_field]`, "invoice.total_amount_cents"),
 			setField(`select[name=cond_op]`, ">="),
-			setField(`input[name=cond_value]`, "1000000"),
-			waitText("#built", `webhook_type == "invoice.created" && invoice.total_amount_cents >= 1000000`),
+			setField(`select[name=cond_currency]`, "USD"),
+			setField(`input[name=cond_value]`, "10,000.00"),
+			waitText("#built", `webhook_type == "invoice.created" && invoice.total_amount_cents >= 1000000 && invoice.currency == "USD"`),
 			setField("#send-kind-0", "message"),
 			chromedp.WaitVisible(chromedp.CSS("#send-message-0")),
 			setField("#send-message-0", "Big invoice {{ .invoice.number }}"),
@@ -275,7 +276,7 @@ func TestEditorInBrowser(t *testing.T) {
 		)
 		screenshot(t, ctx, "editor-try-match")
 		run(t, ctx, "no match",
-			setField(`input[name=cond_value]`, "2000000"),
+			setField(`input[name=cond_value]`, "20,000"),
 			waitText("#built", "invoice.total_amount_cents >= 2000000"),
 			chromedp.Click(chromedp.CSS("#try-button")),
 			waitText("#try-verdict", "No match"),
@@ -283,7 +284,7 @@ func TestEditorInBrowser(t *testing.T) {
 		)
 		screenshot(t, ctx, "editor-try-no-match")
 		run(t, ctx, "save",
-			setField(`input[name=cond_value]`, "1000000"),
+			setField(`input[name=cond_value]`, "10,000"),
 			waitText("#built", "invoice.total_amount_cents >= 1000000"),
 			chromedp.Click(chromedp.CSS("#save-button")),
 			waitText("#rules-table", `Saved rule "big-invoice"`),

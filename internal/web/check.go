@@ -17,8 +17,11 @@ type ExprCheck struct {
 	// Line and Column (1-based, in runes) locate the first error inside
 	// the expression; zero when unknown.
 	Line, Column int
-	// Message is the first error's message.
+	// Message is the first error's message, in plain words.
 	Message string
+	// Detail is the message as the expression language says it, when
+	// Message says it in other words.
+	Detail string
 	// Warnings are the catalog's warnings (a field path that does not
 	// exist in the pinned event type), with their positions.
 	Warnings []config.Diagnostic
@@ -82,7 +85,10 @@ func CheckExpression(catalog *lago.Catalog, when string) (ExprCheck, error) {
 			continue
 		}
 		if out.Message == "" {
-			out.Line, out.Column, out.Message = d.Line, d.Column, d.Message
+			out.Line, out.Column, out.Message = d.Line, d.Column, inWords(d.Message)
+			if out.Message != d.Message {
+				out.Detail = d.Message
+			}
 		}
 	}
 	return out, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -32,13 +33,15 @@ type editorForm struct {
 	Enabled           bool
 	Mode              string
 	Type              string
-	Rows              []condRow
-	When              string
-	Sends             []sendRow
-	TrySource         string
-	TryExample        string
-	TryRecent         string
-	TryJSON           string
+	// Join is joinAll or joinAny: whether every row must hold or one.
+	Join       string
+	Rows       []condRow
+	When       string
+	Sends      []sendRow
+	TrySource  string
+	TryExample string
+	TryRecent  string
+	TryJSON    string
 	// Note explains why the guided builder could not open the expression.
 	Note string
 }
@@ -59,14 +62,23 @@ func parseForm(r *http.Request) (editorForm, error) {
 	if e.Mode != modeExpr {
 		e.Mode = modeGuided
 	}
-	fields, ops, vals := formValues(f, "cond_field"), formValues(f, "cond_op"), formValues(f, "cond_value")
-	for i := range fields {
-		row := condRow{Field: fields[i]}
+	if e.Join = f.Get("join"); e.Join != joinAny {
+		e.Join = joinAll
+	}
+	paths, ops, vals, curs := formValues(f, "cond_field"), formValues(f, "cond_op"), formValues(f, "cond_value"), formValues(f, "cond_currency")
+	for i := range paths {
+		row := condRow{Field: paths[i]}
 		if i < len(ops) {
 			row.Op = ops[i]
 		}
 		if i < len(vals) {
 			row.Value = vals[i]
+		}
+		if i < len(curs) {
+			row.Currency = curs[i]
+		}
+		if row.Value == setMarker {
+			row.Value = strings.Join(f[fmt.Sprintf("cond_set_%d", i)], ", ")
 		}
 		e.Rows = append(e.Rows, row)
 	}
@@ -87,12 +99,19 @@ func parseForm(r *http.Request) (editorForm, error) {
 	return e, nil
 }
 
+// setMarker is the value of a row whose values are check boxes
+// (cond_set_N): "is one of" a set of values.
+const setMarker = "[set]"
+
+// builder returns the rule builder with the field schema.
+func (u *UI) builder() builder { return builder{schema: u.schema} }
+
 // when returns the expression the form describes.
 func (u *UI) when(e editorForm) (string, error) {
 	if e.Mode == modeExpr {
 		return e.When, nil
 	}
-	return buildWhen(u.o.Catalog, e.Type, e.Rows)
+	return u.builder().buildWhen(e.Type, e.Join, e.Rows)
 }
 
 // rule returns the rule the form describes, in the API's shape.
@@ -133,18 +152,6 @@ func (u *UI) typeGroups() []typeGroup {
 	return out
 }
 
-// pickable returns the fields of a type the builder offers: scalars.
-func (u *UI) pickable(typ string) []lago.Field {
-	var out []lago.Field
-	for _, f := range u.o.Catalog.Fields(typ) {
-		switch f.Kind {
-		case "string", "number", "bool":
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
 // channelOption is a channel in the action picker.
 type channelOption struct{ Name, Kind string }
 
@@ -156,8 +163,8 @@ func (u *UI) editorData(r *http.Request, e editorForm) map[string]any {
 		chans = append(chans, channelOption(c))
 	}
 	data := map[string]any{
-		"Title": "New rule", "Form": e, "Groups": u.typeGroups(), "Fields": u.pickable(e.Type),
-		"Operators": operators, "Channels": chans, "Templates": u.templateNames(r.Context()),
+		"Title": "New rule", "Form": e, "Groups": u.typeGroups(), "FieldGroups": u.fieldGroups(e.Type),
+		"RowViews": u.rowViews(e), "Channels": chans, "Templates": u.templateNames(r.Context()),
 		"CSRF": sessionOf(r.Context()).csrf, "Writable": u.api.writable(r.Context()),
 		"RulesFile": st.RulesFile,
 	}
@@ -165,7 +172,7 @@ func (u *UI) editorData(r *http.Request, e editorForm) map[string]any {
 		data["Title"] = "Edit rule " + e.Original
 	}
 	if e.Mode == modeGuided {
-		when, err := buildWhen(u.o.Catalog, e.Type, e.Rows)
+		when, err := u.builder().buildWhen(e.Type, e.Join, e.Rows)
 		data["Built"] = when
 		if err != nil {
 			data["BuildError"] = err.Error()
@@ -175,6 +182,11 @@ func (u *UI) editorData(r *http.Request, e editorForm) map[string]any {
 	}
 	if recent, err := u.api.recentMessages(r.Context(), u.o.RecentMessages); err == nil {
 		data["Recent"] = recent
+		labels := map[string]string{}
+		for _, m := range recent {
+			labels[m.ID] = u.recentLabel(m.Body)
+		}
+		data["RecentLabels"] = labels
 	}
 	return data
 }
@@ -188,7 +200,7 @@ func (u *UI) check(when string) ExprCheck {
 }
 
 func (u *UI) editorPage(w http.ResponseWriter, r *http.Request) {
-	e := editorForm{Enabled: true, Mode: modeGuided}
+	e := editorForm{Enabled: true, Mode: modeGuided, Join: joinAll}
 	list, err := u.api.rules(r.Context())
 	if err != nil {
 		http.Error(w, "cannot read the rules", http.StatusServiceUnavailable)
@@ -207,10 +219,11 @@ func (u *UI) editorPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		e.Original, e.Name, e.Description, e.Enabled, e.When = found.Name, found.Name, found.Description, found.Enabled, found.When
-		if typ, rows, ok := parseGuided(found.When); ok {
-			e.Type, e.Rows = typ, rows
+		if typ, join, rows, ok := u.builder().parseGuided(found.When); ok {
+			e.Type, e.Join, e.Rows = typ, join, rows
 		} else {
 			e.Mode = modeExpr
+			e.Note = beyondBuilder
 		}
 		for _, s := range found.Send {
 			row := sendRow{To: s.To, Kind: "default", Template: s.Template, Message: s.Message}
@@ -255,7 +268,11 @@ func (u *UI) conditionFragment(w http.ResponseWriter, r *http.Request) {
 			if u.o.Catalog.Lookup(e.Type, splitPath(row.Field)) == lago.Exists || row.Field == "" {
 				kept = append(kept, row)
 			} else {
-				dropped = append(dropped, row.Field)
+				name := row.Field
+				if f, ok := u.schema.Field("", row.Field); ok {
+					name = f.Title() + " (" + row.Field + ")"
+				}
+				dropped = append(dropped, name)
 			}
 		}
 		e.Rows = kept
@@ -269,17 +286,18 @@ func (u *UI) conditionFragment(w http.ResponseWriter, r *http.Request) {
 		}
 		typeChanged = true
 	case op == modeExpr:
-		if when, err := buildWhen(u.o.Catalog, e.Type, e.Rows); err == nil {
+		if when, err := u.builder().buildWhen(e.Type, e.Join, e.Rows); err == nil {
 			e.When = when
 		}
 		e.Mode = modeExpr
 	case op == modeGuided:
-		if typ, rows, ok := parseGuided(e.When); ok {
-			e.Mode, e.Type, e.Rows = modeGuided, typ, rows
+		if typ, join, rows, ok := u.builder().parseGuided(e.When); ok {
+			e.Mode, e.Type, e.Join, e.Rows = modeGuided, typ, join, rows
 		} else {
-			e.Note = "This expression says more than the guided builder can show; edit it here."
+			e.Note = beyondBuilder
 		}
 	}
+	u.normalize(&e)
 	data := u.editorData(r, e)
 	data["TypeChanged"] = typeChanged
 	u.fragment(w, "condition", data)
@@ -294,7 +312,7 @@ func (u *UI) builtFragment(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
-	u.fragment(w, "built", u.editorData(r, e))
+	u.fragment(w, "built-oob", u.editorData(r, e))
 }
 
 func splitPath(p string) []string {
@@ -349,6 +367,12 @@ type tryOutcome struct {
 	Explanation *router.Explanation
 	Deliveries  []testNotification
 	RuleErrors  []string
+	// Said are the guided conditions in words with the message's values.
+	Said []saidCondition
+	// Message says which message was tried; Watch, after no match,
+	// which saved rules look at its type.
+	Message string
+	Watch   *typeWatch
 }
 
 // message returns the JSON message "Try it" runs on.
@@ -418,6 +442,9 @@ func (u *UI) tryFragment(w http.ResponseWriter, r *http.Request) {
 	}
 	if !rep.ok() {
 		out.Problem, out.Errors = writeProblem(rep), rep.Errors
+		for i := range out.Errors {
+			out.Errors[i].Message = inWords(out.Errors[i].Message)
+		}
 		if rep.Code == http.StatusBadRequest {
 			out.Problem = rep.Message
 		}
@@ -425,7 +452,7 @@ func (u *UI) tryFragment(w http.ResponseWriter, r *http.Request) {
 	}
 	for i := range res.Explain {
 		if res.Explain[i].Rule == rule.Name {
-			out.Explanation = &res.Explain[i]
+			out.Explanation = explainInWords(res.Explain[i])
 		}
 	}
 	if out.Explanation == nil {
@@ -440,9 +467,52 @@ func (u *UI) tryFragment(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, re := range res.Errors {
 		if re.Rule == rule.Name {
-			out.RuleErrors = append(out.RuleErrors, re.Error)
+			if msg := inWords(re.Error); msg != out.Explanation.Error {
+				out.RuleErrors = append(out.RuleErrors, msg)
+			}
 		}
 	}
+	out.Message = u.recentLabel(msg)
+	if e.Mode == modeGuided {
+		out.Said = u.sayConditions(e, msg, u.rowParts(r, e, msg, rule, out.Explanation.Parts))
+	}
+	if !out.Matched {
+		out.Watch = u.watching(r.Context(), msg)
+	}
+}
+
+// rowParts returns the explanation's conditions one per row: those of
+// the tried rule when its rows are all joined by &&, else those of the
+// same rows so joined, tried once more.
+func (u *UI) rowParts(r *http.Request, e editorForm, msg []byte, rule ruleJSON, parts []router.Condition) []router.Condition {
+	if e.Join != joinAny {
+		return parts
+	}
+	all, err := u.builder().buildWhen(e.Type, joinAll, e.Rows)
+	if err != nil {
+		return parts
+	}
+	rule.When = all
+	res, rep, err := u.api.test(r.Context(), msg, rule)
+	if err != nil || !rep.ok() {
+		return parts
+	}
+	for _, ex := range res.Explain {
+		if ex.Rule == rule.Name {
+			return ex.Parts
+		}
+	}
+	return parts
+}
+
+// explainInWords returns a copy of ex with its errors in plain words.
+func explainInWords(ex router.Explanation) *router.Explanation {
+	ex.Error = inWords(ex.Error)
+	ex.Parts = slices.Clone(ex.Parts)
+	for i := range ex.Parts {
+		ex.Parts[i].Error = inWords(ex.Parts[i].Error)
+	}
+	return &ex
 }
 
 // saveOutcome is what a failed save shows.
@@ -515,6 +585,7 @@ func (u *UI) saveFailed(w http.ResponseWriter, rep apiReply, err error, name str
 	var own []apiError
 	var elsewhere []string
 	for _, e := range rep.Errors {
+		e.Message = inWords(e.Message)
 		if ownError(e, name) {
 			own = append(own, e)
 			continue

@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/internal/admission"
 	"github.com/switchboard-dev/switchboard/internal/lago"
+	"github.com/switchboard-dev/switchboard/internal/lago/fields"
 	"github.com/switchboard-dev/switchboard/internal/secret"
 )
 
@@ -49,6 +50,7 @@ type UI struct {
 	api       *backend
 	pages     map[string]*template.Template
 	static    http.Handler
+	schema    *fields.Schema // the Lago field schema the rule builder offers
 }
 
 // New returns the editor. It fails only if its embedded templates do not
@@ -65,7 +67,7 @@ func New(o Options) (*UI, error) {
 	}
 	u := &UI{
 		o: o, tokenHash: sha256.Sum256([]byte(o.Token.Reveal())), sessions: newSessions(o.Now),
-		api: &backend{admin: o.API},
+		api: &backend{admin: o.API}, schema: fields.New(o.Catalog),
 	}
 	if err := u.parseTemplates(); err != nil {
 		return nil, err
