@@ -10,7 +10,6 @@ import (
 
 	"github.com/expr-lang/expr/parser"
 
-	"github.com/switchboard-dev/switchboard/internal/api"
 	"github.com/switchboard-dev/switchboard/internal/lago/fields"
 	"github.com/switchboard-dev/switchboard/router"
 )
@@ -252,7 +251,7 @@ func (u *UI) watching(ctx context.Context, msg []byte) *typeWatch {
 	if err != nil || !rep.ok() {
 		return w
 	}
-	var res api.TestResult
+	var res testResult
 	if json.Unmarshal(rep.Body, &res) != nil {
 		return w
 	}
