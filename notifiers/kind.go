@@ -18,6 +18,10 @@ type Kind struct {
 	// TestRecipient is set when Send test asks for a recipient (an
 	// address the test goes to instead of the configured ones).
 	TestRecipient bool
+	// Config returns a new, empty configuration block of the kind (a
+	// pointer to the package's Config, a Settings) for the rules file's
+	// block to be decoded into: its YAML keys are the block's keys.
+	Config func() Settings
 	// New builds the kind's notifier from its configuration block (a
 	// pointer to the package's Config, validated).
 	New func(cfg any, o Options) (Notifier, error)
@@ -55,4 +59,51 @@ func TextSummary(_ string, last Parts, text string, _ int, _ map[string]int) Par
 	p := Addressing(last)
 	p.Text = text
 	return p
+}
+
+// Settings is a kind's configuration block as the rules file writes it.
+type Settings interface {
+	// Validate reports every problem of the block, each a *FieldError
+	// naming its field (joined with errors.Join).
+	Validate() error
+}
+
+// Addressed is implemented by the Settings of a kind whose notifications
+// are addressed by templates written in the channel (email: subject, to,
+// cc): the router compiles them with the rule's.
+type Addressed interface {
+	Addresses() Addresses
+}
+
+// Addresses are a channel's addressing templates, as written.
+type Addresses struct {
+	// Subject is the channel's subject template; empty: the template's or
+	// the built-in one.
+	Subject string
+	// To and Cc are recipient templates; each may render to several
+	// addresses ("a@x, b@y").
+	To, Cc []string
+	// MaxRecipients bounds the addresses one templated entry may render
+	// to (at least 1).
+	MaxRecipients int
+}
+
+// Routed is implemented by the Settings of a kind that sends to a URL
+// whose path, query and header values may be templates (http).
+type Routed interface {
+	// PathTemplate returns the URL's path and query as written, with
+	// their template actions.
+	PathTemplate() string
+	// HeaderTemplates returns every header value as written (revealed:
+	// the router compiles them and never shows them).
+	HeaderTemplates() map[string]string
+}
+
+// Unthreaded is implemented by the Settings of a kind that may send
+// through a way returning no message to reply to or edit (a Slack
+// incoming webhook).
+type Unthreaded interface {
+	// Unthreaded reports whether this channel's messages cannot be
+	// replied to or updated.
+	Unthreaded() bool
 }

@@ -1,10 +1,6 @@
 package router
 
 import (
-	"github.com/switchboard-dev/switchboard/internal/wiring"
-
-	"github.com/switchboard-dev/switchboard/config"
-
 	"context"
 	"errors"
 	"log/slog"
@@ -15,10 +11,9 @@ import (
 
 	"github.com/goccy/go-yaml/ast"
 
+	"github.com/switchboard-dev/switchboard/config"
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/notifiers"
-	"github.com/switchboard-dev/switchboard/notifiers/email"
-	"github.com/switchboard-dev/switchboard/notifiers/webhook"
 	"github.com/switchboard-dev/switchboard/router/schedule"
 )
 
@@ -81,16 +76,14 @@ type Channel struct {
 	// one summary message; zero: off.
 	Pacing int
 
-	email *email.Config
-	http  *webhook.Config
-	// slackWebhook is set for a Slack channel that posts through an
-	// incoming webhook (no message ts: no threads or updates).
-	slackWebhook bool
+	// settings is the channel's kind block as decoded by its descriptor
+	// (a pointer to the notifier package's Config).
+	settings notifiers.Settings
 }
 
-// This file is the one place that knows every channel kind: it validates
-// each kind's block and builds its notifier.
-
+// compileChannel applies a channel's shared settings and asks its kind's
+// descriptor (from the Builder) to validate the kind block and build the
+// notifier.
 func (c *compiler) compileChannel(cd channelDoc) {
 	if !cd.ok {
 		// Its problems are reported; rules sending to it are not
@@ -116,40 +109,24 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	if !ValidName(cd.name) {
 		c.ds.add(config.SeverityError, c.file, cd.key, "", where, "channel name %q: use letters, digits, '-', '_' and '.'", cd.name)
 	}
-	var kinds []string
-	var block any
-	for _, k := range []struct {
-		name string
-		set  bool
-		cfg  any
-	}{
-		{KindSlack, cfg.Slack != nil || lookup(cd.node, KindSlack) != nil, cfg.Slack},
-		{KindEmail, cfg.Email != nil || lookup(cd.node, KindEmail) != nil, cfg.Email},
-		{KindHTTP, cfg.HTTP != nil || lookup(cd.node, KindHTTP) != nil, cfg.HTTP},
-		{KindPagerDuty, cfg.PagerDuty != nil || lookup(cd.node, KindPagerDuty) != nil, cfg.PagerDuty},
-		{KindOpsgenie, cfg.Opsgenie != nil || lookup(cd.node, KindOpsgenie) != nil, cfg.Opsgenie},
-		{KindTeams, cfg.Teams != nil || lookup(cd.node, KindTeams) != nil, cfg.Teams},
-		{KindDiscord, cfg.Discord != nil || lookup(cd.node, KindDiscord) != nil, cfg.Discord},
-	} {
-		if k.set {
-			kinds = append(kinds, k.name)
-			ch.Kind, block = k.name, k.cfg
-		}
-	}
+	kinds := cd.kinds
 	switch len(kinds) {
 	case 0:
-		c.ds.add(config.SeverityError, c.file, cd.key, "", where, "channel %q needs one of %s", cd.name, strings.Join(wiring.KindNames(), ", "))
+		c.ds.add(config.SeverityError, c.file, cd.key, "", where, "channel %q needs one of %s", cd.name, strings.Join(c.o.Builder.KindNames(), ", "))
 		return
 	case 1:
 	default:
 		c.ds.add(config.SeverityError, c.file, cd.key, "", where, "channel %q sets %s: use exactly one", cd.name, strings.Join(kinds, " and "))
 		return
 	}
-	ch.Descriptor, _ = wiring.Kind(ch.Kind)
-	if reflect.ValueOf(block).IsNil() {
+	ch.Kind = kinds[0]
+	ch.Descriptor, _ = c.o.Builder.Kind(ch.Kind)
+	block := cfg.Settings
+	if block == nil {
 		c.ds.add(config.SeverityError, c.file, posIn(cd.node, ch.Kind), "", where, "channel %q: the %s block is empty", cd.name, ch.Kind)
 		return
 	}
+	ch.settings = block
 	kindNode := lookup(cd.node, ch.Kind)
 	missingBefore := c.x.missing
 	c.x.expandStruct(reflect.ValueOf(block), kindNode, where+"."+ch.Kind, "")
@@ -216,11 +193,7 @@ func (c *compiler) compileChannel(cd channelDoc) {
 
 	c.compileChannelFatigue(ch, cfg, cd.node, where)
 
-	ch.email, ch.http = cfg.Email, cfg.HTTP
-	if cfg.Slack != nil {
-		ch.slackWebhook = !cfg.Slack.WebhookURL.IsZero()
-	}
-	if err := block.(interface{ Validate() error }).Validate(); err != nil && !hadUnset {
+	if err := block.Validate(); err != nil && !hadUnset {
 		c.fieldErrors(err, kindNode, cd.name, where+"."+ch.Kind)
 		c.rs.Channels[cd.name] = ch // known, so rules don't also say "unknown channel"
 		return
@@ -353,4 +326,11 @@ func (d *dryRunNotifier) Notify(ctx context.Context, dl notifiers.Notification) 
 	}
 	d.logger.InfoContext(ctx, "dry-run notification", attrs...)
 	return nil
+}
+
+// unthreaded reports whether the channel's messages cannot be replied to
+// or updated (a Slack incoming webhook returns no message ts).
+func (ch *Channel) unthreaded() bool {
+	u, ok := ch.settings.(notifiers.Unthreaded)
+	return ok && u.Unthreaded()
 }

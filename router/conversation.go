@@ -165,7 +165,7 @@ func (c *compiler) compileTargetConversation(rule *Rule, ruleNode ast.Node, j in
 	case t.channel.Kind == KindEmail && mode == notifiers.ModeUpdate:
 		c.ds.add(config.SeverityError, c.file, at, rule.Name, field+".update", "%s.update: a sent email cannot be edited; use thread (follow-ups carry In-Reply-To)", field)
 		return
-	case t.channel.Kind == KindSlack && t.channel.slackWebhook:
+	case t.channel.unthreaded():
 		c.ds.add(config.SeverityError, c.file, at, rule.Name, field+"."+mode,
 			"%s.%s: channel %q posts through an incoming webhook, which returns no message ts to reply to or update; use a bot token (token and channel)", field, mode, t.channel.Name)
 		return

@@ -51,6 +51,9 @@ type LoadOptions struct {
 	Now func() time.Time
 	// MaxRenderBytes caps each rendered part (default 64 KiB).
 	MaxRenderBytes int
+	// Builder knows the channel kinds and builds the sources' verifiers
+	// (internal/wiring's); required.
+	Builder Builder
 }
 
 // WithDefaults returns o with every unset option at its default.
@@ -298,7 +301,11 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags
 		now:      o.Now,
 	}
 	c.x.record = func(v string) { c.rs.secrets = append(c.rs.secrets, v) }
-	doc := parseDocument(o.RulesPath, src, ds)
+	if o.Builder == nil {
+		ds.add(config.SeverityError, c.file, pos{}, "", "", "no channel kinds to compile with (LoadOptions.Builder is nil)")
+		return c.rs
+	}
+	doc := parseDocument(o.RulesPath, src, ds, o.Builder)
 	for _, sd := range doc.sources {
 		c.compileSource(sd)
 	}

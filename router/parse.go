@@ -44,7 +44,7 @@ var topLevelKeys = []string{"sources", "channels", "rules", "on_failure", "reten
 // parseDocument parses src, reporting syntax errors, unknown keys and type
 // errors. Each source, channel and rule is decoded on its own, so one bad
 // entry does not hide problems in the others.
-func parseDocument(file string, src []byte, ds *diags) *document {
+func parseDocument(file string, src []byte, ds *diags, b Builder) *document {
 	doc := &document{file: file}
 	f, err := parser.ParseBytes(src, 0)
 	if err != nil {
@@ -70,7 +70,7 @@ func parseDocument(file string, src []byte, ds *diags) *document {
 		case "sources":
 			doc.sources = parseNamed[SourceConfig](file, "sources", e.Value, ds)
 		case "channels":
-			doc.channels = parseNamed[ChannelConfig](file, "channels", e.Value, ds)
+			doc.channels = parseChannels(file, e.Value, ds, b)
 		case "rules":
 			doc.rules = parseRulesList(file, e.Value, ds)
 		case "on_failure":
@@ -99,6 +99,8 @@ type namedDoc[C any] struct {
 	node ast.Node
 	cfg  C
 	ok   bool // decoded without type errors
+	// kinds are the kind blocks a channel sets, in the Builder's order.
+	kinds []string
 }
 
 type (
@@ -121,6 +123,53 @@ func parseNamed[C any](file, section string, n ast.Node, ds *diags) []namedDoc[C
 	for _, e := range entries {
 		d := namedDoc[C]{name: keyName(e), key: nodePos(e.Key), node: e.Value}
 		d.ok = decodeNode(file, e.Value, &d.cfg, section+"."+d.name, "", ds)
+		out = append(out, d)
+	}
+	return out
+}
+
+// parseChannels decodes `channels:` entry by entry like parseNamed, each
+// channel's kind block (slack:, email:, …) into a new configuration of
+// that kind from its descriptor, so that the schema names no kind.
+func parseChannels(file string, n ast.Node, ds *diags, b Builder) []channelDoc {
+	if isNull(n) {
+		return nil
+	}
+	entries, ok := mapEntries(n)
+	if !ok {
+		ds.add(config.SeverityError, file, nodePos(n), "", "channels", "channels must be a mapping of names to settings")
+		return nil
+	}
+	fields := yamlFields(reflect.TypeFor[ChannelConfig]())
+	for _, name := range b.KindNames() {
+		k, _ := b.Kind(name)
+		fields[name] = reflect.TypeOf(k.Config())
+	}
+	var out []channelDoc
+	for _, e := range entries {
+		d := channelDoc{name: keyName(e), key: nodePos(e.Key), node: e.Value}
+		where := "channels." + d.name
+		before := len(ds.list)
+		checkFields(file, e.Value, fields, "", ds)
+		d.ok = decodeValue(file, e.Value, &d.cfg, where, "", ds)
+		for _, name := range b.KindNames() {
+			kn := lookup(e.Value, name)
+			if kn == nil {
+				continue
+			}
+			d.kinds = append(d.kinds, name)
+			if isNull(kn) {
+				continue
+			}
+			k, _ := b.Kind(name)
+			v := k.Config()
+			if decodeValue(file, kn, v, where, "", ds) {
+				d.cfg.Kind, d.cfg.Settings = name, v
+			} else {
+				d.ok = false
+			}
+		}
+		d.ok = d.ok && len(ds.list) == before
 		out = append(out, d)
 	}
 	return out
@@ -171,8 +220,14 @@ func parseRulesList(file string, n ast.Node, ds *diags) []ruleDoc {
 func decodeNode(file string, n ast.Node, v any, where, rule string, ds *diags) bool {
 	before := len(ds.list)
 	checkKeys(file, n, reflect.TypeOf(v).Elem(), rule, ds)
+	return decodeValue(file, n, v, where, rule, ds) && len(ds.list) == before
+}
+
+// decodeValue decodes n into v, reporting a value that cannot be read;
+// it returns false then. Unknown keys are checkKeys' to report.
+func decodeValue(file string, n ast.Node, v any, where, rule string, ds *diags) bool {
 	if isNull(n) {
-		return len(ds.list) == before
+		return true
 	}
 	if err := NodeToValue(n, v); err != nil {
 		p := yamlErrPos(err)
@@ -193,7 +248,7 @@ func decodeNode(file string, n ast.Node, v any, where, rule string, ds *diags) b
 		ds.add(config.SeverityError, file, p, rule, "", "%s: %s", where, msg)
 		return false
 	}
-	return len(ds.list) == before
+	return true
 }
 
 // decodeFields decodes a mapping node key by key into the struct v,
@@ -286,25 +341,7 @@ func checkKeys(file string, n ast.Node, t reflect.Type, rule string, ds *diags) 
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		entries, ok := mapEntries(n)
-		if !ok {
-			return // the decoder reports the type mismatch
-		}
-		fields := yamlFields(t)
-		for _, e := range entries {
-			key := keyName(e)
-			ft, known := fields[key]
-			if !known {
-				names := make([]string, 0, len(fields))
-				for k := range fields {
-					names = append(names, k)
-				}
-				sort.Strings(names)
-				ds.add(config.SeverityError, file, nodePos(e.Key), rule, key, "unknown key %q (expected one of: %s)", key, strings.Join(names, ", "))
-				continue
-			}
-			checkKeys(file, e.Value, ft, rule, ds)
-		}
+		checkFields(file, n, yamlFields(t), rule, ds)
 	case reflect.Slice:
 		if seq, ok := n.(*ast.SequenceNode); ok {
 			for _, item := range seq.Values {
@@ -317,6 +354,29 @@ func checkKeys(file string, n ast.Node, t reflect.Type, rule string, ds *diags) 
 				checkKeys(file, e.Value, t.Elem(), rule, ds)
 			}
 		}
+	}
+}
+
+// checkFields reports every key of the mapping n that fields (YAML keys
+// to their types) lacks, and checks the known ones' values.
+func checkFields(file string, n ast.Node, fields map[string]reflect.Type, rule string, ds *diags) {
+	entries, ok := mapEntries(n)
+	if !ok {
+		return // the decoder reports the type mismatch
+	}
+	for _, e := range entries {
+		key := keyName(e)
+		ft, known := fields[key]
+		if !known {
+			names := make([]string, 0, len(fields))
+			for k := range fields {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			ds.add(config.SeverityError, file, nodePos(e.Key), rule, key, "unknown key %q (expected one of: %s)", key, strings.Join(names, ", "))
+			continue
+		}
+		checkKeys(file, e.Value, ft, rule, ds)
 	}
 }
 

@@ -6,10 +6,11 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-
-	"github.com/switchboard-dev/switchboard/internal/signature"
-	"github.com/switchboard-dev/switchboard/internal/standardwebhooks"
 )
+
+// StandardWebhooksIDHeader holds a Standard Webhooks message's ID, the
+// idempotency key of a source verifying them that names no other header.
+const StandardWebhooksIDHeader = "webhook-id"
 
 // DefaultMaxBody is a generic source's default body limit.
 const DefaultMaxBody = 1 << 20
@@ -27,7 +28,7 @@ type Source struct {
 	// MaxBody is the largest accepted body, in bytes.
 	MaxBody int64
 	// Verifier authenticates requests; nil means unsigned.
-	Verifier signature.Verifier
+	Verifier Verifier
 	// Verification names the method for status output ("hmac", "jwt",
 	// "standard_webhooks", "bearer", "none").
 	Verification string
@@ -88,15 +89,18 @@ func (c *compiler) compileSource(sd sourceDoc) {
 		case n > 1:
 			c.ds.add(config.SeverityError, c.file, at, "", "sources."+sd.name, "source %q: set only one of hmac_secret, jwt_public_key, jwt_public_key_url", sd.name)
 		case l.HMACSecret != "":
-			s.Verifier, s.Verification = signature.LagoHMAC(l.HMACSecret), "hmac"
+			v, err := c.o.Builder.Verifier(l)
+			if err != nil {
+				c.ds.add(config.SeverityError, c.file, posIn(sd.node, "lago", "hmac_secret"), "", "sources."+sd.name, "source %q: hmac_secret: %v", sd.name, err)
+				break
+			}
+			s.Verifier, s.Verification = v, "hmac"
 		case l.JWTPublicKey != "" || l.JWTPublicKeyURL != "":
 			if l.JWTPublicKeyURL != "" && l.APIKey == "" {
 				c.ds.add(config.SeverityError, c.file, at, "", "sources."+sd.name, "source %q: jwt_public_key_url needs api_key (Lago serves the key to API clients)", sd.name)
 				break
 			}
-			v, err := signature.LagoJWT(signature.LagoJWTOptions{
-				PublicKey: l.JWTPublicKey, KeyURL: l.JWTPublicKeyURL, APIKey: l.APIKey, Issuer: l.JWTIssuer,
-			})
+			v, err := c.o.Builder.Verifier(l)
 			if err != nil {
 				c.ds.add(config.SeverityError, c.file, posIn(sd.node, "lago", "jwt_public_key"), "", "sources."+sd.name, "source %q: jwt_public_key: %v", sd.name, err)
 				break
@@ -136,30 +140,33 @@ func (c *compiler) compileSource(sd sourceDoc) {
 		case unset():
 			// The unset variable is already an error.
 		case g.HMAC != nil:
-			v, err := signature.GenericHMAC(signature.HMACOptions{
-				Secret: g.HMAC.Secret, Header: g.HMAC.Header, Hash: g.HMAC.Hash, Encoding: g.HMAC.Encoding, Prefix: g.HMAC.Prefix,
-			})
+			v, err := c.o.Builder.Verifier(g.HMAC)
 			if err != nil {
 				c.ds.add(config.SeverityError, c.file, posIn(gn, "hmac"), "", "sources."+sd.name, "source %q: hmac: %v", sd.name, err)
 				break
 			}
 			s.Verifier, s.Verification = v, "hmac"
 		case g.StandardWebhooks != nil:
-			v, err := signature.StandardWebhooks(g.StandardWebhooks.Secret, standardwebhooks.DefaultTolerance)
+			v, err := c.o.Builder.Verifier(g.StandardWebhooks)
 			if err != nil {
 				c.ds.add(config.SeverityError, c.file, posIn(gn, "standard_webhooks", "secret"), "", "sources."+sd.name, "source %q: standard_webhooks: %v", sd.name, err)
 				break
 			}
 			s.Verifier, s.Verification = v, "standard_webhooks"
 			if s.KeyHeader == "" {
-				s.KeyHeader = standardwebhooks.HeaderID
+				s.KeyHeader = StandardWebhooksIDHeader
 			}
 		case g.Bearer != nil:
 			if g.Bearer.Token == "" {
 				c.ds.add(config.SeverityError, c.file, posIn(gn, "bearer"), "", "sources."+sd.name, "source %q: bearer needs a token", sd.name)
 				break
 			}
-			s.Verifier, s.Verification = signature.Bearer(g.Bearer.Token), "bearer"
+			v, err := c.o.Builder.Verifier(g.Bearer)
+			if err != nil {
+				c.ds.add(config.SeverityError, c.file, posIn(gn, "bearer"), "", "sources."+sd.name, "source %q: bearer: %v", sd.name, err)
+				break
+			}
+			s.Verifier, s.Verification = v, "bearer"
 		default:
 			c.ds.add(config.SeverityWarning, c.file, at, "", "sources."+sd.name, "source %q is unsigned: anyone who can reach /webhooks/%s can post to it", sd.name, sd.name)
 		}
@@ -200,8 +207,8 @@ func (c *compiler) pinOrganization(sd sourceDoc, l *LagoSourceConfig, s *Source)
 			"source %q: organization_id is not checked on an unsigned source (anyone can write any organization_id)", sd.name)
 	}
 	if len(l.OrganizationID) > 0 && s.Verifier != nil {
+		// The Builder pinned the verifier to these organizations.
 		s.Organizations = slices.Clone([]string(l.OrganizationID))
-		s.Verifier = signature.LagoOrganization(s.Verifier, s.Organizations)
 	}
 }
 

@@ -33,7 +33,10 @@ type target struct {
 	inlineBody          bool             // http body from `message:`
 	pathTmpl, queryTmpl *render.Template // http path and query, when templated
 	headers             map[string]*render.Template
-	service             map[string]*render.Template // pagerduty, opsgenie, teams, discord: by block
+	// addr is the channel's addressing as written (email): its to and cc
+	// sources and max_recipients bound what templated entries may add.
+	addr    notifiers.Addresses
+	service map[string]*render.Template // pagerduty, opsgenie, teams, discord: by block
 
 	// file is the template file the target uses (nil for message: and
 	// the defaults); digest holds its digest_* blocks, compiled when the
@@ -279,7 +282,11 @@ func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s Sen
 			t.text = c.inline(msgNode, s.Message, render.Mrkdwn, rule, field+".message")
 		}
 	case KindEmail:
-		cfg := ch.email
+		cfg, _ := ch.settings.(notifiers.Addressed)
+		if cfg == nil {
+			break
+		}
+		t.addr = cfg.Addresses()
 		if file != nil {
 			if !file.Has("text") && !file.Has("html") {
 				c.ds.add(config.SeverityError, c.file, posIn(sn, "template"), rule, field+".template", "template %q has neither a \"text\" nor an \"html\" block, which email needs", s.Template)
@@ -301,8 +308,8 @@ func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s Sen
 		// channel's subject, then (for message:) the message itself, then
 		// the built-in default.
 		chNode := c.channelNode(ch.Name)
-		if t.subject == nil && cfg.Subject != "" {
-			t.subject = c.inline(lookup(chNode, KindEmail, "subject"), cfg.Subject, render.Plain, rule, "channels."+ch.Name+".email.subject")
+		if t.subject == nil && t.addr.Subject != "" {
+			t.subject = c.inline(lookup(chNode, KindEmail, "subject"), t.addr.Subject, render.Plain, rule, "channels."+ch.Name+".email.subject")
 		}
 		if t.subject == nil && s.Message != "" {
 			t.subject = t.text
@@ -310,14 +317,17 @@ func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s Sen
 		if t.subject == nil {
 			t.subject = c.block(c.defaultFile(KindEmail), templateFile{path: "(built-in email template)"}, "subject", render.Plain, rule)
 		}
-		for i, to := range cfg.To {
+		for i, to := range t.addr.To {
 			t.to = append(t.to, c.inline(lookup(chNode, KindEmail, "to", i), to, render.Plain, rule, fmt.Sprintf("channels.%s.email.to[%d]", ch.Name, i)))
 		}
-		for i, cc := range cfg.Cc {
+		for i, cc := range t.addr.Cc {
 			t.cc = append(t.cc, c.inline(lookup(chNode, KindEmail, "cc", i), cc, render.Plain, rule, fmt.Sprintf("channels.%s.email.cc[%d]", ch.Name, i)))
 		}
 	case KindHTTP:
-		cfg := ch.http
+		cfg, _ := ch.settings.(notifiers.Routed)
+		if cfg == nil {
+			break
+		}
 		if file != nil {
 			if file.Has("body") {
 				t.body = c.block(file, tf, "body", render.Plain, rule)
@@ -342,12 +352,12 @@ func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s Sen
 				t.queryTmpl = c.inline(urlNode, q, render.URLQuery, rule, urlField)
 			}
 		}
-		for k, v := range cfg.Headers {
-			if strings.Contains(v.Reveal(), "{{") {
+		for k, v := range cfg.HeaderTemplates() {
+			if strings.Contains(v, "{{") {
 				if t.headers == nil {
 					t.headers = map[string]*render.Template{}
 				}
-				t.headers[k] = c.inline(lookup(chNode, KindHTTP, "headers", k), v.Reveal(), render.HeaderValue, rule, "channels."+ch.Name+".http.headers."+k)
+				t.headers[k] = c.inline(lookup(chNode, KindHTTP, "headers", k), v, render.HeaderValue, rule, "channels."+ch.Name+".http.headers."+k)
 			}
 		}
 	default:
@@ -463,12 +473,12 @@ func (t *target) render(data map[string]any, raw []byte) (notifiers.Parts, error
 		p.Subject = oneLine(exec("subject", t.subject))
 		p.Text = exec("text", t.text)
 		p.HTML = exec("html", t.html)
-		limit := max(t.channel.email.MaxRecipients, 1)
+		limit := max(t.addr.MaxRecipients, 1)
 		for i, tm := range t.to {
-			p.To = append(p.To, t.recipients(fmt.Sprintf("to[%d]", i), exec("to", tm), t.channel.email.To[i], limit, &err)...)
+			p.To = append(p.To, t.recipients(fmt.Sprintf("to[%d]", i), exec("to", tm), t.addr.To[i], limit, &err)...)
 		}
 		for i, tm := range t.cc {
-			p.Cc = append(p.Cc, t.recipients(fmt.Sprintf("cc[%d]", i), exec("cc", tm), t.channel.email.Cc[i], limit, &err)...)
+			p.Cc = append(p.Cc, t.recipients(fmt.Sprintf("cc[%d]", i), exec("cc", tm), t.addr.Cc[i], limit, &err)...)
 		}
 		if err == nil && len(p.To) == 0 {
 			err = fmt.Errorf("render to: no recipient (every to entry rendered empty)")

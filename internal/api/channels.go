@@ -129,7 +129,7 @@ func (a *API) writtenChannels() map[string]map[string]any {
 }
 
 // secretKeys are the keys whose values are credentials in any channel
-// kind, found from the secret types of router.ChannelConfig.
+// kind, found from the secret types of every kind's configuration.
 func secretKeys() map[string]bool {
 	out := map[string]bool{}
 	var walk func(t reflect.Type)
@@ -155,7 +155,9 @@ func secretKeys() map[string]bool {
 			walk(f.Type)
 		}
 	}
-	walk(reflect.TypeFor[router.ChannelConfig]())
+	for _, f := range channelFields() {
+		walk(f.typ)
+	}
 	return out
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/testclock"
 	"github.com/switchboard-dev/switchboard/internal/testkit"
 	"github.com/switchboard-dev/switchboard/internal/testpeer"
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
@@ -121,7 +122,7 @@ func newConvReplicaOf(t *testing.T, rules string, o store.Options, clk *testcloc
 	if err := os.Mkdir(filepath.Join(dir, "templates"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	rs, _, err := router.Load(router.LoadOptions{RulesPath: filepath.Join(dir, "rules.yaml"), TemplatesDir: filepath.Join(dir, "templates"), Now: clk.Now})
+	rs, _, err := router.Load(router.LoadOptions{Builder: wiring.Builder{}, RulesPath: filepath.Join(dir, "rules.yaml"), TemplatesDir: filepath.Join(dir, "templates"), Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

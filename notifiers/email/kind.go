@@ -11,6 +11,7 @@ import (
 var Kind = notifiers.Kind{
 	Name:          "email",
 	TestRecipient: true,
+	Config:        func() notifiers.Settings { return new(Config) },
 	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
 		n, err := New(*cfg.(*Config), o)
 		if err != nil {
@@ -28,3 +29,11 @@ var Kind = notifiers.Kind{
 		return p
 	},
 }
+
+// Addresses returns the channel's subject and recipient templates, which
+// the router compiles with each rule's.
+func (c Config) Addresses() notifiers.Addresses {
+	return notifiers.Addresses{Subject: c.Subject, To: c.To, Cc: c.Cc, MaxRecipients: c.MaxRecipients}
+}
+
+var _ notifiers.Addressed = Config{}

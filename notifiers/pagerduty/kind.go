@@ -11,6 +11,7 @@ var Kind = notifiers.Kind{
 	RatePerSecond: 2,
 	Burst:         10,
 	Pacing:        0,
+	Config:        func() notifiers.Settings { return new(Config) },
 	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
 		n, err := New(*cfg.(*Config), o)
 		if err != nil {

@@ -9,6 +9,7 @@ var Kind = notifiers.Kind{
 	RatePerSecond: 1,
 	Burst:         3,
 	Pacing:        20,
+	Config:        func() notifiers.Settings { return new(Config) },
 	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
 		n, err := New(*cfg.(*Config), o)
 		if err != nil {
@@ -21,3 +22,9 @@ var Kind = notifiers.Kind{
 	},
 	Summary: notifiers.TextSummary,
 }
+
+// Unthreaded reports whether the channel posts through an incoming
+// webhook, which returns no message ts to reply to or update.
+func (c Config) Unthreaded() bool { return !c.WebhookURL.IsZero() }
+
+var _ notifiers.Unthreaded = Config{}

@@ -10,6 +10,7 @@ var Kind = notifiers.Kind{
 	RatePerSecond: 1,
 	Burst:         4,
 	Pacing:        20,
+	Config:        func() notifiers.Settings { return new(Config) },
 	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
 		n, err := New(*cfg.(*Config), o)
 		if err != nil {

@@ -10,7 +10,8 @@ import (
 // Kind describes the HTTP webhook channel kind (the rules file's `http:`
 // block).
 var Kind = notifiers.Kind{
-	Name: "http",
+	Name:   "http",
+	Config: func() notifiers.Settings { return new(Config) },
 	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
 		n, err := New(*cfg.(*Config), o)
 		if err != nil {
@@ -40,3 +41,15 @@ var Kind = notifiers.Kind{
 		return p
 	},
 }
+
+// HeaderTemplates returns every header value as written, for the router to
+// compile the templated ones.
+func (c Config) HeaderTemplates() map[string]string {
+	out := make(map[string]string, len(c.Headers))
+	for k, v := range c.Headers {
+		out[k] = v.Reveal()
+	}
+	return out
+}
+
+var _ notifiers.Routed = Config{}
