@@ -126,7 +126,7 @@ type ChannelConfig struct {
 	// Settings is the channel's kind block (slack:, email:, http:, …)
 	// decoded by its kind's descriptor: a pointer to the notifier
 	// package's Config. The parser sets it; it is not a key.
-	Settings interface{ Validate() error } `yaml:"-"`
+	Settings Settings `yaml:"-"`
 	// Kind names the block Settings was decoded from.
 	Kind string `yaml:"-"`
 }

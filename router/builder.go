@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/switchboard-dev/switchboard/config"
 	"github.com/switchboard-dev/switchboard/notifiers"
 )
 
@@ -33,4 +34,15 @@ type Builder interface {
 // without importing the router.
 type Verifier = interface {
 	Verify(ctx context.Context, h http.Header, body []byte) error
+}
+
+// parserKinds shows a Builder's kinds to the parser.
+type parserKinds struct{ Builder }
+
+// KindSettings returns a new configuration of the kind named name.
+func (k parserKinds) KindSettings(name string) config.Settings {
+	if d, ok := k.Kind(name); ok {
+		return d.Config()
+	}
+	return nil
 }

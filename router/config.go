@@ -3,6 +3,8 @@ package router
 import (
 	"time"
 
+	"github.com/goccy/go-yaml/ast"
+
 	"github.com/switchboard-dev/switchboard/config"
 )
 
@@ -49,3 +51,8 @@ func ParseByteSize(s string) (int64, error) { return config.ParseByteSize(s) }
 // ParseDays reads a duration that may start with a number of days: 30d,
 // 1d12h, 36h, 90m.
 func ParseDays(s string) (time.Duration, error) { return config.ParseDays(s) }
+
+// NodeToValue decodes a YAML node as config.NodeToValue does.
+//
+// Deprecated: use config.NodeToValue.
+func NodeToValue(n ast.Node, v any) error { return config.NodeToValue(n, v) }

@@ -17,7 +17,7 @@ type expander struct {
 	env       config.Env
 	dryRun    bool
 	checkOnly bool
-	ds        *diags
+	ds        *config.Diags
 	// unset collects the variables that were missing, for the dry-run
 	// warnings that disable verification.
 	unset map[string]bool
@@ -49,7 +49,7 @@ func (x *expander) expandStruct(v reflect.Value, node ast.Node, path string, rul
 		}
 		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		fv := v.Field(i)
-		fnode := lookup(node, key)
+		fnode := config.Lookup(node, key)
 		fpath := key
 		if path != "" {
 			fpath = path + "." + key
@@ -67,7 +67,7 @@ func (x *expander) expandStruct(v reflect.Value, node ast.Node, path string, rul
 			if fv.Type().Elem().Kind() == reflect.String {
 				for j := range fv.Len() {
 					el := fv.Index(j)
-					el.SetString(x.expand(el.String(), lookup(fnode, j), fmt.Sprintf("%s[%d]", fpath, j), rule))
+					el.SetString(x.expand(el.String(), config.Lookup(fnode, j), fmt.Sprintf("%s[%d]", fpath, j), rule))
 				}
 			}
 		case reflect.Map:
@@ -75,7 +75,7 @@ func (x *expander) expandStruct(v reflect.Value, node ast.Node, path string, rul
 				for _, k := range fv.MapKeys() {
 					ev := fv.MapIndex(k)
 					nv := reflect.New(fv.Type().Elem()).Elem()
-					nv.SetString(x.expand(ev.String(), lookup(fnode, k.String()), fpath+"."+k.String(), rule))
+					nv.SetString(x.expand(ev.String(), config.Lookup(fnode, k.String()), fpath+"."+k.String(), rule))
 					fv.SetMapIndex(k, nv)
 				}
 			}
@@ -87,7 +87,7 @@ func (x *expander) expandStruct(v reflect.Value, node ast.Node, path string, rul
 			}); ok {
 				err := s.ExpandEnv(func(raw string) string { return x.expand(raw, fnode, fpath, rule) })
 				if err != nil {
-					x.ds.add(config.SeverityError, x.file, nodePos(fnode), rule, fpath, "%s: %v", fpath, err)
+					x.ds.Add(config.SeverityError, x.file, config.NodePos(fnode), rule, fpath, "%s: %v", fpath, err)
 				}
 			}
 		}
@@ -103,9 +103,9 @@ func (x *expander) expand(s string, node ast.Node, field, rule string) string {
 			}
 		}
 	}
-	p := nodePos(node)
+	p := config.NodePos(node)
 	if err != nil {
-		x.ds.add(config.SeverityError, x.file, p, rule, field, "%s: %v", field, err)
+		x.ds.Add(config.SeverityError, x.file, p, rule, field, "%s: %v", field, err)
 		return s
 	}
 	for _, name := range missing {
@@ -116,11 +116,11 @@ func (x *expander) expand(s string, node ast.Node, field, rule string) string {
 		x.unset[name] = true
 		switch {
 		case x.checkOnly:
-			x.ds.add(config.SeverityWarning, x.file, p, rule, field, "%s: environment variable %s is not set (serve needs it, unless it runs with --dry-run)", field, name)
+			x.ds.Add(config.SeverityWarning, x.file, p, rule, field, "%s: environment variable %s is not set (serve needs it, unless it runs with --dry-run)", field, name)
 		case x.dryRun:
-			x.ds.add(config.SeverityWarning, x.file, p, rule, field, "%s: environment variable %s is not set (treated as empty under --dry-run)", field, name)
+			x.ds.Add(config.SeverityWarning, x.file, p, rule, field, "%s: environment variable %s is not set (treated as empty under --dry-run)", field, name)
 		default:
-			x.ds.add(config.SeverityError, x.file, p, rule, field, "%s: environment variable %s is not set (set it, or give a default with ${%s:-value})", field, name, name)
+			x.ds.Add(config.SeverityError, x.file, p, rule, field, "%s: environment variable %s is not set (set it, or give a default with ${%s:-value})", field, name, name)
 		}
 	}
 	return out

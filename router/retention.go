@@ -11,13 +11,13 @@ import (
 const MinMessageRetention = 24 * time.Hour
 
 // compileRetention checks the retention block and keeps it on the Ruleset.
-func (c *compiler) compileRetention(doc *document) {
-	if doc.retention == nil {
+func (c *compiler) compileRetention(doc *config.Document) {
+	if doc.Retention == nil {
 		return
 	}
-	m := time.Duration(doc.retention.Messages)
+	m := time.Duration(doc.Retention.Messages)
 	if m != 0 && m < MinMessageRetention {
-		c.ds.add(config.SeverityError, c.file, doc.retentionPos, "", "retention.messages",
+		c.ds.Add(config.SeverityError, c.file, doc.RetentionPos, "", "retention.messages",
 			"retention.messages must be at least 24h (it is also the window in which duplicates are recognised)")
 		return
 	}

@@ -97,7 +97,7 @@ func (c *compiler) compileServiceTarget(t *target, sk serviceKind, file *render.
 				esc = b.esc
 			}
 		}
-		t.service[sk.text] = c.inline(lookup(sn, "message"), s.Message, esc, rule, field+".message")
+		t.service[sk.text] = c.inline(config.Lookup(sn, "message"), s.Message, esc, rule, field+".message")
 		return true
 	}
 	has := false
@@ -105,7 +105,7 @@ func (c *compiler) compileServiceTarget(t *target, sk serviceKind, file *render.
 		has = has || file.Has(n)
 	}
 	if !has {
-		c.ds.add(config.SeverityError, c.file, posIn(sn, "template"), rule, field+".template",
+		c.ds.Add(config.SeverityError, c.file, config.PosIn(sn, "template"), rule, field+".template",
 			"template %q has no %s block, which %s needs", s.Template, quoteOr(sk.needs), sk.title)
 		return false
 	}
@@ -165,11 +165,11 @@ func secretKeys(kind string) []string {
 // warning names the key, never the value.
 func (c *compiler) warnLiteralSecrets(kind string, kindNode ast.Node, where string) {
 	for _, k := range secretKeys(kind) {
-		n := lookup(kindNode, k)
+		n := config.Lookup(kindNode, k)
 		if n == nil || strings.Contains(n.String(), "${") {
 			continue
 		}
-		c.ds.add(config.SeverityWarning, c.file, nodePos(n), "", where+"."+k,
+		c.ds.Add(config.SeverityWarning, c.file, config.NodePos(n), "", where+"."+k,
 			"%s.%s is written in the rules file: write it as ${VAR} and set the variable, so the credential stays out of the file", where, k)
 	}
 }

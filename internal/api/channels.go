@@ -12,6 +12,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 
+	"github.com/switchboard-dev/switchboard/config"
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/router"
 )
@@ -119,7 +120,7 @@ func (a *API) writtenChannels() map[string]map[string]any {
 	for _, mv := range values {
 		if mv.Key.GetToken().Value == "channels" {
 			var out map[string]map[string]any
-			if router.NodeToValue(mv.Value, &out) != nil {
+			if config.NodeToValue(mv.Value, &out) != nil {
 				return nil
 			}
 			return out

@@ -1,8 +1,6 @@
-package router
+package config
 
 import (
-	"github.com/switchboard-dev/switchboard/config"
-
 	"errors"
 	"fmt"
 	"reflect"
@@ -14,115 +12,138 @@ import (
 	"github.com/goccy/go-yaml/parser"
 )
 
-// document is a parsed rules file: the typed configuration plus the YAML
+// Document is a parsed rules file: the typed configuration plus the YAML
 // nodes each part came from, so that later checks can point at positions.
-type document struct {
-	file     string
-	sources  []sourceDoc
-	channels []channelDoc
-	rules    []ruleDoc
-	// onFailure is the top-level on_failure: the channel told when any
+type Document struct {
+	// File names the rules file in diagnostics.
+	File     string
+	Sources  []SourceDoc
+	Channels []ChannelDoc
+	Rules    []RuleDoc
+	// OnFailure is the top-level on_failure: the channel told when any
 	// other channel fails (unless it names its own).
-	onFailure    string
-	onFailurePos pos
-	// retention is the top-level retention block, if any.
-	retention    *RetentionConfig
-	retentionPos pos
+	OnFailure    string
+	OnFailurePos Pos
+	// Retention is the top-level retention block, if any.
+	Retention    *RetentionConfig
+	RetentionPos Pos
 }
 
-type ruleDoc struct {
-	node ast.Node
-	cfg  RuleConfig
-	ok   bool
-	// bad holds the keys ("throttle.every") whose values could not be
+// RuleDoc is one entry of `rules:` and the node it was decoded from.
+type RuleDoc struct {
+	Node   ast.Node
+	Config RuleConfig
+	// OK is false when the entry could not be decoded at all.
+	OK bool
+	// Bad holds the keys ("throttle.every") whose values could not be
 	// decoded; they are reported and left zero.
-	bad map[string]bool
+	Bad map[string]bool
 }
+
+// Kinds tells the parser which channel kinds exist: a channel's block
+// named after a kind is decoded into a new configuration of that kind.
+// The router's Builder is one.
+type Kinds interface {
+	// KindNames returns every kind's name, in the order messages list
+	// them.
+	KindNames() []string
+	// KindSettings returns a new, empty configuration of the kind named
+	// name, or nil when there is none.
+	KindSettings(name string) Settings
+}
+
+// Settings is a channel kind's configuration block (a pointer to its
+// notifier package's Config).
+type Settings = interface{ Validate() error }
 
 var topLevelKeys = []string{"sources", "channels", "rules", "on_failure", "retention"}
 
-// parseDocument parses src, reporting syntax errors, unknown keys and type
+// Parse parses src, reporting syntax errors, unknown keys and type
 // errors. Each source, channel and rule is decoded on its own, so one bad
 // entry does not hide problems in the others.
-func parseDocument(file string, src []byte, ds *diags, b Builder) *document {
-	doc := &document{file: file}
+func Parse(file string, src []byte, ds *Diags, b Kinds) *Document {
+	doc := &Document{File: file}
 	f, err := parser.ParseBytes(src, 0)
 	if err != nil {
-		ds.add(config.SeverityError, file, yamlErrPos(err), "", "", "%s", yamlErrMsg(err))
+		ds.Add(SeverityError, file, yamlErrPos(err), "", "", "%s", yamlErrMsg(err))
 		return doc
 	}
 	if len(f.Docs) == 0 || f.Docs[0].Body == nil {
-		ds.add(config.SeverityError, file, pos{1, 1}, "", "", "the rules file is empty (it needs at least `rules:`)")
+		ds.Add(SeverityError, file, Pos{Line: 1, Col: 1}, "", "", "the rules file is empty (it needs at least `rules:`)")
 		return doc
 	}
 	if len(f.Docs) > 1 {
-		ds.add(config.SeverityError, file, nodePos(f.Docs[1].Body), "", "", "the rules file must hold one YAML document, not several")
+		ds.Add(SeverityError, file, NodePos(f.Docs[1].Body), "", "", "the rules file must hold one YAML document, not several")
 	}
 	root := f.Docs[0].Body
-	entries, ok := mapEntries(root)
+	entries, ok := MapEntries(root)
 	if !ok {
-		ds.add(config.SeverityError, file, nodePos(root), "", "", "the rules file must be a mapping with sources, channels and rules")
+		ds.Add(SeverityError, file, NodePos(root), "", "", "the rules file must be a mapping with sources, channels and rules")
 		return doc
 	}
 	for _, e := range entries {
-		key := keyName(e)
+		key := KeyName(e)
 		switch key {
 		case "sources":
-			doc.sources = parseNamed[SourceConfig](file, "sources", e.Value, ds)
+			doc.Sources = parseNamed[SourceConfig](file, "sources", e.Value, ds)
 		case "channels":
-			doc.channels = parseChannels(file, e.Value, ds, b)
+			doc.Channels = parseChannels(file, e.Value, ds, b)
 		case "rules":
-			doc.rules = parseRulesList(file, e.Value, ds)
+			doc.Rules = parseRulesList(file, e.Value, ds)
 		case "on_failure":
-			doc.onFailurePos = nodePos(e.Value)
-			if !isNull(e.Value) {
-				decodeNode(file, e.Value, &doc.onFailure, "on_failure", "", ds)
+			doc.OnFailurePos = NodePos(e.Value)
+			if !IsNull(e.Value) {
+				decodeNode(file, e.Value, &doc.OnFailure, "on_failure", "", ds)
 			}
 		case "retention":
-			doc.retentionPos = nodePos(e.Value)
+			doc.RetentionPos = NodePos(e.Value)
 			var rc RetentionConfig
 			if decodeNode(file, e.Value, &rc, "retention", "", ds) {
-				doc.retention = &rc
+				doc.Retention = &rc
 			}
 		default:
-			ds.add(config.SeverityError, file, nodePos(e.Key), "", "", "unknown key %q (expected one of: %s)", key, strings.Join(topLevelKeys, ", "))
+			ds.Add(SeverityError, file, NodePos(e.Key), "", "", "unknown key %q (expected one of: %s)", key, strings.Join(topLevelKeys, ", "))
 		}
 	}
 	return doc
 }
 
-// namedDoc is one entry of a mapping of names to settings (a source or a
+// Named is one entry of a mapping of names to settings (a source or a
 // channel), decoded into C.
-type namedDoc[C any] struct {
-	name string
-	key  pos
-	node ast.Node
-	cfg  C
-	ok   bool // decoded without type errors
-	// kinds are the kind blocks a channel sets, in the Builder's order.
-	kinds []string
+type Named[C any] struct {
+	Name string
+	// Key is the position of the entry's name.
+	Key    Pos
+	Node   ast.Node
+	Config C
+	OK     bool // decoded without type errors
+	// Kinds are the kind blocks a channel sets, in the order of
+	// Kinds.KindNames.
+	Kinds []string
 }
 
 type (
-	sourceDoc  = namedDoc[SourceConfig]
-	channelDoc = namedDoc[ChannelConfig]
+	// SourceDoc is one entry of `sources:`.
+	SourceDoc = Named[SourceConfig]
+	// ChannelDoc is one entry of `channels:`.
+	ChannelDoc = Named[ChannelConfig]
 )
 
 // parseNamed decodes `section:`, a mapping of names to settings, entry by
 // entry so that one bad entry does not hide problems in the others.
-func parseNamed[C any](file, section string, n ast.Node, ds *diags) []namedDoc[C] {
-	if isNull(n) {
+func parseNamed[C any](file, section string, n ast.Node, ds *Diags) []Named[C] {
+	if IsNull(n) {
 		return nil
 	}
-	entries, ok := mapEntries(n)
+	entries, ok := MapEntries(n)
 	if !ok {
-		ds.add(config.SeverityError, file, nodePos(n), "", section, "%s must be a mapping of names to settings", section)
+		ds.Add(SeverityError, file, NodePos(n), "", section, "%s must be a mapping of names to settings", section)
 		return nil
 	}
-	var out []namedDoc[C]
+	var out []Named[C]
 	for _, e := range entries {
-		d := namedDoc[C]{name: keyName(e), key: nodePos(e.Key), node: e.Value}
-		d.ok = decodeNode(file, e.Value, &d.cfg, section+"."+d.name, "", ds)
+		d := Named[C]{Name: KeyName(e), Key: NodePos(e.Key), Node: e.Value}
+		d.OK = decodeNode(file, e.Value, &d.Config, section+"."+d.Name, "", ds)
 		out = append(out, d)
 	}
 	return out
@@ -131,84 +152,84 @@ func parseNamed[C any](file, section string, n ast.Node, ds *diags) []namedDoc[C
 // parseChannels decodes `channels:` entry by entry like parseNamed, each
 // channel's kind block (slack:, email:, …) into a new configuration of
 // that kind from its descriptor, so that the schema names no kind.
-func parseChannels(file string, n ast.Node, ds *diags, b Builder) []channelDoc {
-	if isNull(n) {
+func parseChannels(file string, n ast.Node, ds *Diags, b Kinds) []ChannelDoc {
+	if IsNull(n) {
 		return nil
 	}
-	entries, ok := mapEntries(n)
+	entries, ok := MapEntries(n)
 	if !ok {
-		ds.add(config.SeverityError, file, nodePos(n), "", "channels", "channels must be a mapping of names to settings")
+		ds.Add(SeverityError, file, NodePos(n), "", "channels", "channels must be a mapping of names to settings")
 		return nil
 	}
 	fields := yamlFields(reflect.TypeFor[ChannelConfig]())
 	for _, name := range b.KindNames() {
-		k, _ := b.Kind(name)
-		fields[name] = reflect.TypeOf(k.Config())
+		if v := b.KindSettings(name); v != nil {
+			fields[name] = reflect.TypeOf(v)
+		}
 	}
-	var out []channelDoc
+	var out []ChannelDoc
 	for _, e := range entries {
-		d := channelDoc{name: keyName(e), key: nodePos(e.Key), node: e.Value}
-		where := "channels." + d.name
-		before := len(ds.list)
+		d := ChannelDoc{Name: KeyName(e), Key: NodePos(e.Key), Node: e.Value}
+		where := "channels." + d.Name
+		before := len(ds.List)
 		checkFields(file, e.Value, fields, "", ds)
-		d.ok = decodeValue(file, e.Value, &d.cfg, where, "", ds)
+		d.OK = decodeValue(file, e.Value, &d.Config, where, "", ds)
 		for _, name := range b.KindNames() {
-			kn := lookup(e.Value, name)
+			kn := Lookup(e.Value, name)
 			if kn == nil {
 				continue
 			}
-			d.kinds = append(d.kinds, name)
-			if isNull(kn) {
+			d.Kinds = append(d.Kinds, name)
+			if IsNull(kn) {
 				continue
 			}
-			k, _ := b.Kind(name)
-			v := k.Config()
+			v := b.KindSettings(name)
 			if decodeValue(file, kn, v, where, "", ds) {
-				d.cfg.Kind, d.cfg.Settings = name, v
+				d.Config.Kind, d.Config.Settings = name, v
 			} else {
-				d.ok = false
+				d.OK = false
 			}
 		}
-		d.ok = d.ok && len(ds.list) == before
+		d.OK = d.OK && len(ds.List) == before
 		out = append(out, d)
 	}
 	return out
 }
 
-func parseRulesList(file string, n ast.Node, ds *diags) []ruleDoc {
-	if isNull(n) {
+func parseRulesList(file string, n ast.Node, ds *Diags) []RuleDoc {
+	if IsNull(n) {
 		return nil
 	}
 	seq, ok := n.(*ast.SequenceNode)
 	if !ok {
-		ds.add(config.SeverityError, file, nodePos(n), "", "rules", "rules must be a list (each entry starting with \"- name: …\")")
+		ds.Add(SeverityError, file, NodePos(n), "", "rules", "rules must be a list (each entry starting with \"- name: …\")")
 		return nil
 	}
-	var out []ruleDoc
+	var out []RuleDoc
 	for i, item := range seq.Values {
-		rd := ruleDoc{node: item}
+		rd := RuleDoc{Node: item}
 		name := ""
-		if v := lookup(item, "name"); v != nil {
-			name = scalarString(v)
+		if v := Lookup(item, "name"); v != nil {
+			name = ScalarString(v)
 		}
 		// `when: !x` is a YAML tag, not an expression: say so plainly
 		// instead of a confusing type error.
-		if w := lookup(item, "when"); w != nil {
+		if w := Lookup(item, "when"); w != nil {
 			if tag, isTag := w.(*ast.TagNode); isTag {
-				ds.add(config.SeverityError, file, nodePos(w), name, "when",
+				ds.Add(SeverityError, file, NodePos(w), name, "when",
 					"when starts with %q, which YAML reads as a tag: quote the expression or write it as a block (when: >-)", tag.Start.Value)
-				rd.ok = false
+				rd.OK = false
 				out = append(out, rd)
 				continue
 			}
 		}
-		before := len(ds.list)
-		rd.ok = decodeNode(file, item, &rd.cfg, fmt.Sprintf("rules[%d]", i), name, ds)
-		if !rd.ok && !isNull(item) {
+		before := len(ds.List)
+		rd.OK = decodeNode(file, item, &rd.Config, fmt.Sprintf("rules[%d]", i), name, ds)
+		if !rd.OK && !IsNull(item) {
 			// Compile what could be read, so that one bad value does not
 			// hide the rule's other problems; the load fails anyway.
-			rd.bad = map[string]bool{}
-			rd.ok = decodeFields(file, item, reflect.ValueOf(&rd.cfg).Elem(), "", name, ds, rd.bad, before)
+			rd.Bad = map[string]bool{}
+			rd.OK = decodeFields(file, item, reflect.ValueOf(&rd.Config).Elem(), "", name, ds, rd.Bad, before)
 		}
 		out = append(out, rd)
 	}
@@ -217,35 +238,35 @@ func parseRulesList(file string, n ast.Node, ds *diags) []ruleDoc {
 
 // decodeNode reports unknown keys anywhere under n and decodes n into v.
 // It returns false when the node could not be decoded.
-func decodeNode(file string, n ast.Node, v any, where, rule string, ds *diags) bool {
-	before := len(ds.list)
+func decodeNode(file string, n ast.Node, v any, where, rule string, ds *Diags) bool {
+	before := len(ds.List)
 	checkKeys(file, n, reflect.TypeOf(v).Elem(), rule, ds)
-	return decodeValue(file, n, v, where, rule, ds) && len(ds.list) == before
+	return decodeValue(file, n, v, where, rule, ds) && len(ds.List) == before
 }
 
 // decodeValue decodes n into v, reporting a value that cannot be read;
 // it returns false then. Unknown keys are checkKeys' to report.
-func decodeValue(file string, n ast.Node, v any, where, rule string, ds *diags) bool {
-	if isNull(n) {
+func decodeValue(file string, n ast.Node, v any, where, rule string, ds *Diags) bool {
+	if IsNull(n) {
 		return true
 	}
 	if err := NodeToValue(n, v); err != nil {
 		p := yamlErrPos(err)
 		msg := yamlErrMsg(err)
-		if p.line == 0 {
-			p = nodePos(n)
+		if p.Line == 0 {
+			p = NodePos(n)
 			// A value the decoder rejected without a position (a bad
 			// duration) is quoted in the message: point at it.
 			if bad, ok := quotedValue(msg); ok {
 				if at := findScalar(n, bad); at != nil {
-					p = nodePos(at)
+					p = NodePos(at)
 				}
 			}
 			if strings.HasPrefix(msg, "time: ") {
 				msg = strings.TrimPrefix(msg, "time: ") + " (write durations like 30s, 5m, 6h or 1h30m)"
 			}
 		}
-		ds.add(config.SeverityError, file, p, rule, "", "%s: %s", where, msg)
+		ds.Add(SeverityError, file, p, rule, "", "%s: %s", where, msg)
 		return false
 	}
 	return true
@@ -256,20 +277,20 @@ func decodeValue(file string, n ast.Node, v any, where, rule string, ds *diags) 
 // reported with its own position (the whole-node error, reported from
 // index reported onwards, is replaced), and the others are kept. It
 // returns false when n is not a mapping.
-func decodeFields(file string, n ast.Node, v reflect.Value, prefix, rule string, ds *diags, bad map[string]bool, reported int) bool {
-	entries, ok := mapEntries(n)
+func decodeFields(file string, n ast.Node, v reflect.Value, prefix, rule string, ds *Diags, bad map[string]bool, reported int) bool {
+	entries, ok := MapEntries(n)
 	if !ok || v.Kind() != reflect.Struct {
 		return false
 	}
 	// Drop the whole-node decode error: the fields say it better. Unknown
 	// keys found before it are kept.
-	kept := ds.list[:reported]
-	for _, d := range ds.list[reported:] {
+	kept := ds.List[:reported]
+	for _, d := range ds.List[reported:] {
 		if !strings.HasPrefix(d.Message, "rules[") {
 			kept = append(kept, d)
 		}
 	}
-	ds.list = kept
+	ds.List = kept
 	fields := map[string]int{}
 	for i := range v.NumField() {
 		f := v.Type().Field(i)
@@ -283,13 +304,13 @@ func decodeFields(file string, n ast.Node, v reflect.Value, prefix, rule string,
 		fields[name] = i
 	}
 	for _, e := range entries {
-		key := keyName(e)
+		key := KeyName(e)
 		i, known := fields[key]
 		if !known {
 			continue // reported by checkKeys
 		}
 		fv := v.Field(i)
-		if isNull(e.Value) {
+		if IsNull(e.Value) {
 			continue
 		}
 		if fv.Kind() == reflect.Pointer {
@@ -309,8 +330,8 @@ func decodeFields(file string, n ast.Node, v reflect.Value, prefix, rule string,
 			target = target.Elem()
 		}
 		if target.Kind() == reflect.Struct {
-			if _, isMap := mapEntries(e.Value); isMap {
-				decodeFields(file, e.Value, target, prefix+key+".", rule, ds, bad, len(ds.list))
+			if _, isMap := MapEntries(e.Value); isMap {
+				decodeFields(file, e.Value, target, prefix+key+".", rule, ds, bad, len(ds.List))
 				continue
 			}
 		}
@@ -319,24 +340,24 @@ func decodeFields(file string, n ast.Node, v reflect.Value, prefix, rule string,
 		err := NodeToValue(e.Value, reflect.New(fv.Type()).Interface())
 		p := yamlErrPos(err)
 		msg := yamlErrMsg(err)
-		if p.line == 0 {
-			p = nodePos(e.Value)
+		if p.Line == 0 {
+			p = NodePos(e.Value)
 		}
 		if strings.HasPrefix(msg, "time: ") {
 			msg = strings.TrimPrefix(msg, "time: ") + " (write durations like 30s, 5m, 6h or 1h30m)"
 		}
-		ds.add(config.SeverityError, file, p, rule, prefix+key, "%s: %s", prefix+key, msg)
+		ds.Add(SeverityError, file, p, rule, prefix+key, "%s: %s", prefix+key, msg)
 	}
 	return true
 }
 
 // checkKeys walks n alongside the Go type t and reports every mapping key
 // that t has no field for, with the list of keys it does have.
-func checkKeys(file string, n ast.Node, t reflect.Type, rule string, ds *diags) {
+func checkKeys(file string, n ast.Node, t reflect.Type, rule string, ds *Diags) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if n == nil || isNull(n) {
+	if n == nil || IsNull(n) {
 		return
 	}
 	switch t.Kind() {
@@ -349,7 +370,7 @@ func checkKeys(file string, n ast.Node, t reflect.Type, rule string, ds *diags) 
 			}
 		}
 	case reflect.Map:
-		if entries, ok := mapEntries(n); ok {
+		if entries, ok := MapEntries(n); ok {
 			for _, e := range entries {
 				checkKeys(file, e.Value, t.Elem(), rule, ds)
 			}
@@ -359,13 +380,13 @@ func checkKeys(file string, n ast.Node, t reflect.Type, rule string, ds *diags) 
 
 // checkFields reports every key of the mapping n that fields (YAML keys
 // to their types) lacks, and checks the known ones' values.
-func checkFields(file string, n ast.Node, fields map[string]reflect.Type, rule string, ds *diags) {
-	entries, ok := mapEntries(n)
+func checkFields(file string, n ast.Node, fields map[string]reflect.Type, rule string, ds *Diags) {
+	entries, ok := MapEntries(n)
 	if !ok {
 		return // the decoder reports the type mismatch
 	}
 	for _, e := range entries {
-		key := keyName(e)
+		key := KeyName(e)
 		ft, known := fields[key]
 		if !known {
 			names := make([]string, 0, len(fields))
@@ -373,7 +394,7 @@ func checkFields(file string, n ast.Node, fields map[string]reflect.Type, rule s
 				names = append(names, k)
 			}
 			sort.Strings(names)
-			ds.add(config.SeverityError, file, nodePos(e.Key), rule, key, "unknown key %q (expected one of: %s)", key, strings.Join(names, ", "))
+			ds.Add(SeverityError, file, NodePos(e.Key), rule, key, "unknown key %q (expected one of: %s)", key, strings.Join(names, ", "))
 			continue
 		}
 		checkKeys(file, e.Value, ft, rule, ds)
@@ -400,22 +421,23 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 	return out
 }
 
-// mapEntries returns the key/value pairs of a mapping node.
-func mapEntries(n ast.Node) ([]*ast.MappingValueNode, bool) {
+// MapEntries returns the key/value pairs of a mapping node.
+func MapEntries(n ast.Node) ([]*ast.MappingValueNode, bool) {
 	switch m := n.(type) {
 	case *ast.MappingNode:
 		return m.Values, true
 	case *ast.MappingValueNode:
 		return []*ast.MappingValueNode{m}, true
 	case *ast.TagNode:
-		return mapEntries(m.Value)
+		return MapEntries(m.Value)
 	case *ast.AnchorNode:
-		return mapEntries(m.Value)
+		return MapEntries(m.Value)
 	}
 	return nil, false
 }
 
-func keyName(e *ast.MappingValueNode) string {
+// KeyName returns a mapping entry's key as written.
+func KeyName(e *ast.MappingValueNode) string {
 	if e.Key == nil {
 		return ""
 	}
@@ -425,7 +447,8 @@ func keyName(e *ast.MappingValueNode) string {
 	return e.Key.String()
 }
 
-func isNull(n ast.Node) bool {
+// IsNull reports whether n is missing or a YAML null.
+func IsNull(n ast.Node) bool {
 	if n == nil {
 		return true
 	}
@@ -433,22 +456,22 @@ func isNull(n ast.Node) bool {
 	return ok
 }
 
-// lookup follows a path of mapping keys (string) and sequence indexes (int)
+// Lookup follows a path of mapping keys (string) and sequence indexes (int)
 // from n; it returns nil when the path does not exist.
-func lookup(n ast.Node, path ...any) ast.Node {
+func Lookup(n ast.Node, path ...any) ast.Node {
 	for _, p := range path {
 		if n == nil {
 			return nil
 		}
 		switch k := p.(type) {
 		case string:
-			entries, ok := mapEntries(n)
+			entries, ok := MapEntries(n)
 			if !ok {
 				return nil
 			}
 			var next ast.Node
 			for _, e := range entries {
-				if keyName(e) == k {
+				if KeyName(e) == k {
 					next = e.Value
 					if next == nil {
 						next = e
@@ -468,36 +491,38 @@ func lookup(n ast.Node, path ...any) ast.Node {
 	return n
 }
 
-// posIn returns the position of the node at path under n, falling back to
+// PosIn returns the position of the node at path under n, falling back to
 // the closest existing ancestor.
-func posIn(n ast.Node, path ...any) pos {
+func PosIn(n ast.Node, path ...any) Pos {
 	for i := len(path); i >= 0; i-- {
-		if v := lookup(n, path[:i]...); v != nil {
-			return nodePos(v)
+		if v := Lookup(n, path[:i]...); v != nil {
+			return NodePos(v)
 		}
 	}
-	return pos{}
+	return Pos{}
 }
 
-func nodePos(n ast.Node) pos {
+// NodePos returns where n starts: a block mapping at its first key, an
+// entry at its key.
+func NodePos(n ast.Node) Pos {
 	if n == nil {
-		return pos{}
+		return Pos{}
 	}
 	if m, ok := n.(*ast.MappingNode); ok && len(m.Values) > 0 && !m.IsFlowStyle {
-		return nodePos(m.Values[0].Key)
+		return NodePos(m.Values[0].Key)
 	}
 	if mv, ok := n.(*ast.MappingValueNode); ok && mv.Key != nil {
-		return nodePos(mv.Key)
+		return NodePos(mv.Key)
 	}
 	tk := n.GetToken()
 	if tk == nil || tk.Position == nil {
-		return pos{}
+		return Pos{}
 	}
-	return pos{tk.Position.Line, tk.Position.Column}
+	return Pos{Line: tk.Position.Line, Col: tk.Position.Column}
 }
 
-// scalarString returns a scalar node's value as written.
-func scalarString(n ast.Node) string {
+// ScalarString returns a scalar node's value as written.
+func ScalarString(n ast.Node) string {
 	switch s := n.(type) {
 	case *ast.StringNode:
 		return s.Value
@@ -512,14 +537,14 @@ func scalarString(n ast.Node) string {
 	return ""
 }
 
-func yamlErrPos(err error) pos {
+func yamlErrPos(err error) Pos {
 	var ye yaml.Error
 	if errors.As(err, &ye) {
 		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-			return pos{tk.Position.Line, tk.Position.Column}
+			return Pos{Line: tk.Position.Line, Col: tk.Position.Column}
 		}
 	}
-	return pos{}
+	return Pos{}
 }
 
 func yamlErrMsg(err error) string {
