@@ -28,6 +28,23 @@ type Kind struct {
 	// Show returns the parts of a rendered notification that the admin
 	// API and the editor show, by label. It never shows a secret.
 	Show func(p Parts) map[string]string
+	// Title names the kind to people in messages ("PagerDuty").
+	Title string
+	// Blocks are the template blocks of a kind whose every part is one
+	// (pagerduty, opsgenie, teams, discord), each filling one part; nil
+	// for the kinds the router renders with their own rules (slack: text
+	// and blocks; email: addressing and subject precedence; http: body,
+	// path and headers).
+	Blocks []Block
+	// MessageBlock is the block an inline `message:` stands for.
+	MessageBlock string
+	// Needs lists the blocks of which a template file must define at
+	// least one.
+	Needs []string
+	// SecretKeys are the keys of the kind's block holding a credential
+	// that must come from the environment: written literally in the
+	// rules file, they are warned about (by name, never by value).
+	SecretKeys []string
 	// Summary renders a pacing summary for channel: text is the summary
 	// line, collapsed how many notifications it stands for, byType how
 	// many of each webhook type. Addressing comes from last, the last
@@ -106,4 +123,28 @@ type Unthreaded interface {
 	// Unthreaded reports whether this channel's messages cannot be
 	// replied to or updated.
 	Unthreaded() bool
+}
+
+// Escape names how a template block escapes the values it inserts.
+type Escape string
+
+// The escapings a Block may ask for.
+const (
+	// EscapePlain inserts values as they are.
+	EscapePlain Escape = "plain"
+	// EscapeMarkdown escapes values for Discord and Teams Markdown, so a
+	// customer named "@everyone" shows as written.
+	EscapeMarkdown Escape = "markdown"
+)
+
+// Block is one template block a kind reads and the part of a
+// notification it fills.
+type Block struct {
+	// Name is the block's name in a template file ("summary").
+	Name   string
+	Escape Escape
+	// JSON: the result must be JSON (an object, or Discord's array).
+	JSON bool
+	// Set puts the rendered block in its part.
+	Set func(p *Parts, s string)
 }

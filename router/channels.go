@@ -131,7 +131,7 @@ func (c *compiler) compileChannel(cd config.ChannelDoc) {
 	missingBefore := c.x.missing
 	c.x.expandStruct(reflect.ValueOf(block), kindNode, where+"."+ch.Kind, "")
 	c.rs.secrets = append(c.rs.secrets, secretValues(reflect.ValueOf(block))...)
-	c.warnLiteralSecrets(ch.Kind, kindNode, where+"."+ch.Kind)
+	c.warnLiteralSecrets(ch.Descriptor, kindNode, where+"."+ch.Kind)
 	// A channel whose variables are unset cannot be valid (an empty
 	// token): that is already reported (or, under --dry-run, the channel
 	// only logs), so skip its validation rather than say it twice.

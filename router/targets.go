@@ -361,7 +361,7 @@ func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s Sen
 			}
 		}
 	default:
-		if sk, ok := serviceKindOf(ch.Kind); ok && !c.compileServiceTarget(t, sk, file, tf, s, sn, rule, field) {
+		if sk, ok := blockKind(ch); ok && !c.compileServiceTarget(t, sk, file, tf, s, sn, rule, field) {
 			return nil
 		}
 	}
@@ -512,7 +512,7 @@ func (t *target) render(data map[string]any, raw []byte) (notifiers.Parts, error
 			p.Headers[k] = exec("header "+k, tm)
 		}
 	default:
-		if sk, ok := serviceKindOf(t.channel.Kind); ok {
+		if sk, ok := blockKind(t.channel); ok {
 			// exec records a block's failure in err; keep it first.
 			sp, serr := t.renderService(sk, exec)
 			p, err = sp, cmp.Or(err, serr)

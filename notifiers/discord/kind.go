@@ -10,7 +10,15 @@ var Kind = notifiers.Kind{
 	RatePerSecond: 0.5,
 	Burst:         5,
 	Pacing:        20,
-	Config:        func() notifiers.Settings { return new(Config) },
+	Title:         "Discord",
+	MessageBlock:  "content",
+	Needs:         []string{"content", "embeds"},
+	SecretKeys:    []string{"webhook_url"},
+	Blocks: []notifiers.Block{
+		{Name: "content", Escape: notifiers.EscapeMarkdown, Set: func(p *notifiers.Parts, s string) { p.Text = s }},
+		{Name: "embeds", Escape: notifiers.EscapePlain, JSON: true, Set: func(p *notifiers.Parts, s string) { p.Embeds = s }},
+	},
+	Config: func() notifiers.Settings { return new(Config) },
 	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
 		n, err := New(*cfg.(*Config), o)
 		if err != nil {

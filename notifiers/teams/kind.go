@@ -10,7 +10,15 @@ var Kind = notifiers.Kind{
 	RatePerSecond: 1,
 	Burst:         4,
 	Pacing:        20,
-	Config:        func() notifiers.Settings { return new(Config) },
+	Title:         "Teams",
+	MessageBlock:  "text",
+	Needs:         []string{"card", "text"},
+	SecretKeys:    []string{"webhook_url"},
+	Blocks: []notifiers.Block{
+		{Name: "card", Escape: notifiers.EscapePlain, JSON: true, Set: func(p *notifiers.Parts, s string) { p.Card = s }},
+		{Name: "text", Escape: notifiers.EscapeMarkdown, Set: func(p *notifiers.Parts, s string) { p.Text = s }},
+	},
+	Config: func() notifiers.Settings { return new(Config) },
 	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
 		n, err := New(*cfg.(*Config), o)
 		if err != nil {
