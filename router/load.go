@@ -346,38 +346,24 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *confi
 // that output produced with them can be scrubbed.
 func secretValues(v reflect.Value) []string {
 	var out []string
-	for v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			return nil
+	add := func(x reflect.Value) bool {
+		r, ok := x.Interface().(interface{ Reveal() string })
+		if ok && r.Reveal() != "" {
+			out = append(out, r.Reveal())
 		}
-		v = v.Elem()
+		return ok
 	}
-	if v.Kind() != reflect.Struct {
-		return nil
-	}
-	for i := range v.NumField() {
-		f := v.Field(i)
-		if !v.Type().Field(i).IsExported() {
-			continue
+	config.Walk(v, nil, "", func(f config.Field) bool {
+		if add(f.Value) {
+			return false
 		}
-		switch x := f.Interface().(type) {
-		case interface{ Reveal() string }:
-			if s := x.Reveal(); s != "" {
-				out = append(out, s)
-			}
-			continue
-		}
-		switch f.Kind() {
-		case reflect.Pointer, reflect.Struct:
-			out = append(out, secretValues(f)...)
-		case reflect.Map:
-			for _, k := range f.MapKeys() {
-				if r, ok := f.MapIndex(k).Interface().(interface{ Reveal() string }); ok && r.Reveal() != "" {
-					out = append(out, r.Reveal())
-				}
+		if f.Value.Kind() == reflect.Map {
+			for _, k := range f.Value.MapKeys() {
+				add(f.Value.MapIndex(k))
 			}
 		}
-	}
+		return true
+	})
 	return out
 }
 

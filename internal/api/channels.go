@@ -133,31 +133,20 @@ func (a *API) writtenChannels() map[string]map[string]any {
 // kind, found from the secret types of every kind's configuration.
 func secretKeys() map[string]bool {
 	out := map[string]bool{}
-	var walk func(t reflect.Type)
-	walk = func(t reflect.Type) {
-		for t.Kind() == reflect.Pointer {
-			t = t.Elem()
-		}
-		if t.Kind() != reflect.Struct {
-			return
-		}
-		for i := range t.NumField() {
-			f := t.Field(i)
-			key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			ft := f.Type
+	for _, f := range channelFields() {
+		config.Walk(reflect.Zero(f.typ), nil, "", func(cf config.Field) bool {
+			ft := cf.Struct.Type
 			if ft.Kind() == reflect.Map {
 				ft = ft.Elem()
 			}
 			switch ft {
 			case reflect.TypeFor[secret.String](), reflect.TypeFor[secret.URL]():
+				key, _, _ := strings.Cut(cf.Struct.Tag.Get("yaml"), ",")
 				out[key] = true
-				continue
+				return false
 			}
-			walk(f.Type)
-		}
-	}
-	for _, f := range channelFields() {
-		walk(f.typ)
+			return true
+		})
 	}
 	return out
 }
