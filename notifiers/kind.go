@@ -45,6 +45,14 @@ type Kind struct {
 	// that must come from the environment: written literally in the
 	// rules file, they are warned about (by name, never by value).
 	SecretKeys []string
+	// Notice shapes an operational notice about a channel (it opened,
+	// recovered, or had deliveries go dead) from its rendered forms; nil
+	// sends the text alone.
+	Notice func(n Notice) Parts
+	// EscapeValue, when set, escapes the values (a channel's name, an
+	// error, rule names) inserted in a notice's text, for a kind whose
+	// text is markup (Slack mrkdwn).
+	EscapeValue func(string) string
 	// Summary renders a pacing summary for channel: text is the summary
 	// line, collapsed how many notifications it stands for, byType how
 	// many of each webhook type. Addressing comes from last, the last
@@ -148,3 +156,19 @@ type Block struct {
 	// Set puts the rendered block in its part.
 	Set func(p *Parts, s string)
 }
+
+// Notice is an operational notice about a channel, rendered once for
+// every kind; Kind.Notice picks the forms its kind sends.
+type Notice struct {
+	// Summary is one line; Subject is the summary as an email subject;
+	// Text is the whole notice.
+	Summary, Subject, Text string
+	// JSON is the notice as a JSON object (its type, the channel, counts
+	// and the summary as "text"), for a kind that sends data.
+	JSON []byte
+}
+
+// SummaryNotice is the notice of an alerting kind: the summary line as
+// the alert's summary (or message, or text), the whole notice as its
+// description.
+func SummaryNotice(n Notice) Parts { return Parts{Text: n.Summary, Description: n.Text} }

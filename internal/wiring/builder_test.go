@@ -18,7 +18,7 @@ var _ router.Builder = wiring.Builder{}
 // own, so two channels of one kind never share settings.
 func TestKindConfigs(t *testing.T) {
 	for _, k := range wiring.Kinds() {
-		if k.Config == nil || k.New == nil || k.Show == nil || k.Summary == nil {
+		if k.Config == nil || k.New == nil || k.Show == nil || k.Summary == nil || k.Notice == nil {
 			t.Fatalf("kind %s: descriptor incomplete", k.Name)
 		}
 		if a, b := k.Config(), k.Config(); a == b {

@@ -31,5 +31,8 @@ var Kind = notifiers.Kind{
 	Show: func(p notifiers.Parts) map[string]string {
 		return notifiers.ShowParts("message", p.Text, "description", p.Description, "details", p.Details)
 	},
+	// The summary line as the alert's summary, message or text; the
+	// whole notice as Opsgenie's description.
+	Notice:  notifiers.SummaryNotice,
 	Summary: notifiers.TextSummary,
 }

@@ -36,5 +36,8 @@ var Kind = notifiers.Kind{
 	Show: func(p notifiers.Parts) map[string]string {
 		return notifiers.ShowParts("summary", p.Text, "details", p.Details, "source", p.Source)
 	},
+	// The summary line as the alert's summary, message or text; the
+	// whole notice as Opsgenie's description.
+	Notice:  notifiers.SummaryNotice,
 	Summary: notifiers.TextSummary,
 }

@@ -1,6 +1,10 @@
 package slack
 
-import "github.com/switchboard-dev/switchboard/notifiers"
+import (
+	"strings"
+
+	"github.com/switchboard-dev/switchboard/notifiers"
+)
 
 // Kind describes the Slack channel kind: one message a second (burst 3),
 // Slack's own pace, and a backlog above 20 collapsed into one summary.
@@ -20,7 +24,9 @@ var Kind = notifiers.Kind{
 	Show: func(p notifiers.Parts) map[string]string {
 		return notifiers.ShowParts("text", p.Text, "blocks", p.Blocks)
 	},
-	Summary: notifiers.TextSummary,
+	Notice:      func(n notifiers.Notice) notifiers.Parts { return notifiers.Parts{Text: n.Text} },
+	EscapeValue: strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace,
+	Summary:     notifiers.TextSummary,
 }
 
 // Unthreaded reports whether the channel posts through an incoming

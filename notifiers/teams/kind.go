@@ -30,5 +30,8 @@ var Kind = notifiers.Kind{
 	Show: func(p notifiers.Parts) map[string]string {
 		return notifiers.ShowParts("text", p.Text, "card", p.Card)
 	},
+	// The summary line as the alert's summary, message or text; the
+	// whole notice as Opsgenie's description.
+	Notice:  notifiers.SummaryNotice,
 	Summary: notifiers.TextSummary,
 }

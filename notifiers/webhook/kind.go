@@ -32,6 +32,9 @@ var Kind = notifiers.Kind{
 		}
 		return m
 	},
+	Notice: func(n notifiers.Notice) notifiers.Parts {
+		return notifiers.Parts{Body: string(n.JSON), ContentType: "application/json"}
+	},
 	Summary: func(channel string, last notifiers.Parts, text string, collapsed int, byType map[string]int) notifiers.Parts {
 		p := notifiers.Addressing(last)
 		b, _ := json.Marshal(map[string]any{"summary": map[string]any{
