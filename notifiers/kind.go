@@ -45,6 +45,13 @@ type Kind struct {
 	// that must come from the environment: written literally in the
 	// rules file, they are warned about (by name, never by value).
 	SecretKeys []string
+	// NoConversations, when set, says why the kind's channels cannot hold
+	// a conversation (thread or update keys), after "channel NAME":
+	// "is HTTP, which has no conversations (…)".
+	NoConversations string
+	// NoUpdates, when set, says why a conversation of the kind cannot
+	// update its first message (use thread instead).
+	NoUpdates string
 	// Notice shapes an operational notice about a channel (it opened,
 	// recovered, or had deliveries go dead) from its rendered forms; nil
 	// sends the text alone.

@@ -159,11 +159,11 @@ func (c *compiler) compileTargetConversation(rule *Rule, ruleNode ast.Node, j in
 	case s.Broadcast && mode == notifiers.ModeUpdate:
 		// Reported, and the key kept: the rule's other checks stay true.
 		c.ds.Add(config.SeverityError, c.file, config.PosIn(sn, "broadcast"), rule.Name, field+".broadcast", "%s: broadcast goes with thread, not update", field)
-	case t.channel.Kind == KindHTTP:
-		c.ds.Add(config.SeverityError, c.file, at, rule.Name, field+"."+mode, "%s.%s: channel %q is HTTP, which has no conversations (Slack and email do)", field, mode, t.channel.Name)
+	case t.channel.Descriptor.NoConversations != "":
+		c.ds.Add(config.SeverityError, c.file, at, rule.Name, field+"."+mode, "%s.%s: channel %q %s", field, mode, t.channel.Name, t.channel.Descriptor.NoConversations)
 		return
-	case t.channel.Kind == KindEmail && mode == notifiers.ModeUpdate:
-		c.ds.Add(config.SeverityError, c.file, at, rule.Name, field+".update", "%s.update: a sent email cannot be edited; use thread (follow-ups carry In-Reply-To)", field)
+	case t.channel.Descriptor.NoUpdates != "" && mode == notifiers.ModeUpdate:
+		c.ds.Add(config.SeverityError, c.file, at, rule.Name, field+".update", "%s.update: %s", field, t.channel.Descriptor.NoUpdates)
 		return
 	case t.channel.unthreaded():
 		c.ds.Add(config.SeverityError, c.file, at, rule.Name, field+"."+mode,

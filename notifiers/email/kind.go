@@ -23,7 +23,8 @@ var Kind = notifiers.Kind{
 		return notifiers.ShowParts("to", strings.Join(p.To, ", "), "cc", strings.Join(p.Cc, ", "),
 			"subject", p.Subject, "text", p.Text, "html", p.HTML)
 	},
-	Notice: func(n notifiers.Notice) notifiers.Parts { return notifiers.Parts{Subject: n.Subject, Text: n.Text} },
+	NoUpdates: "a sent email cannot be edited; use thread (follow-ups carry In-Reply-To)",
+	Notice:    func(n notifiers.Notice) notifiers.Parts { return notifiers.Parts{Subject: n.Subject, Text: n.Text} },
 	Summary: func(channel string, last notifiers.Parts, text string, collapsed int, byType map[string]int) notifiers.Parts {
 		p := notifiers.TextSummary(channel, last, text, collapsed, byType)
 		p.Subject = fmt.Sprintf("+%d more notifications", collapsed)

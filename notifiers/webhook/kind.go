@@ -32,6 +32,7 @@ var Kind = notifiers.Kind{
 		}
 		return m
 	},
+	NoConversations: "is HTTP, which has no conversations (Slack and email do)",
 	Notice: func(n notifiers.Notice) notifiers.Parts {
 		return notifiers.Parts{Body: string(n.JSON), ContentType: "application/json"}
 	},
