@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/lago"
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
@@ -71,7 +72,7 @@ func TestRulesFile(t *testing.T) {
 			if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			rs, _, err := router.Load(router.LoadOptions{RulesPath: path, TemplatesDir: filepath.Join(dir, "templates"), Catalog: catalog})
+			rs, _, err := router.Load(router.LoadOptions{Builder: wiring.Builder{}, RulesPath: path, TemplatesDir: filepath.Join(dir, "templates"), Catalog: catalog})
 			if err != nil {
 				t.Fatalf("load:\n%v\n%s", err, src[:min(len(src), 2000)])
 			}

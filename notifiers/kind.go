@@ -15,20 +15,51 @@ type Kind struct {
 	// Pacing is the default backlog above which the overflow collapses
 	// into one summary (zero: off).
 	Pacing int
-	// Conversations is set when a delivery can join a conversation
-	// (`thread:`/`update:` on a target): a reply or an edit of the first
-	// message (Slack, email), or one incident or alert under the
-	// conversation's key (PagerDuty, Opsgenie).
-	Conversations bool
 	// TestRecipient is set when Send test asks for a recipient (an
 	// address the test goes to instead of the configured ones).
 	TestRecipient bool
+	// Config returns a new, empty configuration block of the kind (a
+	// pointer to the package's Config, a Settings) for the rules file's
+	// block to be decoded into: its YAML keys are the block's keys.
+	Config func() Settings
 	// New builds the kind's notifier from its configuration block (a
 	// pointer to the package's Config, validated).
 	New func(cfg any, o Options) (Notifier, error)
 	// Show returns the parts of a rendered notification that the admin
 	// API and the editor show, by label. It never shows a secret.
 	Show func(p Parts) map[string]string
+	// Title names the kind to people in messages ("PagerDuty").
+	Title string
+	// Blocks are the template blocks of a kind whose every part is one
+	// (pagerduty, opsgenie, teams, discord), each filling one part; nil
+	// for the kinds the router renders with their own rules (slack: text
+	// and blocks; email: addressing and subject precedence; http: body,
+	// path and headers).
+	Blocks []Block
+	// MessageBlock is the block an inline `message:` stands for.
+	MessageBlock string
+	// Needs lists the blocks of which a template file must define at
+	// least one.
+	Needs []string
+	// SecretKeys are the keys of the kind's block holding a credential
+	// that must come from the environment: written literally in the
+	// rules file, they are warned about (by name, never by value).
+	SecretKeys []string
+	// NoConversations, when set, says why the kind's channels cannot hold
+	// a conversation (thread or update keys), after "channel NAME":
+	// "is HTTP, which has no conversations (…)".
+	NoConversations string
+	// NoUpdates, when set, says why a conversation of the kind cannot
+	// update its first message (use thread instead).
+	NoUpdates string
+	// Notice shapes an operational notice about a channel (it opened,
+	// recovered, or had deliveries go dead) from its rendered forms; nil
+	// sends the text alone.
+	Notice func(n Notice) Parts
+	// EscapeValue, when set, escapes the values (a channel's name, an
+	// error, rule names) inserted in a notice's text, for a kind whose
+	// text is markup (Slack mrkdwn).
+	EscapeValue func(string) string
 	// Summary renders a pacing summary for channel: text is the summary
 	// line, collapsed how many notifications it stands for, byType how
 	// many of each webhook type. Addressing comes from last, the last
@@ -61,3 +92,90 @@ func TextSummary(_ string, last Parts, text string, _ int, _ map[string]int) Par
 	p.Text = text
 	return p
 }
+
+// Settings is a kind's configuration block as the rules file writes it.
+type Settings interface {
+	// Validate reports every problem of the block, each a *FieldError
+	// naming its field (joined with errors.Join).
+	Validate() error
+}
+
+// Addressed is implemented by the Settings of a kind whose notifications
+// are addressed by templates written in the channel (email: subject, to,
+// cc): the router compiles them with the rule's.
+type Addressed interface {
+	Addresses() Addresses
+}
+
+// Addresses are a channel's addressing templates, as written.
+type Addresses struct {
+	// Subject is the channel's subject template; empty: the template's or
+	// the built-in one.
+	Subject string
+	// To and Cc are recipient templates; each may render to several
+	// addresses ("a@x, b@y").
+	To, Cc []string
+	// MaxRecipients bounds the addresses one templated entry may render
+	// to (at least 1).
+	MaxRecipients int
+}
+
+// Routed is implemented by the Settings of a kind that sends to a URL
+// whose path, query and header values may be templates (http).
+type Routed interface {
+	// PathTemplate returns the URL's path and query as written, with
+	// their template actions.
+	PathTemplate() string
+	// HeaderTemplates returns every header value as written (revealed:
+	// the router compiles them and never shows them).
+	HeaderTemplates() map[string]string
+}
+
+// Unthreaded is implemented by the Settings of a kind that may send
+// through a way returning no message to reply to or edit (a Slack
+// incoming webhook).
+type Unthreaded interface {
+	// Unthreaded reports whether this channel's messages cannot be
+	// replied to or updated.
+	Unthreaded() bool
+}
+
+// Escape names how a template block escapes the values it inserts.
+type Escape string
+
+// The escapings a Block may ask for.
+const (
+	// EscapePlain inserts values as they are.
+	EscapePlain Escape = "plain"
+	// EscapeMarkdown escapes values for Discord and Teams Markdown, so a
+	// customer named "@everyone" shows as written.
+	EscapeMarkdown Escape = "markdown"
+)
+
+// Block is one template block a kind reads and the part of a
+// notification it fills.
+type Block struct {
+	// Name is the block's name in a template file ("summary").
+	Name   string
+	Escape Escape
+	// JSON: the result must be JSON (an object, or Discord's array).
+	JSON bool
+	// Set puts the rendered block in its part.
+	Set func(p *Parts, s string)
+}
+
+// Notice is an operational notice about a channel, rendered once for
+// every kind; Kind.Notice picks the forms its kind sends.
+type Notice struct {
+	// Summary is one line; Subject is the summary as an email subject;
+	// Text is the whole notice.
+	Summary, Subject, Text string
+	// JSON is the notice as a JSON object (its type, the channel, counts
+	// and the summary as "text"), for a kind that sends data.
+	JSON []byte
+}
+
+// SummaryNotice is the notice of an alerting kind: the summary line as
+// the alert's summary (or message, or text), the whole notice as its
+// description.
+func SummaryNotice(n Notice) Parts { return Parts{Text: n.Summary, Description: n.Text} }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/lago"
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 )
 
 // benchSizes are the rule counts the routing benchmarks compare: the
@@ -60,6 +61,7 @@ func benchLoad(tb testing.TB, rules string, templates map[string]string) (*Rules
 	tb.Helper()
 	dir := tb.TempDir()
 	o := LoadOptions{
+		Builder:   wiring.Builder{},
 		RulesPath: filepath.Join(dir, "rules.yaml"), TemplatesDir: filepath.Join(dir, "templates"),
 		Env: testEnv(nil), Catalog: mustCatalog(tb),
 	}

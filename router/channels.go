@@ -1,10 +1,6 @@
 package router
 
 import (
-	"github.com/switchboard-dev/switchboard/internal/wiring"
-
-	"github.com/switchboard-dev/switchboard/config"
-
 	"context"
 	"errors"
 	"log/slog"
@@ -15,10 +11,9 @@ import (
 
 	"github.com/goccy/go-yaml/ast"
 
+	"github.com/switchboard-dev/switchboard/config"
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/notifiers"
-	"github.com/switchboard-dev/switchboard/notifiers/email"
-	"github.com/switchboard-dev/switchboard/notifiers/webhook"
 	"github.com/switchboard-dev/switchboard/router/schedule"
 )
 
@@ -81,26 +76,24 @@ type Channel struct {
 	// one summary message; zero: off.
 	Pacing int
 
-	email *email.Config
-	http  *webhook.Config
-	// slackWebhook is set for a Slack channel that posts through an
-	// incoming webhook (no message ts: no threads or updates).
-	slackWebhook bool
+	// settings is the channel's kind block as decoded by its descriptor
+	// (a pointer to the notifier package's Config).
+	settings notifiers.Settings
 }
 
-// This file is the one place that knows every channel kind: it validates
-// each kind's block and builds its notifier.
-
-func (c *compiler) compileChannel(cd channelDoc) {
-	if !cd.ok {
+// compileChannel applies a channel's shared settings and asks its kind's
+// descriptor (from the Builder) to validate the kind block and build the
+// notifier.
+func (c *compiler) compileChannel(cd config.ChannelDoc) {
+	if !cd.OK {
 		// Its problems are reported; rules sending to it are not
 		// reported again as sending to an unknown channel.
-		c.brokenChannels[cd.name] = true
+		c.brokenChannels[cd.Name] = true
 		return
 	}
-	cfg := cd.cfg
+	cfg := cd.Config
 	ch := &Channel{
-		Name:        cd.name,
+		Name:        cd.Name,
 		Timeout:     DefaultTimeout,
 		Concurrency: DefaultConcurrency,
 		MaxAttempts: DefaultMaxAttempts,
@@ -112,56 +105,40 @@ func (c *compiler) compileChannel(cd channelDoc) {
 		BreakerProbe:    DefaultProbe,
 		OnFailure:       cfg.OnFailure,
 	}
-	where := "channels." + cd.name
-	if !ValidName(cd.name) {
-		c.ds.add(config.SeverityError, c.file, cd.key, "", where, "channel name %q: use letters, digits, '-', '_' and '.'", cd.name)
+	where := "channels." + cd.Name
+	if !ValidName(cd.Name) {
+		c.ds.Add(config.SeverityError, c.file, cd.Key, "", where, "channel name %q: use letters, digits, '-', '_' and '.'", cd.Name)
 	}
-	var kinds []string
-	var block any
-	for _, k := range []struct {
-		name string
-		set  bool
-		cfg  any
-	}{
-		{KindSlack, cfg.Slack != nil || lookup(cd.node, KindSlack) != nil, cfg.Slack},
-		{KindEmail, cfg.Email != nil || lookup(cd.node, KindEmail) != nil, cfg.Email},
-		{KindHTTP, cfg.HTTP != nil || lookup(cd.node, KindHTTP) != nil, cfg.HTTP},
-		{KindPagerDuty, cfg.PagerDuty != nil || lookup(cd.node, KindPagerDuty) != nil, cfg.PagerDuty},
-		{KindOpsgenie, cfg.Opsgenie != nil || lookup(cd.node, KindOpsgenie) != nil, cfg.Opsgenie},
-		{KindTeams, cfg.Teams != nil || lookup(cd.node, KindTeams) != nil, cfg.Teams},
-		{KindDiscord, cfg.Discord != nil || lookup(cd.node, KindDiscord) != nil, cfg.Discord},
-	} {
-		if k.set {
-			kinds = append(kinds, k.name)
-			ch.Kind, block = k.name, k.cfg
-		}
-	}
+	kinds := cd.Kinds
 	switch len(kinds) {
 	case 0:
-		c.ds.add(config.SeverityError, c.file, cd.key, "", where, "channel %q needs one of %s", cd.name, strings.Join(wiring.KindNames(), ", "))
+		c.ds.Add(config.SeverityError, c.file, cd.Key, "", where, "channel %q needs one of %s", cd.Name, strings.Join(c.o.Builder.KindNames(), ", "))
 		return
 	case 1:
 	default:
-		c.ds.add(config.SeverityError, c.file, cd.key, "", where, "channel %q sets %s: use exactly one", cd.name, strings.Join(kinds, " and "))
+		c.ds.Add(config.SeverityError, c.file, cd.Key, "", where, "channel %q sets %s: use exactly one", cd.Name, strings.Join(kinds, " and "))
 		return
 	}
-	ch.Descriptor, _ = wiring.Kind(ch.Kind)
-	if reflect.ValueOf(block).IsNil() {
-		c.ds.add(config.SeverityError, c.file, posIn(cd.node, ch.Kind), "", where, "channel %q: the %s block is empty", cd.name, ch.Kind)
+	ch.Kind = kinds[0]
+	ch.Descriptor, _ = c.o.Builder.Kind(ch.Kind)
+	block := cfg.Settings
+	if block == nil {
+		c.ds.Add(config.SeverityError, c.file, config.PosIn(cd.Node, ch.Kind), "", where, "channel %q: the %s block is empty", cd.Name, ch.Kind)
 		return
 	}
-	kindNode := lookup(cd.node, ch.Kind)
+	ch.settings = block
+	kindNode := config.Lookup(cd.Node, ch.Kind)
 	missingBefore := c.x.missing
 	c.x.expandStruct(reflect.ValueOf(block), kindNode, where+"."+ch.Kind, "")
 	c.rs.secrets = append(c.rs.secrets, secretValues(reflect.ValueOf(block))...)
-	c.warnLiteralSecrets(ch.Kind, kindNode, where+"."+ch.Kind)
+	c.warnLiteralSecrets(ch.Descriptor, kindNode, where+"."+ch.Kind)
 	// A channel whose variables are unset cannot be valid (an empty
 	// token): that is already reported (or, under --dry-run, the channel
 	// only logs), so skip its validation rather than say it twice.
 	hadUnset := c.x.missing > missingBefore
 
 	if cfg.Timeout < 0 || cfg.Concurrency < 0 {
-		c.ds.add(config.SeverityError, c.file, cd.key, "", where, "channel %q: timeout and concurrency must be positive", cd.name)
+		c.ds.Add(config.SeverityError, c.file, cd.Key, "", where, "channel %q: timeout and concurrency must be positive", cd.Name)
 	}
 	if cfg.Timeout > 0 {
 		ch.Timeout = cfg.Timeout
@@ -172,7 +149,7 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	ch.RatePerSecond, ch.Burst = ch.Descriptor.RatePerSecond, ch.Descriptor.Burst
 	if r := cfg.Rate; r != nil {
 		if r.PerSecond < 0 || r.Burst < 0 {
-			c.ds.add(config.SeverityError, c.file, posIn(cd.node, "rate"), "", where+".rate", "channel %q: rate must be positive (per_second: 0 means unlimited)", cd.name)
+			c.ds.Add(config.SeverityError, c.file, config.PosIn(cd.Node, "rate"), "", where+".rate", "channel %q: rate must be positive (per_second: 0 means unlimited)", cd.Name)
 		}
 		ch.RatePerSecond, ch.Burst = r.PerSecond, r.Burst
 		if ch.Burst == 0 && ch.RatePerSecond > 0 {
@@ -181,7 +158,7 @@ func (c *compiler) compileChannel(cd channelDoc) {
 	}
 	if r := cfg.Retry; r != nil {
 		if r.MaxAttempts < 0 || r.MaxAge < 0 || r.Backoff < 0 || r.MaxBackoff < 0 {
-			c.ds.add(config.SeverityError, c.file, posIn(cd.node, "retry"), "", where+".retry", "channel %q: retry limits must be positive", cd.name)
+			c.ds.Add(config.SeverityError, c.file, config.PosIn(cd.Node, "retry"), "", where+".retry", "channel %q: retry limits must be positive", cd.Name)
 		}
 		if r.MaxAttempts > 0 {
 			ch.MaxAttempts = r.MaxAttempts
@@ -196,15 +173,15 @@ func (c *compiler) compileChannel(cd channelDoc) {
 			ch.MaxBackoff = r.MaxBackoff
 		}
 		if ch.MaxBackoff < ch.Backoff {
-			c.ds.add(config.SeverityError, c.file, posIn(cd.node, "retry", "max_backoff"), "", where+".retry.max_backoff",
-				"channel %q: retry.max_backoff (%s) is shorter than retry.backoff (%s)", cd.name,
+			c.ds.Add(config.SeverityError, c.file, config.PosIn(cd.Node, "retry", "max_backoff"), "", where+".retry.max_backoff",
+				"channel %q: retry.max_backoff (%s) is shorter than retry.backoff (%s)", cd.Name,
 				FormatDuration(ch.MaxBackoff), FormatDuration(ch.Backoff))
 		}
 	}
 	if b := cfg.Breaker; b != nil {
 		if b.Failures < 0 || b.Probe < 0 {
-			c.ds.add(config.SeverityError, c.file, posIn(cd.node, "breaker"), "", where+".breaker",
-				"channel %q: breaker.failures and breaker.probe must be positive", cd.name)
+			c.ds.Add(config.SeverityError, c.file, config.PosIn(cd.Node, "breaker"), "", where+".breaker",
+				"channel %q: breaker.failures and breaker.probe must be positive", cd.Name)
 		}
 		if b.Failures > 0 {
 			ch.BreakerFailures = b.Failures
@@ -214,61 +191,57 @@ func (c *compiler) compileChannel(cd channelDoc) {
 		}
 	}
 
-	c.compileChannelFatigue(ch, cfg, cd.node, where)
+	c.compileChannelFatigue(ch, cfg, cd.Node, where)
 
-	ch.email, ch.http = cfg.Email, cfg.HTTP
-	if cfg.Slack != nil {
-		ch.slackWebhook = !cfg.Slack.WebhookURL.IsZero()
-	}
-	if err := block.(interface{ Validate() error }).Validate(); err != nil && !hadUnset {
-		c.fieldErrors(err, kindNode, cd.name, where+"."+ch.Kind)
-		c.rs.Channels[cd.name] = ch // known, so rules don't also say "unknown channel"
+	if err := block.Validate(); err != nil && !hadUnset {
+		c.fieldErrors(err, kindNode, cd.Name, where+"."+ch.Kind)
+		c.rs.Channels[cd.Name] = ch // known, so rules don't also say "unknown channel"
 		return
 	}
-	if c.ds.hasErrors() {
-		c.rs.Channels[cd.name] = ch
+	if c.ds.HasErrors() {
+		c.rs.Channels[cd.Name] = ch
 		return
 	}
 	if c.o.DryRun {
-		ch.Notifier = &dryRunNotifier{logger: c.o.Logger, channel: cd.name, kind: ch.Kind, rs: c.rs}
+		ch.Notifier = &dryRunNotifier{logger: c.o.Logger, channel: cd.Name, kind: ch.Kind, rs: c.rs}
 	} else {
 		n, err := ch.Descriptor.New(block, notifiers.Options{Timeout: ch.Timeout})
 		if err != nil {
-			c.ds.add(config.SeverityError, c.file, posIn(cd.node, ch.Kind), "", where, "channel %q: %s", cd.name, secret.Scrub(err.Error(), c.rs.secrets...))
+			c.ds.Add(config.SeverityError, c.file, config.PosIn(cd.Node, ch.Kind), "", where, "channel %q: %s", cd.Name, secret.Scrub(err.Error(), c.rs.secrets...))
 		}
 		ch.Notifier = n
 	}
-	c.rs.Channels[cd.name] = ch
-	c.rs.channelOrder = append(c.rs.channelOrder, cd.name)
+	c.rs.Channels[cd.Name] = ch
+	c.rs.channelOrder = append(c.rs.channelOrder, cd.Name)
 }
 
 // resolveOnFailure checks every on_failure and applies the top-level
 // default to the channels without their own. A channel never notifies
 // itself: naming itself is an error, and the default channel keeps none.
-func (c *compiler) resolveOnFailure(doc *document) {
+func (c *compiler) resolveOnFailure(doc *config.Document) {
 	known := func(name string) bool { _, ok := c.rs.Channels[name]; return ok }
-	def := doc.onFailure
+	def := doc.OnFailure
 	if def != "" && !known(def) {
-		c.ds.add(config.SeverityError, c.file, doc.onFailurePos, "", "on_failure", "on_failure: unknown channel %q%s",
+		c.ds.Add(config.SeverityError, c.file, doc.OnFailurePos, "", "on_failure", "on_failure: unknown channel %q%s",
 			def, c.suggestChannel(def))
 		def = ""
 	}
-	for _, cd := range doc.channels {
-		ch, ok := c.rs.Channels[cd.name]
+	for _, cd := range doc.Channels {
+		ch, ok := c.rs.Channels[cd.Name]
 		if !ok {
 			continue
 		}
-		where := "channels." + cd.name + ".on_failure"
+		where := "channels." + cd.Name + ".on_failure"
 		switch {
-		case ch.OnFailure == cd.name:
-			c.ds.add(config.SeverityError, c.file, posIn(cd.node, "on_failure"), "", where,
-				"channel %q: on_failure names the channel itself; name another channel", cd.name)
+		case ch.OnFailure == cd.Name:
+			c.ds.Add(config.SeverityError, c.file, config.PosIn(cd.Node, "on_failure"), "", where,
+				"channel %q: on_failure names the channel itself; name another channel", cd.Name)
 			ch.OnFailure = ""
 		case ch.OnFailure != "" && !known(ch.OnFailure):
-			c.ds.add(config.SeverityError, c.file, posIn(cd.node, "on_failure"), "", where,
-				"channel %q: on_failure: unknown channel %q%s", cd.name, ch.OnFailure, c.suggestChannel(ch.OnFailure))
+			c.ds.Add(config.SeverityError, c.file, config.PosIn(cd.Node, "on_failure"), "", where,
+				"channel %q: on_failure: unknown channel %q%s", cd.Name, ch.OnFailure, c.suggestChannel(ch.OnFailure))
 			ch.OnFailure = ""
-		case ch.OnFailure == "" && def != cd.name:
+		case ch.OnFailure == "" && def != cd.Name:
 			ch.OnFailure = def
 		}
 	}
@@ -285,11 +258,11 @@ func (c *compiler) fieldErrors(err error, kn ast.Node, channel, where string) {
 	for _, e := range list {
 		var fe *notifiers.FieldError
 		if errors.As(e, &fe) {
-			at := posIn(kn, fieldPath(fe.Field)...)
-			c.ds.add(config.SeverityError, c.file, at, "", where+"."+fe.Field, "channel %q: %s: %s", channel, fe.Field, secret.Scrub(fe.Message, c.rs.secrets...))
+			at := config.PosIn(kn, fieldPath(fe.Field)...)
+			c.ds.Add(config.SeverityError, c.file, at, "", where+"."+fe.Field, "channel %q: %s: %s", channel, fe.Field, secret.Scrub(fe.Message, c.rs.secrets...))
 			continue
 		}
-		c.ds.add(config.SeverityError, c.file, nodePos(kn), "", where, "channel %q: %s", channel, secret.Scrub(e.Error(), c.rs.secrets...))
+		c.ds.Add(config.SeverityError, c.file, config.NodePos(kn), "", where, "channel %q: %s", channel, secret.Scrub(e.Error(), c.rs.secrets...))
 	}
 }
 
@@ -353,4 +326,11 @@ func (d *dryRunNotifier) Notify(ctx context.Context, dl notifiers.Notification) 
 	}
 	d.logger.InfoContext(ctx, "dry-run notification", attrs...)
 	return nil
+}
+
+// unthreaded reports whether the channel's messages cannot be replied to
+// or updated (a Slack incoming webhook returns no message ts).
+func (ch *Channel) unthreaded() bool {
+	u, ok := ch.settings.(notifiers.Unthreaded)
+	return ok && u.Unthreaded()
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/switchboard-dev/switchboard/internal/lago"
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -45,7 +46,7 @@ func TestCheckGolden(t *testing.T) {
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
 		t.Run(name, func(t *testing.T) {
-			_, diags, _ := Load(LoadOptions{RulesPath: f, TemplatesDir: "testdata/templates", Env: env, Catalog: catalog})
+			_, diags, _ := Load(LoadOptions{Builder: wiring.Builder{}, RulesPath: f, TemplatesDir: "testdata/templates", Env: env, Catalog: catalog})
 			var b strings.Builder
 			for _, d := range diags {
 				b.WriteString(d.String())
@@ -79,6 +80,7 @@ func TestCheckGolden(t *testing.T) {
 // golden files: every mistake is reported, with its position and rule.
 func TestCheckReportsEveryProblem(t *testing.T) {
 	_, diags, err := Load(LoadOptions{
+		Builder:   wiring.Builder{},
 		RulesPath: "testdata/rules/three_mistakes.yaml", TemplatesDir: "testdata/templates",
 		Env: testEnv(map[string]string{"SLACK_BOT_TOKEN": "x"}), Catalog: mustCatalog(t),
 	})
@@ -123,7 +125,7 @@ func TestTemplatesDirIsASymlink(t *testing.T) {
 	if err := os.WriteFile(rules, []byte("channels:\n  ops:\n    slack: {webhook_url: \"https://hooks.slack.com/services/T/B/x\"}\nrules:\n  - name: r\n    when: \"true\"\n    send: [{to: ops, template: hi.tmpl}]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, diags, err := Load(LoadOptions{RulesPath: rules, TemplatesDir: link})
+	_, diags, err := Load(LoadOptions{Builder: wiring.Builder{}, RulesPath: rules, TemplatesDir: link})
 	if err == nil || len(diags) != 1 || diags[0].File != filepath.Join(link, "hi.tmpl") || !strings.Contains(diags[0].Message, "money takes 2 arguments, got 1") {
 		t.Fatalf("want the template's one error, named under the link: %v %v", err, diags)
 	}

@@ -137,10 +137,10 @@ func EventTime(data map[string]any) (t time.Time, ok bool) {
 // broadcast keys.
 func (c *compiler) compileTargetConversation(rule *Rule, ruleNode ast.Node, j int, s SendConfig, t *target) {
 	field := fmt.Sprintf("send[%d]", j)
-	sn := lookup(ruleNode, "send", j)
+	sn := config.Lookup(ruleNode, "send", j)
 	if s.Thread == "" && s.Update == "" {
 		if s.Broadcast {
-			c.ds.add(config.SeverityError, c.file, posIn(sn, "broadcast"), rule.Name, field+".broadcast", "%s: broadcast needs thread (a key template)", field)
+			c.ds.Add(config.SeverityError, c.file, config.PosIn(sn, "broadcast"), rule.Name, field+".broadcast", "%s: broadcast needs thread (a key template)", field)
 		}
 		return
 	}
@@ -148,36 +148,36 @@ func (c *compiler) compileTargetConversation(rule *Rule, ruleNode ast.Node, j in
 	if s.Update != "" {
 		mode, src = notifiers.ModeUpdate, s.Update
 	}
-	at := posIn(sn, mode)
+	at := config.PosIn(sn, mode)
 	switch {
 	case s.Thread != "" && s.Update != "":
-		c.ds.add(config.SeverityError, c.file, posIn(sn, "update"), rule.Name, field+".update", "%s: set thread or update, not both", field)
+		c.ds.Add(config.SeverityError, c.file, config.PosIn(sn, "update"), rule.Name, field+".update", "%s: set thread or update, not both", field)
 		return
 	case strings.TrimSpace(src) == "":
-		c.ds.add(config.SeverityError, c.file, at, rule.Name, field+"."+mode, "%s.%s: the key template is empty", field, mode)
+		c.ds.Add(config.SeverityError, c.file, at, rule.Name, field+"."+mode, "%s.%s: the key template is empty", field, mode)
 		return
 	case s.Broadcast && mode == notifiers.ModeUpdate:
 		// Reported, and the key kept: the rule's other checks stay true.
-		c.ds.add(config.SeverityError, c.file, posIn(sn, "broadcast"), rule.Name, field+".broadcast", "%s: broadcast goes with thread, not update", field)
-	case t.channel.Descriptor != nil && !t.channel.Descriptor.Conversations:
-		c.ds.add(config.SeverityError, c.file, at, rule.Name, field+"."+mode, "%s.%s: channel %q is %s, which has no conversations (slack, email, pagerduty and opsgenie have)", field, mode, t.channel.Name, t.channel.Kind)
+		c.ds.Add(config.SeverityError, c.file, config.PosIn(sn, "broadcast"), rule.Name, field+".broadcast", "%s: broadcast goes with thread, not update", field)
+	case t.channel.Descriptor.NoConversations != "":
+		c.ds.Add(config.SeverityError, c.file, at, rule.Name, field+"."+mode, "%s.%s: channel %q %s", field, mode, t.channel.Name, t.channel.Descriptor.NoConversations)
 		return
-	case t.channel.Kind == KindEmail && mode == notifiers.ModeUpdate:
-		c.ds.add(config.SeverityError, c.file, at, rule.Name, field+".update", "%s.update: a sent email cannot be edited; use thread (follow-ups carry In-Reply-To)", field)
+	case t.channel.Descriptor.NoUpdates != "" && mode == notifiers.ModeUpdate:
+		c.ds.Add(config.SeverityError, c.file, at, rule.Name, field+".update", "%s.update: %s", field, t.channel.Descriptor.NoUpdates)
 		return
-	case t.channel.Kind == KindSlack && t.channel.slackWebhook:
-		c.ds.add(config.SeverityError, c.file, at, rule.Name, field+"."+mode,
+	case t.channel.unthreaded():
+		c.ds.Add(config.SeverityError, c.file, at, rule.Name, field+"."+mode,
 			"%s.%s: channel %q posts through an incoming webhook, which returns no message ts to reply to or update; use a bot token (token and channel)", field, mode, t.channel.Name)
 		return
 	}
-	key := c.inline(lookup(sn, mode), src, render.Plain, rule.Name, field+"."+mode)
+	key := c.inline(config.Lookup(sn, mode), src, render.Plain, rule.Name, field+"."+mode)
 	if key == nil {
 		return
 	}
 	if rule.conv == nil {
 		rule.conv = &conversation{key: key, keySrc: strings.TrimSpace(src)}
 	} else if rule.conv.keySrc != strings.TrimSpace(src) {
-		c.ds.add(config.SeverityError, c.file, at, rule.Name, field+"."+mode,
+		c.ds.Add(config.SeverityError, c.file, at, rule.Name, field+"."+mode,
 			"%s.%s: a rule has one conversation key; %q differs from %q", field, mode, strings.TrimSpace(src), rule.conv.keySrc)
 		return
 	}
@@ -188,12 +188,12 @@ func (c *compiler) compileTargetConversation(rule *Rule, ruleNode ast.Node, j in
 // block, once its targets are compiled.
 func (c *compiler) compileConversation(rule *Rule, r RuleConfig, node ast.Node) {
 	if rule.conv != nil && r.Group != nil {
-		c.ds.add(config.SeverityError, c.file, posIn(node, "group"), r.Name, "group",
+		c.ds.Add(config.SeverityError, c.file, config.PosIn(node, "group"), r.Name, "group",
 			"group cannot be combined with thread or update: a digest is not part of one conversation")
 	}
 	if r.Resolves != "" {
 		if rule.conv == nil {
-			c.ds.add(config.SeverityError, c.file, posIn(node, "resolves"), r.Name, "resolves",
+			c.ds.Add(config.SeverityError, c.file, config.PosIn(node, "resolves"), r.Name, "resolves",
 				"resolves needs a conversation key: set thread or update on a send target (the same key as rule %q)", r.Resolves)
 		} else {
 			rule.conv.resolves = r.Resolves
@@ -203,18 +203,18 @@ func (c *compiler) compileConversation(rule *Rule, r RuleConfig, node ast.Node) 
 	if e == nil {
 		return
 	}
-	en := lookup(node, "escalate")
+	en := config.Lookup(node, "escalate")
 	switch {
 	case rule.conv == nil:
-		c.ds.add(config.SeverityError, c.file, nodePos(en), r.Name, "escalate",
+		c.ds.Add(config.SeverityError, c.file, config.NodePos(en), r.Name, "escalate",
 			"escalate needs a conversation key: set thread or update on a send target")
 		return
 	case r.Resolves != "":
-		c.ds.add(config.SeverityError, c.file, nodePos(en), r.Name, "escalate",
+		c.ds.Add(config.SeverityError, c.file, config.NodePos(en), r.Name, "escalate",
 			"escalate belongs on the rule that opens the conversation (%q), not on the one that resolves it", r.Resolves)
 		return
 	case e.After <= 0:
-		c.ds.add(config.SeverityError, c.file, posIn(en, "after"), r.Name, "escalate.after",
+		c.ds.Add(config.SeverityError, c.file, config.PosIn(en, "after"), r.Name, "escalate.after",
 			"escalate.after must be a positive duration, e.g. 48h")
 		return
 	}
@@ -227,29 +227,29 @@ func (c *compiler) compileConversation(rule *Rule, r RuleConfig, node ast.Node) 
 
 // checkResolves checks, once every rule is compiled, that each resolves
 // names a rule that opens conversations.
-func (c *compiler) checkResolves(docs []ruleDoc) {
+func (c *compiler) checkResolves(docs []config.RuleDoc) {
 	byName := map[string]*Rule{}
 	for _, r := range c.rs.Rules {
 		byName[r.Name] = r
 	}
 	for _, rd := range docs {
-		name := rd.cfg.Resolves
-		r := byName[rd.cfg.Name]
+		name := rd.Config.Resolves
+		r := byName[rd.Config.Name]
 		if name == "" || r == nil || r.conv == nil {
 			continue
 		}
-		at := posIn(rd.node, "resolves")
+		at := config.PosIn(rd.Node, "resolves")
 		other, ok := byName[name]
 		switch {
-		case name == rd.cfg.Name:
-			c.ds.add(config.SeverityError, c.file, at, r.Name, "resolves", "resolves: a rule cannot resolve itself")
+		case name == rd.Config.Name:
+			c.ds.Add(config.SeverityError, c.file, at, r.Name, "resolves", "resolves: a rule cannot resolve itself")
 		case !ok:
-			c.ds.add(config.SeverityError, c.file, at, r.Name, "resolves", "resolves: unknown rule %q", name)
+			c.ds.Add(config.SeverityError, c.file, at, r.Name, "resolves", "resolves: unknown rule %q", name)
 		case other.conv == nil:
-			c.ds.add(config.SeverityError, c.file, at, r.Name, "resolves",
+			c.ds.Add(config.SeverityError, c.file, at, r.Name, "resolves",
 				"resolves: rule %q has no conversation key (set thread or update on its send targets)", name)
 		case other.conv.resolves != "":
-			c.ds.add(config.SeverityError, c.file, at, r.Name, "resolves",
+			c.ds.Add(config.SeverityError, c.file, at, r.Name, "resolves",
 				"resolves: rule %q itself resolves %q; name the rule that opens the conversation", name, other.conv.resolves)
 		}
 	}

@@ -6,10 +6,12 @@
 // renders one delivery per (message, rule, target), with the fatigue
 // policy (throttle, group, quiet hours) and digests.
 //
-// Diagnostics and the ${VAR} grammar belong to package config; reloading
-// and file watching to internal/app/reload; the channel kinds' descriptors
-// are registered in internal/wiring. The router knows the
-// notifiers.Notifier interface and builds each channel's notifier in one
-// place (channels.go); it never sends anything itself. Ingest, storage and
-// delivery live in internal/.
+// The rules file's schema, diagnostics and the ${VAR} grammar belong to
+// package config; reloading and file watching to internal/app/reload.
+// The router imports no channel kind and no signature verifier: the
+// caller passes a Builder (internal/wiring's) in LoadOptions, whose kind
+// descriptors (notifiers.Kind) decode and validate each channel's block
+// and build its notifier, and which builds each source's verifier. The
+// router knows the notifiers.Notifier interface and never sends anything
+// itself. Ingest, storage and delivery live in internal/.
 package router

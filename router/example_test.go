@@ -2,6 +2,7 @@ package router
 
 import (
 	"github.com/switchboard-dev/switchboard/config"
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 
 	"encoding/json"
 	"strings"
@@ -18,6 +19,7 @@ var exampleEnv = map[string]string{
 func loadExample(t *testing.T, dryRun bool, env map[string]string) (*Ruleset, []config.Diagnostic) {
 	t.Helper()
 	rs, diags, err := Load(LoadOptions{
+		Builder:   wiring.Builder{},
 		RulesPath: "../rules.example.yaml", TemplatesDir: "../templates",
 		Env: testEnv(env), DryRun: dryRun, Catalog: mustCatalog(t),
 	})

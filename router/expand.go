@@ -5,7 +5,6 @@ import (
 
 	"fmt"
 	"reflect"
-	"strings"
 
 	"github.com/goccy/go-yaml/ast"
 )
@@ -17,7 +16,7 @@ type expander struct {
 	env       config.Env
 	dryRun    bool
 	checkOnly bool
-	ds        *diags
+	ds        *config.Diags
 	// unset collects the variables that were missing, for the dry-run
 	// warnings that disable verification.
 	unset map[string]bool
@@ -29,66 +28,53 @@ type expander struct {
 	record func(value string)
 }
 
-// expandStruct walks the struct v points to. node is the YAML node the
-// struct was decoded from; path is the field path for messages.
+// expandStruct expands the sb:"env" fields of the struct v points to.
+// node is the YAML node the struct was decoded from; path is the field
+// path for messages.
 func (x *expander) expandStruct(v reflect.Value, node ast.Node, path string, rule string) {
-	for v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			return
+	config.Walk(v, node, path, func(f config.Field) bool {
+		if f.Struct.Tag.Get("sb") != "env" {
+			return true
 		}
-		v = v.Elem()
-	}
-	if v.Kind() != reflect.Struct {
-		return
-	}
-	t := v.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
+		if f.Value.CanSet() {
+			x.expandField(f, rule)
 		}
-		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		fv := v.Field(i)
-		fnode := lookup(node, key)
-		fpath := key
-		if path != "" {
-			fpath = path + "." + key
-		}
-		if f.Tag.Get("sb") != "env" {
-			if fv.Kind() == reflect.Pointer || fv.Kind() == reflect.Struct {
-				x.expandStruct(fv, fnode, fpath, rule)
+		return false
+	})
+}
+
+// expandField expands one sb:"env" field: a string, a list or map of
+// strings, or a type that expands itself (ExpandEnv).
+func (x *expander) expandField(f config.Field, rule string) {
+	fv, fnode, fpath := f.Value, f.Node, f.Path
+	switch fv.Kind() {
+	case reflect.String:
+		fv.SetString(x.expand(fv.String(), fnode, fpath, rule))
+	case reflect.Slice:
+		if fv.Type().Elem().Kind() == reflect.String {
+			for j := range fv.Len() {
+				el := fv.Index(j)
+				el.SetString(x.expand(el.String(), config.Lookup(fnode, j), fmt.Sprintf("%s[%d]", fpath, j), rule))
 			}
-			continue
 		}
-		switch fv.Kind() {
-		case reflect.String:
-			fv.SetString(x.expand(fv.String(), fnode, fpath, rule))
-		case reflect.Slice:
-			if fv.Type().Elem().Kind() == reflect.String {
-				for j := range fv.Len() {
-					el := fv.Index(j)
-					el.SetString(x.expand(el.String(), lookup(fnode, j), fmt.Sprintf("%s[%d]", fpath, j), rule))
-				}
+	case reflect.Map:
+		if fv.Type().Elem().Kind() == reflect.String {
+			for _, k := range fv.MapKeys() {
+				ev := fv.MapIndex(k)
+				nv := reflect.New(fv.Type().Elem()).Elem()
+				nv.SetString(x.expand(ev.String(), config.Lookup(fnode, k.String()), fpath+"."+k.String(), rule))
+				fv.SetMapIndex(k, nv)
 			}
-		case reflect.Map:
-			if fv.Type().Elem().Kind() == reflect.String {
-				for _, k := range fv.MapKeys() {
-					ev := fv.MapIndex(k)
-					nv := reflect.New(fv.Type().Elem()).Elem()
-					nv.SetString(x.expand(ev.String(), lookup(fnode, k.String()), fpath+"."+k.String(), rule))
-					fv.SetMapIndex(k, nv)
-				}
-			}
-		case reflect.Struct, reflect.Pointer:
-			// A custom scalar type (e.g. a port) stored as a struct is
-			// expanded through its string form if it has one.
-			if s, ok := fv.Addr().Interface().(interface {
-				ExpandEnv(func(string) string) error
-			}); ok {
-				err := s.ExpandEnv(func(raw string) string { return x.expand(raw, fnode, fpath, rule) })
-				if err != nil {
-					x.ds.add(config.SeverityError, x.file, nodePos(fnode), rule, fpath, "%s: %v", fpath, err)
-				}
+		}
+	case reflect.Struct, reflect.Pointer:
+		// A custom scalar type (e.g. a port) stored as a struct is
+		// expanded through its string form if it has one.
+		if s, ok := fv.Addr().Interface().(interface {
+			ExpandEnv(func(string) string) error
+		}); ok {
+			err := s.ExpandEnv(func(raw string) string { return x.expand(raw, fnode, fpath, rule) })
+			if err != nil {
+				x.ds.Add(config.SeverityError, x.file, config.NodePos(fnode), rule, fpath, "%s: %v", fpath, err)
 			}
 		}
 	}
@@ -103,9 +89,9 @@ func (x *expander) expand(s string, node ast.Node, field, rule string) string {
 			}
 		}
 	}
-	p := nodePos(node)
+	p := config.NodePos(node)
 	if err != nil {
-		x.ds.add(config.SeverityError, x.file, p, rule, field, "%s: %v", field, err)
+		x.ds.Add(config.SeverityError, x.file, p, rule, field, "%s: %v", field, err)
 		return s
 	}
 	for _, name := range missing {
@@ -116,11 +102,11 @@ func (x *expander) expand(s string, node ast.Node, field, rule string) string {
 		x.unset[name] = true
 		switch {
 		case x.checkOnly:
-			x.ds.add(config.SeverityWarning, x.file, p, rule, field, "%s: environment variable %s is not set (serve needs it, unless it runs with --dry-run)", field, name)
+			x.ds.Add(config.SeverityWarning, x.file, p, rule, field, "%s: environment variable %s is not set (serve needs it, unless it runs with --dry-run)", field, name)
 		case x.dryRun:
-			x.ds.add(config.SeverityWarning, x.file, p, rule, field, "%s: environment variable %s is not set (treated as empty under --dry-run)", field, name)
+			x.ds.Add(config.SeverityWarning, x.file, p, rule, field, "%s: environment variable %s is not set (treated as empty under --dry-run)", field, name)
 		default:
-			x.ds.add(config.SeverityError, x.file, p, rule, field, "%s: environment variable %s is not set (set it, or give a default with ${%s:-value})", field, name, name)
+			x.ds.Add(config.SeverityError, x.file, p, rule, field, "%s: environment variable %s is not set (set it, or give a default with ${%s:-value})", field, name, name)
 		}
 	}
 	return out

@@ -47,21 +47,21 @@ func (c *compiler) compileFatigue(rule *Rule, r RuleConfig, node ast.Node, bad m
 	if t := r.Throttle; t != nil {
 		th := &Throttle{Every: time.Duration(t.Every)}
 		if t.Every <= 0 && !bad["throttle.every"] {
-			c.ds.add(config.SeverityError, c.file, posIn(node, "throttle", "every"), r.Name, "throttle.every",
+			c.ds.Add(config.SeverityError, c.file, config.PosIn(node, "throttle", "every"), r.Name, "throttle.every",
 				"throttle.every must be a positive duration, e.g. 6h or 30m")
 		}
 		if strings.TrimSpace(t.Key) != "" {
-			th.key = c.inline(lookup(node, "throttle", "key"), t.Key, render.Plain, r.Name, "throttle.key")
+			th.key = c.inline(config.Lookup(node, "throttle", "key"), t.Key, render.Plain, r.Name, "throttle.key")
 		}
 		rule.Throttle = th
 	}
 	if g := r.Group; g != nil {
 		gr := &Group{Wait: time.Duration(g.Wait), Interval: time.Duration(g.Interval), Max: g.Max}
 		if g.Wait < 0 || g.Interval < 0 || g.Max < 0 {
-			c.ds.add(config.SeverityError, c.file, posIn(node, "group"), r.Name, "group",
+			c.ds.Add(config.SeverityError, c.file, config.PosIn(node, "group"), r.Name, "group",
 				"group: wait, interval and max must not be negative")
 		}
-		if lookup(node, "group", "wait") == nil {
+		if config.Lookup(node, "group", "wait") == nil {
 			gr.Wait = DefaultGroupWait
 		}
 		if gr.Interval == 0 {
@@ -71,13 +71,13 @@ func (c *compiler) compileFatigue(rule *Rule, r RuleConfig, node ast.Node, bad m
 			gr.Max = DefaultGroupMax
 		}
 		if strings.TrimSpace(g.By) != "" {
-			gr.by = c.inline(lookup(node, "group", "by"), g.By, render.Plain, r.Name, "group.by")
+			gr.by = c.inline(config.Lookup(node, "group", "by"), g.By, render.Plain, r.Name, "group.by")
 		}
 		rule.Group = gr
 		c.compileDigest(rule)
 	}
 	if r.Schedule != nil {
-		rule.Schedule = c.compileSchedule(r.Schedule, lookup(node, "schedule"), r.Name, "schedule")
+		rule.Schedule = c.compileSchedule(r.Schedule, config.Lookup(node, "schedule"), r.Name, "schedule")
 	}
 }
 
@@ -89,18 +89,18 @@ func (c *compiler) compileSchedule(sc *ScheduleConfig, n ast.Node, rule, field s
 	}
 	var errs schedule.Errors
 	if !errors.As(err, &errs) {
-		c.ds.add(config.SeverityError, c.file, nodePos(n), rule, field, "%s: %s", field, err.Error())
+		c.ds.Add(config.SeverityError, c.file, config.NodePos(n), rule, field, "%s: %s", field, err.Error())
 		return nil
 	}
 	for _, se := range errs {
-		at := nodePos(n)
+		at := config.NodePos(n)
 		switch {
 		case se.Field == "quiet" && se.Index >= 0:
-			at = posIn(n, "quiet", se.Index)
+			at = config.PosIn(n, "quiet", se.Index)
 		case se.Field != "":
-			at = posIn(n, se.Field)
+			at = config.PosIn(n, se.Field)
 		}
-		c.ds.add(config.SeverityError, c.file, at, rule, field, "%s: %s", field, se.Error())
+		c.ds.Add(config.SeverityError, c.file, at, rule, field, "%s: %s", field, se.Error())
 	}
 	return nil
 }
@@ -108,12 +108,12 @@ func (c *compiler) compileSchedule(sc *ScheduleConfig, n ast.Node, rule, field s
 // compileChannelFatigue compiles a channel's schedule and pacing.
 func (c *compiler) compileChannelFatigue(ch *Channel, cfg ChannelConfig, node ast.Node, where string) {
 	if cfg.Schedule != nil {
-		ch.Schedule = c.compileSchedule(cfg.Schedule, lookup(node, "schedule"), "", where+".schedule")
+		ch.Schedule = c.compileSchedule(cfg.Schedule, config.Lookup(node, "schedule"), "", where+".schedule")
 	}
 	ch.Pacing = ch.Descriptor.Pacing
 	if p := cfg.Pacing; p != nil {
 		if p.Threshold < 0 {
-			c.ds.add(config.SeverityError, c.file, posIn(node, "pacing", "threshold"), "", where+".pacing",
+			c.ds.Add(config.SeverityError, c.file, config.PosIn(node, "pacing", "threshold"), "", where+".pacing",
 				"channel %q: pacing.threshold must be positive (0 turns pacing off)", ch.Name)
 		}
 		ch.Pacing = max(p.Threshold, 0)

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 )
 
 // FuzzLoad feeds arbitrary rules files to the loader: it must report
@@ -25,7 +27,7 @@ func FuzzLoad(f *testing.F) {
 		if err := os.WriteFile(path, src, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		rs, diags, err := Load(LoadOptions{RulesPath: path, TemplatesDir: "testdata/templates", Env: testEnv(map[string]string{"SLACK_BOT_TOKEN": "x"})})
+		rs, diags, err := Load(LoadOptions{Builder: wiring.Builder{}, RulesPath: path, TemplatesDir: "testdata/templates", Env: testEnv(map[string]string{"SLACK_BOT_TOKEN": "x"})})
 		if err != nil && rs != nil {
 			t.Fatal("a Ruleset was returned with errors")
 		}
@@ -47,11 +49,11 @@ func FuzzRoute(f *testing.F) {
 	}
 	f.Add([]byte(`{"webhook_type":null,"invoice":{"total_amount_cents":"x","customer":null}}`))
 	f.Add([]byte(`{"wallet":[1,2,3],"meta":7}`))
-	rs, _, err := Load(LoadOptions{RulesPath: "../rules.example.yaml", TemplatesDir: "../templates", Env: testEnv(exampleEnv), Catalog: catalog})
+	rs, _, err := Load(LoadOptions{Builder: wiring.Builder{}, RulesPath: "../rules.example.yaml", TemplatesDir: "../templates", Env: testEnv(exampleEnv), Catalog: catalog})
 	if err != nil {
 		f.Fatal(err)
 	}
-	extra, _, err := Load(LoadOptions{RulesPath: "testdata/fuzz_rules.yaml", TemplatesDir: "testdata/templates", Env: testEnv(nil)})
+	extra, _, err := Load(LoadOptions{Builder: wiring.Builder{}, RulesPath: "testdata/fuzz_rules.yaml", TemplatesDir: "testdata/templates", Env: testEnv(nil)})
 	if err != nil {
 		f.Fatal(err)
 	}

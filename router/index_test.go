@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 )
 
 // naiveMatch evaluates every enabled rule: the reference the index must
@@ -113,7 +115,7 @@ func TestIndexMatchesNaiveLoop(t *testing.T) {
 	if err := os.WriteFile(path, []byte(genRules(t, rnd, 3000, fixtures, types)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rs := mustLoad(t, LoadOptions{RulesPath: path, TemplatesDir: dir, Env: testEnv(nil)})
+	rs := mustLoad(t, LoadOptions{Builder: wiring.Builder{}, RulesPath: path, TemplatesDir: dir, Env: testEnv(nil)})
 	extra := []map[string]any{
 		{"webhook_type": "custom.event", "organization_id": "x"},
 		{"webhook_type": 42.0},

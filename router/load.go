@@ -51,6 +51,9 @@ type LoadOptions struct {
 	Now func() time.Time
 	// MaxRenderBytes caps each rendered part (default 64 KiB).
 	MaxRenderBytes int
+	// Builder knows the channel kinds and builds the sources' verifiers
+	// (internal/wiring's); required.
+	Builder Builder
 }
 
 // WithDefaults returns o with every unset option at its default.
@@ -85,21 +88,21 @@ func (o *LoadOptions) defaults() {
 // (warnings included). It never returns a partially valid Ruleset.
 func Load(o LoadOptions) (*Ruleset, []config.Diagnostic, error) {
 	o.defaults()
-	ds := &diags{}
+	ds := &config.Diags{}
 	src, err := os.ReadFile(o.RulesPath)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			ds.add(config.SeverityError, o.RulesPath, pos{}, "", "", "the rules file does not exist")
+			ds.Add(config.SeverityError, o.RulesPath, config.Pos{}, "", "", "the rules file does not exist")
 		} else {
-			ds.add(config.SeverityError, o.RulesPath, pos{}, "", "", "read rules file: %v", errors.Unwrap(err))
+			ds.Add(config.SeverityError, o.RulesPath, config.Pos{}, "", "", "read rules file: %v", errors.Unwrap(err))
 		}
-		all := ds.sorted()
+		all := ds.Sorted()
 		return nil, all, &config.LoadError{Diagnostics: all}
 	}
 	tmpls, err := readTemplates(o.TemplatesDir)
 	if err != nil {
-		ds.add(config.SeverityError, o.TemplatesDir, pos{}, "", "", "read templates: %v", err)
-		all := ds.sorted()
+		ds.Add(config.SeverityError, o.TemplatesDir, config.Pos{}, "", "", "read templates: %v", err)
+		all := ds.Sorted()
 		return nil, all, &config.LoadError{Diagnostics: all}
 	}
 	return finish(compile(o, src, tmpls, ds), ds)
@@ -114,13 +117,13 @@ func Load(o LoadOptions) (*Ruleset, []config.Diagnostic, error) {
 func Compile(name string, src []byte, templates fs.FS, o LoadOptions) (*Ruleset, []config.Diagnostic, error) {
 	o.RulesPath = name
 	o.defaults()
-	ds := &diags{}
+	ds := &config.Diags{}
 	tmpls := map[string]templateFile{}
 	if templates != nil {
 		var err error
 		if tmpls, err = readTemplatesFS(templates, o.TemplatesDir); err != nil {
-			ds.add(config.SeverityError, o.TemplatesDir, pos{}, "", "", "read templates: %v", err)
-			all := ds.sorted()
+			ds.Add(config.SeverityError, o.TemplatesDir, config.Pos{}, "", "", "read templates: %v", err)
+			all := ds.Sorted()
 			return nil, all, &config.LoadError{Diagnostics: all}
 		}
 	}
@@ -128,9 +131,9 @@ func Compile(name string, src []byte, templates fs.FS, o LoadOptions) (*Ruleset,
 }
 
 // finish returns a compiled Ruleset with its warnings, or the load error.
-func finish(rs *Ruleset, ds *diags) (*Ruleset, []config.Diagnostic, error) {
-	all := ds.sorted()
-	if ds.hasErrors() {
+func finish(rs *Ruleset, ds *config.Diags) (*Ruleset, []config.Diagnostic, error) {
+	all := ds.Sorted()
+	if ds.HasErrors() {
 		rs.close()
 		return nil, all, &config.LoadError{Diagnostics: all}
 	}
@@ -250,7 +253,7 @@ func version(src []byte, tmpls map[string]templateFile) string {
 // compiler holds what compiling one configuration needs.
 type compiler struct {
 	o       LoadOptions
-	ds      *diags
+	ds      *config.Diags
 	file    string
 	lines   []string
 	tmpls   map[string]templateFile
@@ -276,7 +279,7 @@ type compiler struct {
 	typeNames []string
 }
 
-func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags) *Ruleset {
+func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *config.Diags) *Ruleset {
 	c := &compiler{
 		o: o, ds: ds, file: o.RulesPath,
 		lines:          strings.Split(string(src), "\n"),
@@ -300,24 +303,28 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags
 		now:      o.Now,
 	}
 	c.x.record = func(v string) { c.rs.secrets = append(c.rs.secrets, v) }
-	doc := parseDocument(o.RulesPath, src, ds)
-	for _, sd := range doc.sources {
+	if o.Builder == nil {
+		ds.Add(config.SeverityError, c.file, config.Pos{}, "", "", "no channel kinds to compile with (LoadOptions.Builder is nil)")
+		return c.rs
+	}
+	doc := config.Parse(o.RulesPath, src, ds, parserKinds{o.Builder})
+	for _, sd := range doc.Sources {
 		c.compileSource(sd)
 	}
-	for _, cd := range doc.channels {
-		c.channelNodes[cd.name] = cd.node
+	for _, cd := range doc.Channels {
+		c.channelNodes[cd.Name] = cd.Node
 		c.compileChannel(cd)
 	}
 	c.resolveOnFailure(doc)
 	c.compileRetention(doc)
-	names := map[string]pos{}
+	names := map[string]config.Pos{}
 	exprs := newExprCompiler(exprOptions(o.Now))
-	for i, rd := range doc.rules {
+	for i, rd := range doc.Rules {
 		c.compileRule(i, rd, names, exprs)
 	}
-	c.checkResolves(doc.rules)
+	c.checkResolves(doc.Rules)
 	if o.CheckOnly && o.Catalog != nil {
-		c.tryExamples(doc.rules)
+		c.tryExamples(doc.Rules)
 	}
 	c.rs.index = buildIndex(c.rs.Rules)
 	// A rule the index matches exactly keeps no program: thousands of
@@ -331,8 +338,8 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags
 			r.cond.tree = nil // the analyses are done
 		}
 	}
-	if len(doc.rules) == 0 && !ds.hasErrors() {
-		ds.add(config.SeverityWarning, c.file, pos{1, 1}, "", "rules", "no rules: every message will be accepted and nothing sent")
+	if len(doc.Rules) == 0 && !ds.HasErrors() {
+		ds.Add(config.SeverityWarning, c.file, config.Pos{Line: 1, Col: 1}, "", "rules", "no rules: every message will be accepted and nothing sent")
 	}
 	return c.rs
 }
@@ -341,80 +348,66 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *diags
 // that output produced with them can be scrubbed.
 func secretValues(v reflect.Value) []string {
 	var out []string
-	for v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			return nil
+	add := func(x reflect.Value) bool {
+		r, ok := x.Interface().(interface{ Reveal() string })
+		if ok && r.Reveal() != "" {
+			out = append(out, r.Reveal())
 		}
-		v = v.Elem()
+		return ok
 	}
-	if v.Kind() != reflect.Struct {
-		return nil
-	}
-	for i := range v.NumField() {
-		f := v.Field(i)
-		if !v.Type().Field(i).IsExported() {
-			continue
+	config.Walk(v, nil, "", func(f config.Field) bool {
+		if add(f.Value) {
+			return false
 		}
-		switch x := f.Interface().(type) {
-		case interface{ Reveal() string }:
-			if s := x.Reveal(); s != "" {
-				out = append(out, s)
-			}
-			continue
-		}
-		switch f.Kind() {
-		case reflect.Pointer, reflect.Struct:
-			out = append(out, secretValues(f)...)
-		case reflect.Map:
-			for _, k := range f.MapKeys() {
-				if r, ok := f.MapIndex(k).Interface().(interface{ Reveal() string }); ok && r.Reveal() != "" {
-					out = append(out, r.Reveal())
-				}
+		if f.Value.Kind() == reflect.Map {
+			for _, k := range f.Value.MapKeys() {
+				add(f.Value.MapIndex(k))
 			}
 		}
-	}
+		return true
+	})
 	return out
 }
 
-func (c *compiler) compileRule(i int, rd ruleDoc, names map[string]pos, exprs *exprCompiler) {
-	r := rd.cfg
-	node := rd.node
-	p := nodePos(node)
-	if !rd.ok {
+func (c *compiler) compileRule(i int, rd config.RuleDoc, names map[string]config.Pos, exprs *exprCompiler) {
+	r := rd.Config
+	node := rd.Node
+	p := config.NodePos(node)
+	if !rd.OK {
 		return
 	}
 	if r.Name == "" {
-		c.ds.add(config.SeverityError, c.file, p, "", fmt.Sprintf("rules[%d].name", i), "rules[%d]: name is required", i)
+		c.ds.Add(config.SeverityError, c.file, p, "", fmt.Sprintf("rules[%d].name", i), "rules[%d]: name is required", i)
 	} else if !ValidRuleName(r.Name) {
-		c.ds.add(config.SeverityError, c.file, posIn(node, "name"), "", "name", "rule name %q: use letters, digits, '-', '_' and '.', starting with a letter or digit (at most 128 characters)", r.Name)
+		c.ds.Add(config.SeverityError, c.file, config.PosIn(node, "name"), "", "name", "rule name %q: use letters, digits, '-', '_' and '.', starting with a letter or digit (at most 128 characters)", r.Name)
 	} else if prev, dup := names[r.Name]; dup {
-		c.ds.add(config.SeverityError, c.file, posIn(node, "name"), r.Name, "name", "duplicate rule name (first defined at line %d)", prev.line)
+		c.ds.Add(config.SeverityError, c.file, config.PosIn(node, "name"), r.Name, "name", "duplicate rule name (first defined at line %d)", prev.Line)
 	} else {
-		names[r.Name] = posIn(node, "name")
+		names[r.Name] = config.PosIn(node, "name")
 	}
 	rule := &Rule{Name: r.Name, Description: r.Description, Enabled: r.IsEnabled(), When: r.When, Index: i, sends: r.Send,
 		fatigue: FatigueConfig{Throttle: r.Throttle, Group: r.Group, Schedule: r.Schedule}}
 	when := strings.TrimSpace(r.When)
-	whenNode := lookup(node, "when")
+	whenNode := config.Lookup(node, "when")
 	switch {
 	case whenNode == nil:
-		c.ds.add(config.SeverityError, c.file, p, r.Name, "when", "when is required (use `when: \"true\"` to match every message)")
+		c.ds.Add(config.SeverityError, c.file, p, r.Name, "when", "when is required (use `when: \"true\"` to match every message)")
 	case when == "":
-		c.ds.add(config.SeverityError, c.file, nodePos(whenNode), r.Name, "when", "when is empty (use `when: \"true\"` to match every message)")
+		c.ds.Add(config.SeverityError, c.file, config.NodePos(whenNode), r.Name, "when", "when is empty (use `when: \"true\"` to match every message)")
 	default:
 		cond, err := exprs.compile(r.When)
 		if err != nil {
 			line, col, msg := exprErrorPos(err)
 			at := c.exprPos(whenNode, r.When, line, col)
-			c.ds.add(config.SeverityError, c.file, at, r.Name, "when", "when: %s", msg)
+			c.ds.Add(config.SeverityError, c.file, at, r.Name, "when", "when: %s", msg)
 		} else {
 			rule.cond = cond
 			c.checkPaths(rule, whenNode)
 		}
 	}
 	c.pinned = rule.pinned
-	if len(r.Send) == 0 && !rd.bad["send"] {
-		c.ds.add(config.SeverityError, c.file, posIn(node, "send"), r.Name, "send", "send needs at least one target (- to: <channel>)")
+	if len(r.Send) == 0 && !rd.Bad["send"] {
+		c.ds.Add(config.SeverityError, c.file, config.PosIn(node, "send"), r.Name, "send", "send needs at least one target (- to: <channel>)")
 	}
 	for j, s := range r.Send {
 		t := c.compileTarget(r.Name, node, j, s)
@@ -423,18 +416,18 @@ func (c *compiler) compileRule(i int, rd ruleDoc, names map[string]pos, exprs *e
 			rule.targets = append(rule.targets, t)
 		}
 	}
-	c.compileFatigue(rule, r, node, rd.bad)
+	c.compileFatigue(rule, r, node, rd.Bad)
 	c.compileConversation(rule, r, node)
 	c.rs.Rules = append(c.rs.Rules, rule)
 }
 
 // exprPos converts a (line, column) inside the expression to the file.
-func (c *compiler) exprPos(wn ast.Node, src string, line, col int) pos {
+func (c *compiler) exprPos(wn ast.Node, src string, line, col int) config.Pos {
 	if wn == nil {
-		return pos{}
+		return config.Pos{}
 	}
 	if line <= 0 {
-		return nodePos(wn)
+		return config.NodePos(wn)
 	}
 	// Convert line/column to a rune offset in src.
 	offset := 0
@@ -443,7 +436,7 @@ func (c *compiler) exprPos(wn ast.Node, src string, line, col int) pos {
 		offset += len([]rune(srcLines[l])) + 1
 	}
 	offset += col - 1
-	return scalarOffsetPos(c.lines, wn, offset)
+	return config.ScalarOffsetPos(c.lines, wn, offset)
 }
 
 // checkPaths warns about field paths that cannot exist in the Lago event
@@ -467,11 +460,11 @@ func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
 	for _, t := range pinned {
 		if _, ok := c.o.Catalog.Type(t); !ok {
 			if t == lagoRefundFailureFilter {
-				c.ds.add(config.SeverityWarning, c.file, nodePos(whenNode), rule.Name, "when",
+				c.ds.Add(config.SeverityWarning, c.file, config.NodePos(whenNode), rule.Name, "when",
 					"when: %q is what Lago's endpoint filter calls refund failures; the payload's webhook_type is %q", t, lagoRefundFailure)
 				continue
 			}
-			c.ds.add(config.SeverityWarning, c.file, nodePos(whenNode), rule.Name, "when", "when: %q is not a Lago webhook type", t)
+			c.ds.Add(config.SeverityWarning, c.file, config.NodePos(whenNode), rule.Name, "when", "when: %q is not a Lago webhook type", t)
 		}
 	}
 	c.lagoTraps(rule, whenNode, pinned, refs)
@@ -490,7 +483,7 @@ func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
 			}
 		}
 		if missing {
-			c.ds.add(config.SeverityWarning, c.file, scalarOffsetPos(c.lines, whenNode, ref.offset), rule.Name, "when",
+			c.ds.Add(config.SeverityWarning, c.file, config.ScalarOffsetPos(c.lines, whenNode, ref.offset), rule.Name, "when",
 				"when: %s does not exist in %s payloads (a typo never matches)", strings.Join(ref.path, "."), strings.Join(pinned, ", "))
 		}
 	}
@@ -510,7 +503,7 @@ const (
 func (c *compiler) lagoTraps(rule *Rule, whenNode ast.Node, pinned []string, refs []fieldRef) {
 	has := func(t string) bool { return slices.Contains(pinned, t) }
 	if has("invoice.created") && !has("invoice.one_off_created") && !has("invoice.paid_credit_added") && readsAmount(refs) {
-		c.ds.add(config.SeverityWarning, c.file, nodePos(whenNode), rule.Name, "when",
+		c.ds.Add(config.SeverityWarning, c.file, config.NodePos(whenNode), rule.Name, "when",
 			`when: hint: one-off invoices and credit purchases come as invoice.one_off_created and invoice.paid_credit_added, never as invoice.created; to match every invoice amount write webhook_type in ["invoice.created", "invoice.one_off_created", "invoice.paid_credit_added"]`)
 	}
 }
@@ -585,7 +578,7 @@ func (c *compiler) checkComparisons(rule *Rule, whenNode ast.Node, pinned []stri
 		if kind == "" || kind == cmp.literalKind {
 			continue
 		}
-		at := scalarOffsetPos(c.lines, whenNode, cmp.offset)
+		at := config.ScalarOffsetPos(c.lines, whenNode, cmp.offset)
 		field := strings.Join(cmp.path, ".")
 		hint := ""
 		if kind == "number" && cmp.literalKind == "string" {
@@ -594,12 +587,12 @@ func (c *compiler) checkComparisons(rule *Rule, whenNode ast.Node, pinned []stri
 			}
 		}
 		if cmp.ordering {
-			c.ds.add(config.SeverityError, c.file, at, rule.Name, "when",
+			c.ds.Add(config.SeverityError, c.file, at, rule.Name, "when",
 				"when: %s is a %s in %s payloads and cannot be compared with %s %s: the condition would fail on every message%s",
 				field, kind, strings.Join(pinned, ", "), article(cmp.literalKind), cmp.text, hint)
 			continue
 		}
-		c.ds.add(config.SeverityWarning, c.file, at, rule.Name, "when",
+		c.ds.Add(config.SeverityWarning, c.file, at, rule.Name, "when",
 			"when: %s is a %s in %s payloads, never equal to %s %s%s",
 			field, kind, strings.Join(pinned, ", "), article(cmp.literalKind), cmp.text, hint)
 	}
@@ -614,14 +607,14 @@ func article(kind string) string {
 // condition that errors at run time, a notification that would be
 // dead-lettered (a required field, Block Kit that is not JSON, an email
 // without a recipient). For check only: serving never pays for it.
-func (c *compiler) tryExamples(docs []ruleDoc) {
+func (c *compiler) tryExamples(docs []config.RuleDoc) {
 	source := "check"
 	if names := c.rs.SourceNames(); len(names) > 0 {
 		source = names[0]
 	}
 	// A rule with errors is already reported; running it adds nothing.
 	broken := map[string]bool{}
-	for _, d := range c.ds.list {
+	for _, d := range c.ds.List {
 		if d.Severity == config.SeverityError && d.Rule != "" {
 			broken[d.Rule] = true
 		}
@@ -630,7 +623,7 @@ func (c *compiler) tryExamples(docs []ruleDoc) {
 		if len(r.pinned) == 0 || r.Index >= len(docs) || broken[r.Name] {
 			continue
 		}
-		node := docs[r.Index].node
+		node := docs[r.Index].Node
 		for _, typ := range r.pinned {
 			raw, ok := c.o.Catalog.Example(typ)
 			if !ok {
@@ -645,14 +638,14 @@ func (c *compiler) tryExamples(docs []ruleDoc) {
 			if r.cond != nil {
 				if _, err := r.cond.eval(m.Data); err != nil {
 					line, _, _ := strings.Cut(c.rs.Scrub(err.Error()), "\n")
-					c.ds.add(config.SeverityWarning, c.file, posIn(node, "when"), r.Name, "when",
+					c.ds.Add(config.SeverityWarning, c.file, config.PosIn(node, "when"), r.Name, "when",
 						"when: fails on Lago's example of %s: %s (the rule would not match such a message)", typ, line)
 				}
 			}
 			for j, t := range r.targets {
 				if _, err := t.render(m.Data, m.Body); err != nil {
 					line, _, _ := strings.Cut(c.rs.Scrub(err.Error()), "\n")
-					c.ds.add(config.SeverityWarning, c.file, posIn(node, "send", j), r.Name, fmt.Sprintf("send[%d]", j),
+					c.ds.Add(config.SeverityWarning, c.file, config.PosIn(node, "send", j), r.Name, fmt.Sprintf("send[%d]", j),
 						"send[%d] to %s fails on Lago's example of %s: %s (such a notification would be dead-lettered)", j, t.channel.Name, typ, line)
 				}
 			}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 )
 
 func TestRetentionMessages(t *testing.T) {
@@ -29,7 +31,7 @@ func TestRetentionMessages(t *testing.T) {
 			if err := os.WriteFile(p, []byte(base+c.extra), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			rs, _, err := Load(LoadOptions{RulesPath: p, TemplatesDir: filepath.Join(dir, "templates")})
+			rs, _, err := Load(LoadOptions{Builder: wiring.Builder{}, RulesPath: p, TemplatesDir: filepath.Join(dir, "templates")})
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("error %v, want %q", err, c.err)

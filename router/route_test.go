@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/wiring"
+	"github.com/switchboard-dev/switchboard/notifiers/webhook"
 )
 
 // writeConfig writes a rules file (and templates) into a temp dir.
@@ -25,7 +28,7 @@ func writeConfig(t *testing.T, rules string, templates map[string]string) LoadOp
 			t.Fatal(err)
 		}
 	}
-	return LoadOptions{RulesPath: filepath.Join(dir, "rules.yaml"), TemplatesDir: td, Env: testEnv(nil)}
+	return LoadOptions{Builder: wiring.Builder{}, RulesPath: filepath.Join(dir, "rules.yaml"), TemplatesDir: td, Env: testEnv(nil)}
 }
 
 func mustLoad(t *testing.T, o LoadOptions) *Ruleset {
@@ -161,7 +164,7 @@ rules:
 	if got := res.Deliveries[0].Parts.Body; got != "token=${HOOK_TOKEN} s3cr3t-token" {
 		t.Fatalf("body %q: the message template must keep ${…} literally", got)
 	}
-	hook := rs.Channels["hook"].http
+	hook := rs.Channels["hook"].settings.(*webhook.Config)
 	if hook.URL.Reveal() != "https://hooks.example.com/in" || hook.Headers["Authorization"].Reveal() != "Bearer s3cr3t-token" {
 		t.Fatalf("connection fields not expanded: %s %v", hook.URL.Reveal(), hook.Headers)
 	}

@@ -6,10 +6,11 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-
-	"github.com/switchboard-dev/switchboard/internal/signature"
-	"github.com/switchboard-dev/switchboard/internal/standardwebhooks"
 )
+
+// StandardWebhooksIDHeader holds a Standard Webhooks message's ID, the
+// idempotency key of a source verifying them that names no other header.
+const StandardWebhooksIDHeader = "webhook-id"
 
 // DefaultMaxBody is a generic source's default body limit.
 const DefaultMaxBody = 1 << 20
@@ -27,7 +28,7 @@ type Source struct {
 	// MaxBody is the largest accepted body, in bytes.
 	MaxBody int64
 	// Verifier authenticates requests; nil means unsigned.
-	Verifier signature.Verifier
+	Verifier Verifier
 	// Verification names the method for status output ("hmac", "jwt",
 	// "standard_webhooks", "bearer", "none").
 	Verification string
@@ -39,25 +40,25 @@ type Source struct {
 	Organizations []string
 }
 
-func (c *compiler) compileSource(sd sourceDoc) {
-	if !sd.ok {
+func (c *compiler) compileSource(sd config.SourceDoc) {
+	if !sd.OK {
 		return
 	}
-	cfg := sd.cfg
-	s := &Source{Name: sd.name, MaxBody: DefaultMaxBody, Verification: "none"}
+	cfg := sd.Config
+	s := &Source{Name: sd.Name, MaxBody: DefaultMaxBody, Verification: "none"}
 	if cfg.MaxBody > 0 {
 		s.MaxBody = int64(cfg.MaxBody)
 	}
-	if !ValidName(sd.name) {
-		c.ds.add(config.SeverityError, c.file, sd.key, "", "sources", "source name %q: use letters, digits, '-' and '_' (it is a URL path segment)", sd.name)
+	if !ValidName(sd.Name) {
+		c.ds.Add(config.SeverityError, c.file, sd.Key, "", "sources", "source name %q: use letters, digits, '-' and '_' (it is a URL path segment)", sd.Name)
 	}
-	hasLago, hasGeneric := lookup(sd.node, "lago") != nil || cfg.Lago != nil, lookup(sd.node, "generic") != nil || cfg.Generic != nil
+	hasLago, hasGeneric := config.Lookup(sd.Node, "lago") != nil || cfg.Lago != nil, config.Lookup(sd.Node, "generic") != nil || cfg.Generic != nil
 	x := c.x
 	before := x.missing
 	unset := func() bool { return x.missing > before }
 	switch {
 	case hasLago && hasGeneric:
-		c.ds.add(config.SeverityError, c.file, sd.key, "", "sources."+sd.name, "source %q: set either lago or generic, not both", sd.name)
+		c.ds.Add(config.SeverityError, c.file, sd.Key, "", "sources."+sd.Name, "source %q: set either lago or generic, not both", sd.Name)
 		return
 	case hasLago:
 		s.Kind = "lago"
@@ -69,7 +70,7 @@ func (c *compiler) compileSource(sd sourceDoc) {
 		if l == nil {
 			l = &LagoSourceConfig{}
 		}
-		x.expandStruct(reflect.ValueOf(l), lookup(sd.node, "lago"), "sources."+sd.name+".lago", "")
+		x.expandStruct(reflect.ValueOf(l), config.Lookup(sd.Node, "lago"), "sources."+sd.Name+".lago", "")
 		c.rs.secrets = append(c.rs.secrets, secretValues(reflect.ValueOf(l))...)
 		n := 0
 		for _, set := range []bool{l.HMACSecret != "", l.JWTPublicKey != "", l.JWTPublicKeyURL != ""} {
@@ -77,33 +78,36 @@ func (c *compiler) compileSource(sd sourceDoc) {
 				n++
 			}
 		}
-		at := posIn(sd.node, "lago")
+		at := config.PosIn(sd.Node, "lago")
 		switch {
 		case unset() && c.o.CheckOnly:
 			// The unset variable is already a warning.
 		case unset() && c.o.DryRun:
-			c.ds.add(config.SeverityWarning, c.file, at, "", "sources."+sd.name, "source %q: signature verification disabled under --dry-run because its secret is not set", sd.name)
+			c.ds.Add(config.SeverityWarning, c.file, at, "", "sources."+sd.Name, "source %q: signature verification disabled under --dry-run because its secret is not set", sd.Name)
 		case unset():
 			// The unset variable is already an error.
 		case n > 1:
-			c.ds.add(config.SeverityError, c.file, at, "", "sources."+sd.name, "source %q: set only one of hmac_secret, jwt_public_key, jwt_public_key_url", sd.name)
+			c.ds.Add(config.SeverityError, c.file, at, "", "sources."+sd.Name, "source %q: set only one of hmac_secret, jwt_public_key, jwt_public_key_url", sd.Name)
 		case l.HMACSecret != "":
-			s.Verifier, s.Verification = signature.LagoHMAC(l.HMACSecret), "hmac"
-		case l.JWTPublicKey != "" || l.JWTPublicKeyURL != "":
-			if l.JWTPublicKeyURL != "" && l.APIKey == "" {
-				c.ds.add(config.SeverityError, c.file, at, "", "sources."+sd.name, "source %q: jwt_public_key_url needs api_key (Lago serves the key to API clients)", sd.name)
+			v, err := c.o.Builder.Verifier(l)
+			if err != nil {
+				c.ds.Add(config.SeverityError, c.file, config.PosIn(sd.Node, "lago", "hmac_secret"), "", "sources."+sd.Name, "source %q: hmac_secret: %v", sd.Name, err)
 				break
 			}
-			v, err := signature.LagoJWT(signature.LagoJWTOptions{
-				PublicKey: l.JWTPublicKey, KeyURL: l.JWTPublicKeyURL, APIKey: l.APIKey, Issuer: l.JWTIssuer,
-			})
+			s.Verifier, s.Verification = v, "hmac"
+		case l.JWTPublicKey != "" || l.JWTPublicKeyURL != "":
+			if l.JWTPublicKeyURL != "" && l.APIKey == "" {
+				c.ds.Add(config.SeverityError, c.file, at, "", "sources."+sd.Name, "source %q: jwt_public_key_url needs api_key (Lago serves the key to API clients)", sd.Name)
+				break
+			}
+			v, err := c.o.Builder.Verifier(l)
 			if err != nil {
-				c.ds.add(config.SeverityError, c.file, posIn(sd.node, "lago", "jwt_public_key"), "", "sources."+sd.name, "source %q: jwt_public_key: %v", sd.name, err)
+				c.ds.Add(config.SeverityError, c.file, config.PosIn(sd.Node, "lago", "jwt_public_key"), "", "sources."+sd.Name, "source %q: jwt_public_key: %v", sd.Name, err)
 				break
 			}
 			s.Verifier, s.Verification = v, "jwt"
 		default:
-			c.ds.add(config.SeverityWarning, c.file, at, "", "sources."+sd.name, "source %q is unsigned: anyone who can reach /webhooks/%s can post to it", sd.name, sd.name)
+			c.ds.Add(config.SeverityWarning, c.file, at, "", "sources."+sd.Name, "source %q is unsigned: anyone who can reach /webhooks/%s can post to it", sd.Name, sd.Name)
 		}
 		c.pinOrganization(sd, l, s)
 	default:
@@ -112,8 +116,8 @@ func (c *compiler) compileSource(sd sourceDoc) {
 		if g == nil {
 			g = &GenericSourceConfig{}
 		}
-		gn := lookup(sd.node, "generic")
-		x.expandStruct(reflect.ValueOf(g), gn, "sources."+sd.name+".generic", "")
+		gn := config.Lookup(sd.Node, "generic")
+		x.expandStruct(reflect.ValueOf(g), gn, "sources."+sd.Name+".generic", "")
 		c.rs.secrets = append(c.rs.secrets, secretValues(reflect.ValueOf(g))...)
 		s.KeyHeader = g.IdempotencyHeader
 		n := 0
@@ -122,86 +126,89 @@ func (c *compiler) compileSource(sd sourceDoc) {
 				n++
 			}
 		}
-		at := posIn(sd.node, "generic")
-		if at.line == 0 {
-			at = sd.key
+		at := config.PosIn(sd.Node, "generic")
+		if at.Line == 0 {
+			at = sd.Key
 		}
 		switch {
 		case n > 1:
-			c.ds.add(config.SeverityError, c.file, at, "", "sources."+sd.name, "source %q: set only one of hmac, standard_webhooks, bearer", sd.name)
+			c.ds.Add(config.SeverityError, c.file, at, "", "sources."+sd.Name, "source %q: set only one of hmac, standard_webhooks, bearer", sd.Name)
 		case unset() && c.o.CheckOnly:
 			// The unset variable is already a warning.
 		case unset() && c.o.DryRun:
-			c.ds.add(config.SeverityWarning, c.file, at, "", "sources."+sd.name, "source %q: signature verification disabled under --dry-run because its secret is not set", sd.name)
+			c.ds.Add(config.SeverityWarning, c.file, at, "", "sources."+sd.Name, "source %q: signature verification disabled under --dry-run because its secret is not set", sd.Name)
 		case unset():
 			// The unset variable is already an error.
 		case g.HMAC != nil:
-			v, err := signature.GenericHMAC(signature.HMACOptions{
-				Secret: g.HMAC.Secret, Header: g.HMAC.Header, Hash: g.HMAC.Hash, Encoding: g.HMAC.Encoding, Prefix: g.HMAC.Prefix,
-			})
+			v, err := c.o.Builder.Verifier(g.HMAC)
 			if err != nil {
-				c.ds.add(config.SeverityError, c.file, posIn(gn, "hmac"), "", "sources."+sd.name, "source %q: hmac: %v", sd.name, err)
+				c.ds.Add(config.SeverityError, c.file, config.PosIn(gn, "hmac"), "", "sources."+sd.Name, "source %q: hmac: %v", sd.Name, err)
 				break
 			}
 			s.Verifier, s.Verification = v, "hmac"
 		case g.StandardWebhooks != nil:
-			v, err := signature.StandardWebhooks(g.StandardWebhooks.Secret, standardwebhooks.DefaultTolerance)
+			v, err := c.o.Builder.Verifier(g.StandardWebhooks)
 			if err != nil {
-				c.ds.add(config.SeverityError, c.file, posIn(gn, "standard_webhooks", "secret"), "", "sources."+sd.name, "source %q: standard_webhooks: %v", sd.name, err)
+				c.ds.Add(config.SeverityError, c.file, config.PosIn(gn, "standard_webhooks", "secret"), "", "sources."+sd.Name, "source %q: standard_webhooks: %v", sd.Name, err)
 				break
 			}
 			s.Verifier, s.Verification = v, "standard_webhooks"
 			if s.KeyHeader == "" {
-				s.KeyHeader = standardwebhooks.HeaderID
+				s.KeyHeader = StandardWebhooksIDHeader
 			}
 		case g.Bearer != nil:
 			if g.Bearer.Token == "" {
-				c.ds.add(config.SeverityError, c.file, posIn(gn, "bearer"), "", "sources."+sd.name, "source %q: bearer needs a token", sd.name)
+				c.ds.Add(config.SeverityError, c.file, config.PosIn(gn, "bearer"), "", "sources."+sd.Name, "source %q: bearer needs a token", sd.Name)
 				break
 			}
-			s.Verifier, s.Verification = signature.Bearer(g.Bearer.Token), "bearer"
+			v, err := c.o.Builder.Verifier(g.Bearer)
+			if err != nil {
+				c.ds.Add(config.SeverityError, c.file, config.PosIn(gn, "bearer"), "", "sources."+sd.Name, "source %q: bearer: %v", sd.Name, err)
+				break
+			}
+			s.Verifier, s.Verification = v, "bearer"
 		default:
-			c.ds.add(config.SeverityWarning, c.file, at, "", "sources."+sd.name, "source %q is unsigned: anyone who can reach /webhooks/%s can post to it", sd.name, sd.name)
+			c.ds.Add(config.SeverityWarning, c.file, at, "", "sources."+sd.Name, "source %q is unsigned: anyone who can reach /webhooks/%s can post to it", sd.Name, sd.Name)
 		}
 	}
-	c.rs.Sources[sd.name] = s
-	c.rs.sourceOrder = append(c.rs.sourceOrder, sd.name)
+	c.rs.Sources[sd.Name] = s
+	c.rs.sourceOrder = append(c.rs.sourceOrder, sd.Name)
 }
 
 // pinOrganization checks organization_id and allow_any_organization and
 // wraps the source's verifier so that only the listed organizations pass.
 // A JWT source needs one of the two: Lago signs every tenant's webhooks
 // with the same instance-wide key.
-func (c *compiler) pinOrganization(sd sourceDoc, l *LagoSourceConfig, s *Source) {
-	where := "sources." + sd.name
-	at := posIn(sd.node, "lago", "organization_id")
-	if at.line == 0 {
-		at = posIn(sd.node, "lago")
+func (c *compiler) pinOrganization(sd config.SourceDoc, l *LagoSourceConfig, s *Source) {
+	where := "sources." + sd.Name
+	at := config.PosIn(sd.Node, "lago", "organization_id")
+	if at.Line == 0 {
+		at = config.PosIn(sd.Node, "lago")
 	}
 	for _, id := range l.OrganizationID {
 		if strings.TrimSpace(id) == "" {
-			c.ds.add(config.SeverityError, c.file, at, "", where, "source %q: organization_id: empty value", sd.name)
+			c.ds.Add(config.SeverityError, c.file, at, "", where, "source %q: organization_id: empty value", sd.Name)
 			return
 		}
 	}
 	jwt := l.JWTPublicKey != "" || l.JWTPublicKeyURL != ""
 	switch {
 	case len(l.OrganizationID) > 0 && l.AllowAnyOrganization:
-		c.ds.add(config.SeverityError, c.file, posIn(sd.node, "lago", "allow_any_organization"), "", where,
-			"source %q: set organization_id or allow_any_organization, not both", sd.name)
+		c.ds.Add(config.SeverityError, c.file, config.PosIn(sd.Node, "lago", "allow_any_organization"), "", where,
+			"source %q: set organization_id or allow_any_organization, not both", sd.Name)
 		return
 	case jwt && len(l.OrganizationID) == 0 && !l.AllowAnyOrganization:
-		c.ds.add(config.SeverityError, c.file, posIn(sd.node, "lago"), "", where,
-			"source %q: a JWT source needs organization_id (Lago signs every organization's webhooks with the same instance key, so any tenant could post here); write allow_any_organization: true to accept all", sd.name)
+		c.ds.Add(config.SeverityError, c.file, config.PosIn(sd.Node, "lago"), "", where,
+			"source %q: a JWT source needs organization_id (Lago signs every organization's webhooks with the same instance key, so any tenant could post here); write allow_any_organization: true to accept all", sd.Name)
 		return
 	}
 	if len(l.OrganizationID) > 0 && s.Verifier == nil && l.HMACSecret == "" && !jwt {
-		c.ds.add(config.SeverityWarning, c.file, at, "", where,
-			"source %q: organization_id is not checked on an unsigned source (anyone can write any organization_id)", sd.name)
+		c.ds.Add(config.SeverityWarning, c.file, at, "", where,
+			"source %q: organization_id is not checked on an unsigned source (anyone can write any organization_id)", sd.Name)
 	}
 	if len(l.OrganizationID) > 0 && s.Verifier != nil {
+		// The Builder pinned the verifier to these organizations.
 		s.Organizations = slices.Clone([]string(l.OrganizationID))
-		s.Verifier = signature.LagoOrganization(s.Verifier, s.Organizations)
 	}
 }
 

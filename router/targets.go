@@ -33,7 +33,10 @@ type target struct {
 	inlineBody          bool             // http body from `message:`
 	pathTmpl, queryTmpl *render.Template // http path and query, when templated
 	headers             map[string]*render.Template
-	service             map[string]*render.Template // pagerduty, opsgenie, teams, discord: by block
+	// addr is the channel's addressing as written (email): its to and cc
+	// sources and max_recipients bound what templated entries may add.
+	addr    notifiers.Addresses
+	service map[string]*render.Template // pagerduty, opsgenie, teams, discord: by block
 
 	// file is the template file the target uses (nil for message: and
 	// the defaults); digest holds its digest_* blocks, compiled when the
@@ -81,10 +84,10 @@ type blockKey struct {
 
 func (c *compiler) templateError(file string, err error, rule string) {
 	if te, ok := err.(*render.Error); ok {
-		c.ds.add(config.SeverityError, file, pos{te.Line, te.Column}, rule, "", "%s", te.Msg)
+		c.ds.Add(config.SeverityError, file, config.Pos{Line: te.Line, Col: te.Column}, rule, "", "%s", te.Msg)
 		return
 	}
-	c.ds.add(config.SeverityError, file, pos{}, rule, "", "%v", err)
+	c.ds.Add(config.SeverityError, file, config.Pos{}, rule, "", "%v", err)
 }
 
 // inline compiles a template written in the rules file (message:, email
@@ -113,7 +116,7 @@ func (c *compiler) inline(n ast.Node, text string, esc render.Escape, rule, fiel
 // inlineError reports a problem of a template written in the rules file
 // at its position there.
 func (c *compiler) inlineError(n ast.Node, text string, err error, rule, field string) {
-	at := nodePos(n)
+	at := config.NodePos(n)
 	msg := err.Error()
 	if te, ok := err.(*render.Error); ok {
 		msg = te.Msg
@@ -121,13 +124,13 @@ func (c *compiler) inlineError(n ast.Node, text string, err error, rule, field s
 			at = c.inlinePos(n, text, te.Line, te.Column)
 		}
 	}
-	c.ds.add(config.SeverityError, c.file, at, rule, field, "%s: %s", field, msg)
+	c.ds.Add(config.SeverityError, c.file, at, rule, field, "%s: %s", field, msg)
 }
 
 // inlinePos converts a line and column inside an inline template to the
 // rules file. Offsets inside a one-line value are exact; inside a block
 // scalar they land on the right line.
-func (c *compiler) inlinePos(n ast.Node, text string, line, col int) pos {
+func (c *compiler) inlinePos(n ast.Node, text string, line, col int) config.Pos {
 	offset := 0
 	for i, l := range strings.Split(text, "\n") {
 		if i == line-1 {
@@ -136,7 +139,7 @@ func (c *compiler) inlinePos(n ast.Node, text string, line, col int) pos {
 		offset += len([]rune(l)) + 1
 	}
 	offset += max(col-1, 0)
-	return scalarOffsetPos(c.lines, n, offset)
+	return config.ScalarOffsetPos(c.lines, n, offset)
 }
 
 // checkTemplateFields warns about fields a rule's templates read that do
@@ -169,16 +172,16 @@ func (c *compiler) checkTemplateFields(rule string, sn ast.Node, s SendConfig, t
 			}
 			for _, f := range c.lint.AnalyzeBlock(t.file, b).Fields {
 				if missing(f.Path) {
-					c.ds.add(config.SeverityWarning, t.tf.path, pos{f.Line, f.Column}, rule, "",
+					c.ds.Add(config.SeverityWarning, t.tf.path, config.Pos{Line: f.Line, Col: f.Column}, rule, "",
 						"{{ .%s }} does not exist in %s payloads (it renders empty)", strings.Join(f.Path, "."), types)
 				}
 			}
 		}
 	case s.Message != "":
-		n := lookup(sn, "message")
+		n := config.Lookup(sn, "message")
 		for _, f := range c.lint.Analyze("message", s.Message).Fields {
 			if missing(f.Path) {
-				c.ds.add(config.SeverityWarning, c.file, scalarOffsetPos(c.lines, n, f.Offset), rule, "message",
+				c.ds.Add(config.SeverityWarning, c.file, config.ScalarOffsetPos(c.lines, n, f.Offset), rule, "message",
 					"message: {{ .%s }} does not exist in %s payloads (it renders empty)", strings.Join(f.Path, "."), types)
 			}
 		}
@@ -192,9 +195,9 @@ func (c *compiler) templateFile(name string, n ast.Node, rule, field string) (*r
 	tf, ok := c.tmpls[clean]
 	if !ok || strings.HasPrefix(clean, "../") || path.IsAbs(clean) {
 		if st, err := os.Stat(c.o.TemplatesDir); err != nil || !st.IsDir() {
-			c.ds.add(config.SeverityError, c.file, nodePos(n), rule, field, "template %q not found: the templates directory %s does not exist", name, c.o.TemplatesDir)
+			c.ds.Add(config.SeverityError, c.file, config.NodePos(n), rule, field, "template %q not found: the templates directory %s does not exist", name, c.o.TemplatesDir)
 		} else {
-			c.ds.add(config.SeverityError, c.file, nodePos(n), rule, field, "template %q not found in %s", name, c.o.TemplatesDir)
+			c.ds.Add(config.SeverityError, c.file, config.NodePos(n), rule, field, "template %q not found in %s", name, c.o.TemplatesDir)
 		}
 		return nil, tf, false
 	}
@@ -215,14 +218,14 @@ func (c *compiler) templateFile(name string, n ast.Node, rule, field string) (*r
 }
 
 func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendConfig) *target {
-	return c.compileTargetAt(rule, lookup(ruleNode, "send", j), fmt.Sprintf("send[%d]", j), s)
+	return c.compileTargetAt(rule, config.Lookup(ruleNode, "send", j), fmt.Sprintf("send[%d]", j), s)
 }
 
 // compileTargetAt compiles one target whose entry is sn (a send entry or
 // an escalate block); field names it in diagnostics.
 func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s SendConfig) *target {
 	if s.To == "" {
-		c.ds.add(config.SeverityError, c.file, nodePos(sn), rule, field+".to", "%s: to is required (the channel to send to)", field)
+		c.ds.Add(config.SeverityError, c.file, config.NodePos(sn), rule, field+".to", "%s: to is required (the channel to send to)", field)
 		return nil
 	}
 	ch, ok := c.rs.Channels[s.To]
@@ -230,11 +233,11 @@ func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s Sen
 		return nil
 	}
 	if !ok {
-		c.ds.add(config.SeverityError, c.file, posIn(sn, "to"), rule, field+".to", "unknown channel %q%s", s.To, c.suggestChannel(s.To))
+		c.ds.Add(config.SeverityError, c.file, config.PosIn(sn, "to"), rule, field+".to", "unknown channel %q%s", s.To, c.suggestChannel(s.To))
 		return nil
 	}
 	if s.Template != "" && s.Message != "" {
-		c.ds.add(config.SeverityError, c.file, posIn(sn, "message"), rule, field, "%s: set template or message, not both", field)
+		c.ds.Add(config.SeverityError, c.file, config.PosIn(sn, "message"), rule, field, "%s: set template or message, not both", field)
 		return nil
 	}
 	t := &target{channel: ch}
@@ -243,7 +246,7 @@ func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s Sen
 	switch {
 	case s.Template != "":
 		t.content = "template " + s.Template
-		f, info, ok := c.templateFile(s.Template, lookup(sn, "template"), rule, field+".template")
+		f, info, ok := c.templateFile(s.Template, config.Lookup(sn, "template"), rule, field+".template")
 		if !ok {
 			return nil
 		}
@@ -258,20 +261,20 @@ func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s Sen
 	if s.Template != "" {
 		t.file, t.tf = file, tf
 	}
-	msgNode := lookup(sn, "message")
-	before := len(c.ds.list)
+	msgNode := config.Lookup(sn, "message")
+	before := len(c.ds.List)
 	switch ch.Kind {
 	case KindSlack:
 		if file != nil {
 			if !file.Has("text") {
-				c.ds.add(config.SeverityError, c.file, posIn(sn, "template"), rule, field+".template", "template %q has no \"text\" block, which Slack needs", s.Template)
+				c.ds.Add(config.SeverityError, c.file, config.PosIn(sn, "template"), rule, field+".template", "template %q has no \"text\" block, which Slack needs", s.Template)
 				return nil
 			}
 			t.text = c.block(file, tf, "text", render.Mrkdwn, rule)
 			if file.Has("blocks") {
 				t.blocks = c.block(file, tf, "blocks", render.Plain, rule)
 				for _, p := range file.UnescapedMrkdwn("blocks") {
-					c.ds.add(config.SeverityWarning, tf.path, pos{p.Line, p.Column}, rule, "",
+					c.ds.Add(config.SeverityWarning, tf.path, config.Pos{Line: p.Line, Col: p.Column}, rule, "",
 						"a message value goes into a Slack mrkdwn text without mrkdwnJson: it could mention (<!channel>) or add links; write \"text\": \"…{{ mrkdwnJson .x }}\"")
 				}
 			}
@@ -279,10 +282,14 @@ func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s Sen
 			t.text = c.inline(msgNode, s.Message, render.Mrkdwn, rule, field+".message")
 		}
 	case KindEmail:
-		cfg := ch.email
+		cfg, _ := ch.settings.(notifiers.Addressed)
+		if cfg == nil {
+			break
+		}
+		t.addr = cfg.Addresses()
 		if file != nil {
 			if !file.Has("text") && !file.Has("html") {
-				c.ds.add(config.SeverityError, c.file, posIn(sn, "template"), rule, field+".template", "template %q has neither a \"text\" nor an \"html\" block, which email needs", s.Template)
+				c.ds.Add(config.SeverityError, c.file, config.PosIn(sn, "template"), rule, field+".template", "template %q has neither a \"text\" nor an \"html\" block, which email needs", s.Template)
 				return nil
 			}
 			if file.Has("text") {
@@ -301,8 +308,8 @@ func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s Sen
 		// channel's subject, then (for message:) the message itself, then
 		// the built-in default.
 		chNode := c.channelNode(ch.Name)
-		if t.subject == nil && cfg.Subject != "" {
-			t.subject = c.inline(lookup(chNode, KindEmail, "subject"), cfg.Subject, render.Plain, rule, "channels."+ch.Name+".email.subject")
+		if t.subject == nil && t.addr.Subject != "" {
+			t.subject = c.inline(config.Lookup(chNode, KindEmail, "subject"), t.addr.Subject, render.Plain, rule, "channels."+ch.Name+".email.subject")
 		}
 		if t.subject == nil && s.Message != "" {
 			t.subject = t.text
@@ -310,14 +317,17 @@ func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s Sen
 		if t.subject == nil {
 			t.subject = c.block(c.defaultFile(KindEmail), templateFile{path: "(built-in email template)"}, "subject", render.Plain, rule)
 		}
-		for i, to := range cfg.To {
-			t.to = append(t.to, c.inline(lookup(chNode, KindEmail, "to", i), to, render.Plain, rule, fmt.Sprintf("channels.%s.email.to[%d]", ch.Name, i)))
+		for i, to := range t.addr.To {
+			t.to = append(t.to, c.inline(config.Lookup(chNode, KindEmail, "to", i), to, render.Plain, rule, fmt.Sprintf("channels.%s.email.to[%d]", ch.Name, i)))
 		}
-		for i, cc := range cfg.Cc {
-			t.cc = append(t.cc, c.inline(lookup(chNode, KindEmail, "cc", i), cc, render.Plain, rule, fmt.Sprintf("channels.%s.email.cc[%d]", ch.Name, i)))
+		for i, cc := range t.addr.Cc {
+			t.cc = append(t.cc, c.inline(config.Lookup(chNode, KindEmail, "cc", i), cc, render.Plain, rule, fmt.Sprintf("channels.%s.email.cc[%d]", ch.Name, i)))
 		}
 	case KindHTTP:
-		cfg := ch.http
+		cfg, _ := ch.settings.(notifiers.Routed)
+		if cfg == nil {
+			break
+		}
 		if file != nil {
 			if file.Has("body") {
 				t.body = c.block(file, tf, "body", render.Plain, rule)
@@ -334,7 +344,7 @@ func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s Sen
 			// Values interpolated in the path are path-escaped and in the
 			// query query-escaped, so a message can never add segments or
 			// parameters, and the host always comes from the config.
-			urlNode := lookup(chNode, KindHTTP, "url")
+			urlNode := config.Lookup(chNode, KindHTTP, "url")
 			urlField := "channels." + ch.Name + ".http.url"
 			p, q, hasQuery := cutOutsideActions(pt, '?')
 			t.pathTmpl = c.inline(urlNode, p, render.URLPath, rule, urlField)
@@ -342,21 +352,21 @@ func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s Sen
 				t.queryTmpl = c.inline(urlNode, q, render.URLQuery, rule, urlField)
 			}
 		}
-		for k, v := range cfg.Headers {
-			if strings.Contains(v.Reveal(), "{{") {
+		for k, v := range cfg.HeaderTemplates() {
+			if strings.Contains(v, "{{") {
 				if t.headers == nil {
 					t.headers = map[string]*render.Template{}
 				}
-				t.headers[k] = c.inline(lookup(chNode, KindHTTP, "headers", k), v.Reveal(), render.HeaderValue, rule, "channels."+ch.Name+".http.headers."+k)
+				t.headers[k] = c.inline(config.Lookup(chNode, KindHTTP, "headers", k), v, render.HeaderValue, rule, "channels."+ch.Name+".http.headers."+k)
 			}
 		}
 	default:
-		if sk, ok := serviceKindOf(ch.Kind); ok && !c.compileServiceTarget(t, sk, file, tf, s, sn, rule, field) {
+		if sk, ok := blockKind(ch); ok && !c.compileServiceTarget(t, sk, file, tf, s, sn, rule, field) {
 			return nil
 		}
 	}
 	c.checkTemplateFields(rule, sn, s, t)
-	if c.ds.hasErrorsSince(before) {
+	if c.ds.HasErrorsSince(before) {
 		return nil
 	}
 	// A template that blows its render budget without even looking at
@@ -365,7 +375,7 @@ func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s Sen
 	// than on the first webhook.
 	sample := map[string]any{"meta": map[string]any{"source": "", "id": "", "received_at": ""}}
 	if _, err := t.render(sample, []byte("{}")); errors.Is(err, render.ErrBudget) || errors.Is(err, render.ErrTooLarge) {
-		c.ds.add(config.SeverityError, c.file, nodePos(sn), rule, field, "%s: %s exceeds its limits (rendering an empty message: %v)", field, t.content, err)
+		c.ds.Add(config.SeverityError, c.file, config.NodePos(sn), rule, field, "%s: %s exceeds its limits (rendering an empty message: %v)", field, t.content, err)
 		return nil
 	}
 	return t
@@ -463,12 +473,12 @@ func (t *target) render(data map[string]any, raw []byte) (notifiers.Parts, error
 		p.Subject = oneLine(exec("subject", t.subject))
 		p.Text = exec("text", t.text)
 		p.HTML = exec("html", t.html)
-		limit := max(t.channel.email.MaxRecipients, 1)
+		limit := max(t.addr.MaxRecipients, 1)
 		for i, tm := range t.to {
-			p.To = append(p.To, t.recipients(fmt.Sprintf("to[%d]", i), exec("to", tm), t.channel.email.To[i], limit, &err)...)
+			p.To = append(p.To, t.recipients(fmt.Sprintf("to[%d]", i), exec("to", tm), t.addr.To[i], limit, &err)...)
 		}
 		for i, tm := range t.cc {
-			p.Cc = append(p.Cc, t.recipients(fmt.Sprintf("cc[%d]", i), exec("cc", tm), t.channel.email.Cc[i], limit, &err)...)
+			p.Cc = append(p.Cc, t.recipients(fmt.Sprintf("cc[%d]", i), exec("cc", tm), t.addr.Cc[i], limit, &err)...)
 		}
 		if err == nil && len(p.To) == 0 {
 			err = fmt.Errorf("render to: no recipient (every to entry rendered empty)")
@@ -502,7 +512,7 @@ func (t *target) render(data map[string]any, raw []byte) (notifiers.Parts, error
 			p.Headers[k] = exec("header "+k, tm)
 		}
 	default:
-		if sk, ok := serviceKindOf(t.channel.Kind); ok {
+		if sk, ok := blockKind(t.channel); ok {
 			// exec records a block's failure in err; keep it first.
 			sp, serr := t.renderService(sk, exec)
 			p, err = sp, cmp.Or(err, serr)

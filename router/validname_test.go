@@ -2,6 +2,7 @@ package router
 
 import (
 	"github.com/switchboard-dev/switchboard/config"
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 
 	"os"
 	"path/filepath"
@@ -32,7 +33,7 @@ rules:
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, diags, err := Load(LoadOptions{RulesPath: path, TemplatesDir: filepath.Join(dir, "templates"), Env: testEnv(nil)})
+	_, diags, err := Load(LoadOptions{Builder: wiring.Builder{}, RulesPath: path, TemplatesDir: filepath.Join(dir, "templates"), Env: testEnv(nil)})
 	if err == nil {
 		t.Fatal("Load accepted sources and channels named . and ..")
 	}

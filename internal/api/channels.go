@@ -12,6 +12,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 
+	"github.com/switchboard-dev/switchboard/config"
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/router"
 )
@@ -119,7 +120,7 @@ func (a *API) writtenChannels() map[string]map[string]any {
 	for _, mv := range values {
 		if mv.Key.GetToken().Value == "channels" {
 			var out map[string]map[string]any
-			if router.NodeToValue(mv.Value, &out) != nil {
+			if config.NodeToValue(mv.Value, &out) != nil {
 				return nil
 			}
 			return out
@@ -129,33 +130,24 @@ func (a *API) writtenChannels() map[string]map[string]any {
 }
 
 // secretKeys are the keys whose values are credentials in any channel
-// kind, found from the secret types of router.ChannelConfig.
+// kind, found from the secret types of every kind's configuration.
 func secretKeys() map[string]bool {
 	out := map[string]bool{}
-	var walk func(t reflect.Type)
-	walk = func(t reflect.Type) {
-		for t.Kind() == reflect.Pointer {
-			t = t.Elem()
-		}
-		if t.Kind() != reflect.Struct {
-			return
-		}
-		for i := range t.NumField() {
-			f := t.Field(i)
-			key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			ft := f.Type
+	for _, f := range channelFields() {
+		config.Walk(reflect.Zero(f.typ), nil, "", func(cf config.Field) bool {
+			ft := cf.Struct.Type
 			if ft.Kind() == reflect.Map {
 				ft = ft.Elem()
 			}
 			switch ft {
 			case reflect.TypeFor[secret.String](), reflect.TypeFor[secret.URL]():
+				key, _, _ := strings.Cut(cf.Struct.Tag.Get("yaml"), ",")
 				out[key] = true
-				continue
+				return false
 			}
-			walk(f.Type)
-		}
+			return true
+		})
 	}
-	walk(reflect.TypeFor[router.ChannelConfig]())
 	return out
 }
 

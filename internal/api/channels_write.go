@@ -93,7 +93,7 @@ func decodeChannel(r *http.Request, w http.ResponseWriter) (channelInput, *httpE
 		delete(body, "name")
 	}
 	var cv converter
-	out := cv.value(body, reflect.TypeFor[router.ChannelConfig](), "")
+	out := cv.object(body, channelFields(), "")
 	if len(cv.errs) > 0 {
 		return in, fieldsInvalid(cv.errs)
 	}
@@ -449,6 +449,17 @@ func yamlFields(t reflect.Type) []yamlField {
 		out = append(out, yamlField{key: key, typ: f.Type})
 	}
 	return out
+}
+
+// channelFields are the keys of a channel: the settings every kind
+// shares (router.ChannelConfig), then one block per registered kind,
+// typed by the kind's configuration.
+func channelFields() []yamlField {
+	fields := yamlFields(reflect.TypeFor[router.ChannelConfig]())
+	for _, k := range wiring.Kinds() {
+		fields = append(fields, yamlField{key: k.Name, typ: reflect.TypeOf(k.Config())})
+	}
+	return fields
 }
 
 // plainSettings turns converted settings into the maps and lists that

@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/silence"
 	"github.com/switchboard-dev/switchboard/internal/store"
 	"github.com/switchboard-dev/switchboard/internal/testclock"
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
@@ -111,7 +112,7 @@ func TestFatigueOrderAgrees(t *testing.T) {
 			if err := os.WriteFile(path, []byte(fatigueRules), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			rs, _, err := router.Load(router.LoadOptions{RulesPath: path, TemplatesDir: dir, Now: clk.Now})
+			rs, _, err := router.Load(router.LoadOptions{Builder: wiring.Builder{}, RulesPath: path, TemplatesDir: dir, Now: clk.Now})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"github.com/switchboard-dev/switchboard/internal/app/reload"
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 
 	"bytes"
 	"context"
@@ -92,6 +93,7 @@ func serverWithVars(t *testing.T, path string, so *store.Options, editorVars []s
 	dir := filepath.Dir(path)
 	log := slog.New(slog.DiscardHandler)
 	rl, err := reload.New(router.LoadOptions{
+		Builder:   wiring.Builder{},
 		RulesPath: path, TemplatesDir: filepath.Join(dir, "templates"), DryRun: true, Logger: log,
 		Env: func(k string) (string, bool) { v, ok := testEnv[k]; return v, ok },
 	}, log, nil, nil)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"github.com/switchboard-dev/switchboard/internal/app/reload"
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 
 	"log/slog"
 	"net/http"
@@ -28,7 +29,7 @@ func liveServer(t *testing.T, rules string) (*server, *testclock.Clock) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	rl, err := reload.New(router.LoadOptions{RulesPath: path, TemplatesDir: filepath.Join(dir, "templates"), Logger: log}, log, nil, nil)
+	rl, err := reload.New(router.LoadOptions{Builder: wiring.Builder{}, RulesPath: path, TemplatesDir: filepath.Join(dir, "templates"), Logger: log}, log, nil, nil)
 	if err != nil {
 		t.Fatalf("reload.New: %v", err)
 	}

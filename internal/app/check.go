@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/internal/api"
 	"github.com/switchboard-dev/switchboard/internal/lago"
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
@@ -50,7 +51,7 @@ func load(o ConfigOptions) (*router.Ruleset, []config.Diagnostic, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return router.Load(router.LoadOptions{RulesPath: o.Rules, TemplatesDir: TemplatesDir(o.Rules, o.Templates),
+	return router.Load(router.LoadOptions{Builder: wiring.Builder{}, RulesPath: o.Rules, TemplatesDir: TemplatesDir(o.Rules, o.Templates),
 		DryRun: o.DryRun, CheckOnly: o.CheckOnly, Catalog: catalog})
 }
 

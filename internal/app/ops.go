@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/lago"
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/internal/store"
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 	"github.com/switchboard-dev/switchboard/notifiers"
 	"github.com/switchboard-dev/switchboard/router"
 )
@@ -275,7 +276,7 @@ func Replay(ctx context.Context, o ReplayOptions, stdout io.Writer) error {
 		f.Since = time.Now().Add(-o.Since)
 	}
 	if o.Rerender {
-		rs, _, err := router.Load(router.LoadOptions{RulesPath: o.Rules, TemplatesDir: o.Templates, DryRun: true})
+		rs, _, err := router.Load(router.LoadOptions{Builder: wiring.Builder{}, RulesPath: o.Rules, TemplatesDir: o.Templates, DryRun: true})
 		if err != nil {
 			return fmt.Errorf("--rerender: load the rules: %w", err)
 		}

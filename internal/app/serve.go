@@ -2,6 +2,7 @@ package app
 
 import (
 	"github.com/switchboard-dev/switchboard/internal/app/reload"
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 
 	"github.com/switchboard-dev/switchboard/config"
 
@@ -24,6 +25,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"golang.org/x/time/rate"
+
 	"github.com/switchboard-dev/switchboard/internal/admission"
 	"github.com/switchboard-dev/switchboard/internal/api"
 	"github.com/switchboard-dev/switchboard/internal/delivery"
@@ -37,7 +40,6 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/store"
 	"github.com/switchboard-dev/switchboard/internal/web"
 	"github.com/switchboard-dev/switchboard/router"
-	"golang.org/x/time/rate"
 )
 
 // ServeOptions are the settings of `switchboard serve`.
@@ -174,6 +176,7 @@ func build(ctx context.Context, o ServeOptions) (_ *server, err error) {
 	// message retention.
 	var retained atomic.Pointer[store.Store]
 	reloader, err := reload.New(router.LoadOptions{
+		Builder:   wiring.Builder{},
 		RulesPath: o.Rules, TemplatesDir: o.Templates, DryRun: o.DryRun, Logger: log, Catalog: catalog,
 	}, log, m, func(_, rs *router.Ruleset) {
 		initRuleMetrics(m, rs)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
@@ -58,7 +59,7 @@ func load(t testing.TB, src string) *router.Ruleset {
 	if err := os.WriteFile(p, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	rs, _, err := router.Load(router.LoadOptions{RulesPath: p, TemplatesDir: filepath.Join(dir, "templates")})
+	rs, _, err := router.Load(router.LoadOptions{Builder: wiring.Builder{}, RulesPath: p, TemplatesDir: filepath.Join(dir, "templates")})
 	if err != nil {
 		t.Fatal(err)
 	}

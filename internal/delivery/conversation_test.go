@@ -27,6 +27,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/testclock"
 	"github.com/switchboard-dev/switchboard/internal/testkit"
 	"github.com/switchboard-dev/switchboard/internal/testpeer"
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
@@ -131,7 +132,7 @@ func newConvReplicaWith(t *testing.T, rules string, lo router.LoadOptions, o sto
 			t.Fatal(err)
 		}
 	}
-	lo.RulesPath, lo.Now = filepath.Join(dir, "rules.yaml"), clk.Now
+	lo.RulesPath, lo.Now, lo.Builder = filepath.Join(dir, "rules.yaml"), clk.Now, wiring.Builder{}
 	rs, _, err := router.Load(lo)
 	if err != nil {
 		t.Fatal(err)

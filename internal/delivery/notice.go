@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/switchboard-dev/switchboard/internal/store"
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 	"github.com/switchboard-dev/switchboard/notifiers"
 )
 
@@ -43,10 +44,6 @@ var noticeTemplate = template.Must(template.New("notice").Funcs(template.FuncMap
 	"duration": formatDuration,
 }).ParseFS(noticeFS, "notices/notice.tmpl"))
 
-func slackEscape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
-
 // notice is one operational notification about a channel.
 type notice struct {
 	Event      string         `json:"event"`
@@ -61,14 +58,16 @@ type notice struct {
 	Error      string         `json:"error,omitempty"`
 }
 
-// render renders n for a channel kind with the built-in templates. HTTP
-// channels receive a JSON object (with a summary line in "text").
-func (n notice) render(kind string) (notifiers.Parts, error) {
-	if kind == "slack" {
-		n.Channel, n.Error = slackEscape(n.Channel), slackEscape(n.Error)
+// render renders n for a channel kind with the built-in templates; the
+// kind's descriptor picks the forms it sends (HTTP channels receive a JSON
+// object with the summary line in "text"). A nil kind gets the text.
+func (n notice) render(kind *notifiers.Kind) (notifiers.Parts, error) {
+	if kind != nil && kind.EscapeValue != nil {
+		esc := kind.EscapeValue
+		n.Channel, n.Error = esc(n.Channel), esc(n.Error)
 		byRule := make(map[string]int, len(n.DeadByRule))
 		for k, v := range n.DeadByRule {
-			byRule[slackEscape(k)] = v
+			byRule[esc(k)] = v
 		}
 		n.DeadByRule = byRule
 	}
@@ -80,44 +79,30 @@ func (n notice) render(kind string) (notifiers.Parts, error) {
 		}
 		return b.String(), nil
 	}
-	text, err := exec("text")
+	var out notifiers.Notice
+	var err error
+	for _, f := range []struct {
+		block string
+		to    *string
+	}{{"text", &out.Text}, {"subject", &out.Subject}, {"summary", &out.Summary}} {
+		if *f.to, err = exec(f.block); err != nil {
+			return notifiers.Parts{}, err
+		}
+	}
+	if kind == nil || kind.Notice == nil {
+		return notifiers.Parts{Text: out.Text}, nil
+	}
+	out.JSON, err = json.Marshal(struct {
+		Type string `json:"type"`
+		notice
+		ProbeSeconds   float64 `json:"probe_seconds,omitempty"`
+		OpenForSeconds float64 `json:"open_for_seconds,omitempty"`
+		Text           string  `json:"text"`
+	}{"switchboard.channel_" + n.Event, n, n.Probe.Seconds(), n.OpenFor.Seconds(), out.Summary})
 	if err != nil {
 		return notifiers.Parts{}, err
 	}
-	switch kind {
-	case "slack":
-		return notifiers.Parts{Text: text}, nil
-	case "email":
-		subject, err := exec("subject")
-		if err != nil {
-			return notifiers.Parts{}, err
-		}
-		return notifiers.Parts{Subject: subject, Text: text}, nil
-	case "pagerduty", "opsgenie", "teams", "discord":
-		// The summary line as the alert's summary, message or text; the
-		// whole notice as Opsgenie's description.
-		summary, err := exec("summary")
-		if err != nil {
-			return notifiers.Parts{}, err
-		}
-		return notifiers.Parts{Text: summary, Description: text}, nil
-	default:
-		summary, err := exec("summary")
-		if err != nil {
-			return notifiers.Parts{}, err
-		}
-		body, err := json.Marshal(struct {
-			Type string `json:"type"`
-			notice
-			ProbeSeconds   float64 `json:"probe_seconds,omitempty"`
-			OpenForSeconds float64 `json:"open_for_seconds,omitempty"`
-			Text           string  `json:"text"`
-		}{"switchboard.channel_" + n.Event, n, n.Probe.Seconds(), n.OpenFor.Seconds(), summary})
-		if err != nil {
-			return notifiers.Parts{}, err
-		}
-		return notifiers.Parts{Body: string(body), ContentType: "application/json"}, nil
-	}
+	return kind.Notice(out), nil
 }
 
 // notice stores n as a delivery to target, for the workers to send like
@@ -133,7 +118,8 @@ func (d *Dispatcher) notice(ctx context.Context, target string, n notice) {
 			"on_failure", target, "event", n.Event)
 		return
 	}
-	parts, err := n.render(ch.Kind)
+	kind, _ := wiring.Kind(ch.Kind)
+	parts, err := n.render(kind)
 	if err != nil {
 		d.log.Error("cannot render notice", "channel", n.Channel, "on_failure", target, "error", err)
 		return

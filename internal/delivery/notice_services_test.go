@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 )
 
 // TestNoticeServiceKinds: PagerDuty, Opsgenie, Teams and Discord channels
@@ -14,7 +16,8 @@ func TestNoticeServiceKinds(t *testing.T) {
 	n := notice{Event: NoticeOpened, Channel: "crm", Failures: 5, Pending: 812, Probe: 30 * time.Second,
 		Error: "unexpected status 503", At: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
 	for _, kind := range []string{"pagerduty", "opsgenie", "teams", "discord"} {
-		p, err := n.render(kind)
+		k, _ := wiring.Kind(kind)
+		p, err := n.render(k)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 )
 
 // TestNoticeRendering renders each event for each channel kind with the
@@ -29,7 +31,8 @@ func TestNoticeRendering(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := tt.n.render(tt.kind)
+			k, _ := wiring.Kind(tt.kind)
+			p, err := tt.n.render(k)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -39,7 +42,8 @@ func TestNoticeRendering(t *testing.T) {
 		})
 	}
 	t.Run("http", func(t *testing.T) {
-		p, err := closed.render("http")
+		k, _ := wiring.Kind("http")
+		p, err := closed.render(k)
 		if err != nil {
 			t.Fatal(err)
 		}

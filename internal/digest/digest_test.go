@@ -17,6 +17,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/testclock"
 	"github.com/switchboard-dev/switchboard/internal/testkit"
 	"github.com/switchboard-dev/switchboard/internal/testpg"
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
@@ -98,6 +99,7 @@ func newReplica(t *testing.T, o store.Options, owner string, clk *clock) *replic
 		t.Fatal(err)
 	}
 	rs, _, err := router.Load(router.LoadOptions{
+		Builder:   wiring.Builder{},
 		RulesPath: filepath.Join(dir, "rules.yaml"), TemplatesDir: filepath.Join(dir, "templates"), Now: clk.Now,
 	})
 	if err != nil {
@@ -267,7 +269,7 @@ func TestRuleRemovedDropsGroup(t *testing.T) {
 	clk := testclock.New(t0)
 	r := newReplica(t, store.Options{DataDir: t.TempDir()}, "a", clk)
 	r.post(t, "INV-1", 2_000_000)
-	empty, _, err := router.Load(router.LoadOptions{RulesPath: writeFile(t, "rules: []\n")})
+	empty, _, err := router.Load(router.LoadOptions{Builder: wiring.Builder{}, RulesPath: writeFile(t, "rules: []\n")})
 	if err != nil {
 		t.Fatal(err)
 	}

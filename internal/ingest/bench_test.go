@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/internal/metrics"
 	"github.com/switchboard-dev/switchboard/internal/store"
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
@@ -69,7 +70,7 @@ rules:
 	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(rules), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	rs, _, err := router.Load(router.LoadOptions{RulesPath: filepath.Join(dir, "rules.yaml"), TemplatesDir: dir})
+	rs, _, err := router.Load(router.LoadOptions{Builder: wiring.Builder{}, RulesPath: filepath.Join(dir, "rules.yaml"), TemplatesDir: dir})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/switchboard-dev/switchboard/internal/store"
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
@@ -98,7 +99,7 @@ channels:
 	if err := os.WriteFile(path, []byte(rules), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rs, _, err := router.Load(router.LoadOptions{RulesPath: path, TemplatesDir: dir})
+	rs, _, err := router.Load(router.LoadOptions{Builder: wiring.Builder{}, RulesPath: path, TemplatesDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

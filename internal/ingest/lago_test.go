@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/switchboard-dev/switchboard/internal/testkit"
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
@@ -50,7 +51,7 @@ func loadRules(t testing.TB, rules string) *router.Ruleset {
 	if err := os.WriteFile(path, []byte(rules), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rs, _, err := router.Load(router.LoadOptions{RulesPath: path, TemplatesDir: dir})
+	rs, _, err := router.Load(router.LoadOptions{Builder: wiring.Builder{}, RulesPath: path, TemplatesDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 
-	"github.com/switchboard-dev/switchboard/router"
+	"github.com/switchboard-dev/switchboard/config"
 )
 
 // ErrNoChannel is returned when an edit names a channel the file does not
@@ -181,7 +181,7 @@ func (c *Channels) Settings(name string) (map[string]any, bool) {
 		return nil, false
 	}
 	var m map[string]any
-	if router.NodeToValue(c.entries[i].node, &m) != nil {
+	if config.NodeToValue(c.entries[i].node, &m) != nil {
 		return nil, false
 	}
 	if m == nil {

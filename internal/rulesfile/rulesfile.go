@@ -14,6 +14,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 
+	"github.com/switchboard-dev/switchboard/config"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
@@ -105,14 +106,14 @@ func (f *File) readEntries(seq *ast.SequenceNode) error {
 			for _, mv := range mn.Values {
 				if mv.Key.GetToken().Value == "name" {
 					var s string
-					if router.NodeToValue(mv.Value, &s) == nil {
+					if config.NodeToValue(mv.Value, &s) == nil {
 						name = s
 					}
 				}
 			}
 		} else if mv, ok := e.Value.(*ast.MappingValueNode); ok && mv.Key.GetToken().Value == "name" {
 			var s string
-			if router.NodeToValue(mv.Value, &s) == nil {
+			if config.NodeToValue(mv.Value, &s) == nil {
 				name = s
 			}
 		}
@@ -184,7 +185,7 @@ func (f *File) Has(name string) bool { return f.find(name) >= 0 }
 func (f *File) Rule(name string) (router.RuleConfig, bool) {
 	var rc router.RuleConfig
 	i := f.find(name)
-	if i < 0 || router.NodeToValue(f.entries[i].node, &rc) != nil {
+	if i < 0 || config.NodeToValue(f.entries[i].node, &rc) != nil {
 		return rc, false
 	}
 	return rc, true

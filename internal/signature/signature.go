@@ -12,8 +12,10 @@ import (
 // handler sends to the client in the 401 body; it never contains a secret, a
 // key or the expected signature. An *UnavailableError means the request could
 // not be checked yet (the key could not be fetched) and should be retried.
-// Implementations are safe for concurrent use.
-type Verifier interface {
+// Implementations are safe for concurrent use. It is an alias of an
+// interface literal, as router.Verifier is, so that the two are one type
+// and the wiring package builds verifiers without importing the router.
+type Verifier = interface {
 	Verify(ctx context.Context, h http.Header, body []byte) error
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/switchboard-dev/switchboard/internal/lago"
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
@@ -61,7 +62,8 @@ func CheckExpression(catalog *lago.Catalog, when string) (ExprCheck, error) {
 		b.WriteByte('\n')
 	}
 	rs, warnings, err := router.Compile("check.yaml", []byte(b.String()), nil, router.LoadOptions{
-		DryRun: true, Catalog: catalog, Env: func(string) (string, bool) { return "", false },
+		Builder: wiring.Builder{},
+		DryRun:  true, Catalog: catalog, Env: func(string) (string, bool) { return "", false },
 	})
 	if rs != nil {
 		defer rs.Close()

@@ -1,6 +1,8 @@
-// Package wiring is the one place that knows every channel kind: it
-// registers each notifier package's descriptor (notifiers.Kind). Adding a
-// kind is its package and one line in kinds.
+// Package wiring is the one place that knows every channel kind and every
+// signature verifier: it registers each notifier package's descriptor
+// (notifiers.Kind), and its Builder is what the router compiles a rules
+// file with (router.Builder: the kinds, and each source's verifier).
+// Adding a kind is its package and one line in kinds.
 package wiring
 
 import (

@@ -6,10 +6,20 @@ import "github.com/switchboard-dev/switchboard/notifiers"
 // channel (bursts of 5), Discord's limit, and a backlog above 20
 // collapsed into one summary, as for chat.
 var Kind = notifiers.Kind{
-	Name:          "discord",
-	RatePerSecond: 0.5,
-	Burst:         5,
-	Pacing:        20,
+	Name:            "discord",
+	RatePerSecond:   0.5,
+	Burst:           5,
+	Pacing:          20,
+	Title:           "Discord",
+	NoConversations: "is Discord, which has no conversations (Slack, email, PagerDuty and Opsgenie have)",
+	MessageBlock:    "content",
+	Needs:           []string{"content", "embeds"},
+	SecretKeys:      []string{"webhook_url"},
+	Blocks: []notifiers.Block{
+		{Name: "content", Escape: notifiers.EscapeMarkdown, Set: func(p *notifiers.Parts, s string) { p.Text = s }},
+		{Name: "embeds", Escape: notifiers.EscapePlain, JSON: true, Set: func(p *notifiers.Parts, s string) { p.Embeds = s }},
+	},
+	Config: func() notifiers.Settings { return new(Config) },
 	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
 		n, err := New(*cfg.(*Config), o)
 		if err != nil {
@@ -21,5 +31,8 @@ var Kind = notifiers.Kind{
 	Show: func(p notifiers.Parts) map[string]string {
 		return notifiers.ShowParts("content", p.Text, "embeds", p.Embeds)
 	},
+	// The summary line as the alert's summary, message or text; the
+	// whole notice as Opsgenie's description.
+	Notice:  notifiers.SummaryNotice,
 	Summary: notifiers.TextSummary,
 }

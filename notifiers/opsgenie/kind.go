@@ -10,7 +10,16 @@ var Kind = notifiers.Kind{
 	RatePerSecond: 5,
 	Burst:         10,
 	Pacing:        0,
-	Conversations: true,
+	Title:         "Opsgenie",
+	MessageBlock:  "message",
+	Needs:         []string{"message"},
+	SecretKeys:    []string{"api_key"},
+	Blocks: []notifiers.Block{
+		{Name: "message", Escape: notifiers.EscapePlain, Set: func(p *notifiers.Parts, s string) { p.Text = s }},
+		{Name: "description", Escape: notifiers.EscapePlain, Set: func(p *notifiers.Parts, s string) { p.Description = s }},
+		{Name: "details", Escape: notifiers.EscapePlain, JSON: true, Set: func(p *notifiers.Parts, s string) { p.Details = s }},
+	},
+	Config: func() notifiers.Settings { return new(Config) },
 	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
 		n, err := New(*cfg.(*Config), o)
 		if err != nil {
@@ -22,5 +31,8 @@ var Kind = notifiers.Kind{
 	Show: func(p notifiers.Parts) map[string]string {
 		return notifiers.ShowParts("message", p.Text, "description", p.Description, "details", p.Details)
 	},
+	// The summary line as the alert's summary, message or text; the
+	// whole notice as Opsgenie's description.
+	Notice:  notifiers.SummaryNotice,
 	Summary: notifiers.TextSummary,
 }

@@ -1,6 +1,10 @@
 package pagerduty
 
-import "github.com/switchboard-dev/switchboard/notifiers"
+import (
+	"strings"
+
+	"github.com/switchboard-dev/switchboard/notifiers"
+)
 
 // Kind describes the PagerDuty channel kind: 120 events a minute per
 // integration key (PagerDuty's limit); no pacing, since PagerDuty
@@ -11,7 +15,16 @@ var Kind = notifiers.Kind{
 	RatePerSecond: 2,
 	Burst:         10,
 	Pacing:        0,
-	Conversations: true,
+	Title:         "PagerDuty",
+	MessageBlock:  "summary",
+	Needs:         []string{"summary"},
+	SecretKeys:    []string{"routing_key"},
+	Blocks: []notifiers.Block{
+		{Name: "summary", Escape: notifiers.EscapePlain, Set: func(p *notifiers.Parts, s string) { p.Text = s }},
+		{Name: "details", Escape: notifiers.EscapePlain, JSON: true, Set: func(p *notifiers.Parts, s string) { p.Details = s }},
+		{Name: "source", Escape: notifiers.EscapePlain, Set: func(p *notifiers.Parts, s string) { p.Source = strings.Join(strings.Fields(s), " ") }},
+	},
+	Config: func() notifiers.Settings { return new(Config) },
 	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
 		n, err := New(*cfg.(*Config), o)
 		if err != nil {
@@ -23,5 +36,8 @@ var Kind = notifiers.Kind{
 	Show: func(p notifiers.Parts) map[string]string {
 		return notifiers.ShowParts("summary", p.Text, "details", p.Details, "source", p.Source)
 	},
+	// The summary line as the alert's summary, message or text; the
+	// whole notice as Opsgenie's description.
+	Notice:  notifiers.SummaryNotice,
 	Summary: notifiers.TextSummary,
 }

@@ -6,10 +6,20 @@ import "github.com/switchboard-dev/switchboard/notifiers"
 // 4), what a Workflows webhook takes, and a backlog above 20 collapsed
 // into one summary, as for chat.
 var Kind = notifiers.Kind{
-	Name:          "teams",
-	RatePerSecond: 1,
-	Burst:         4,
-	Pacing:        20,
+	Name:            "teams",
+	RatePerSecond:   1,
+	Burst:           4,
+	Pacing:          20,
+	Title:           "Teams",
+	NoConversations: "is Teams, which has no conversations (Slack, email, PagerDuty and Opsgenie have)",
+	MessageBlock:    "text",
+	Needs:           []string{"card", "text"},
+	SecretKeys:      []string{"webhook_url"},
+	Blocks: []notifiers.Block{
+		{Name: "card", Escape: notifiers.EscapePlain, JSON: true, Set: func(p *notifiers.Parts, s string) { p.Card = s }},
+		{Name: "text", Escape: notifiers.EscapeMarkdown, Set: func(p *notifiers.Parts, s string) { p.Text = s }},
+	},
+	Config: func() notifiers.Settings { return new(Config) },
 	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
 		n, err := New(*cfg.(*Config), o)
 		if err != nil {
@@ -21,5 +31,8 @@ var Kind = notifiers.Kind{
 	Show: func(p notifiers.Parts) map[string]string {
 		return notifiers.ShowParts("text", p.Text, "card", p.Card)
 	},
+	// The summary line as the alert's summary, message or text; the
+	// whole notice as Opsgenie's description.
+	Notice:  notifiers.SummaryNotice,
 	Summary: notifiers.TextSummary,
 }

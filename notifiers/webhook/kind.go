@@ -10,7 +10,8 @@ import (
 // Kind describes the HTTP webhook channel kind (the rules file's `http:`
 // block).
 var Kind = notifiers.Kind{
-	Name: "http",
+	Name:   "http",
+	Config: func() notifiers.Settings { return new(Config) },
 	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
 		n, err := New(*cfg.(*Config), o)
 		if err != nil {
@@ -31,6 +32,10 @@ var Kind = notifiers.Kind{
 		}
 		return m
 	},
+	NoConversations: "is HTTP, which has no conversations (Slack, email, PagerDuty and Opsgenie have)",
+	Notice: func(n notifiers.Notice) notifiers.Parts {
+		return notifiers.Parts{Body: string(n.JSON), ContentType: "application/json"}
+	},
 	Summary: func(channel string, last notifiers.Parts, text string, collapsed int, byType map[string]int) notifiers.Parts {
 		p := notifiers.Addressing(last)
 		b, _ := json.Marshal(map[string]any{"summary": map[string]any{
@@ -40,3 +45,15 @@ var Kind = notifiers.Kind{
 		return p
 	},
 }
+
+// HeaderTemplates returns every header value as written, for the router to
+// compile the templated ones.
+func (c Config) HeaderTemplates() map[string]string {
+	out := make(map[string]string, len(c.Headers))
+	for k, v := range c.Headers {
+		out[k] = v.Reveal()
+	}
+	return out
+}
+
+var _ notifiers.Routed = Config{}

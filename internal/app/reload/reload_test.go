@@ -19,6 +19,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/internal/metrics"
 	"github.com/switchboard-dev/switchboard/internal/testkit"
+	"github.com/switchboard-dev/switchboard/internal/wiring"
 )
 
 // noEnv is an empty environment.
@@ -41,7 +42,7 @@ func writeConfig(t *testing.T, rules string, templates map[string]string) router
 			t.Fatal(err)
 		}
 	}
-	return router.LoadOptions{RulesPath: filepath.Join(dir, "rules.yaml"), TemplatesDir: td, Env: noEnv}
+	return router.LoadOptions{Builder: wiring.Builder{}, RulesPath: filepath.Join(dir, "rules.yaml"), TemplatesDir: td, Env: noEnv}
 }
 
 // msg is a message with body as its payload.
@@ -182,7 +183,7 @@ func TestReloadKubernetesSymlinkSwap(t *testing.T) {
 	if err := os.Symlink("..data/rules.yaml", filepath.Join(dir, "rules.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	o := router.LoadOptions{RulesPath: filepath.Join(dir, "rules.yaml"), TemplatesDir: filepath.Join(dir, "templates"), Env: noEnv}
+	o := router.LoadOptions{Builder: wiring.Builder{}, RulesPath: filepath.Join(dir, "rules.yaml"), TemplatesDir: filepath.Join(dir, "templates"), Env: noEnv}
 	r, _ := startWatch(t, o)
 	if renderedText(t, r) != "v1" {
 		t.Fatal("initial")

@@ -1,4 +1,4 @@
-package router
+package config
 
 import (
 	"strings"
@@ -8,13 +8,13 @@ import (
 	"github.com/goccy/go-yaml/token"
 )
 
-// scalarOffsetPos maps a rune offset inside a scalar's value to a position
+// ScalarOffsetPos maps a rune offset inside a scalar's value to a position
 // in the file. It handles plain and quoted scalars on one line and block
 // scalars (`when: >-` or `|`), where each source line contributes its text
 // plus one joining character (a newline or, when folded, a space).
-func scalarOffsetPos(lines []string, n ast.Node, offset int) pos {
-	start := nodePos(n)
-	if start.line == 0 {
+func ScalarOffsetPos(lines []string, n ast.Node, offset int) Pos {
+	start := NodePos(n)
+	if start.Line == 0 {
 		return start
 	}
 	tk := n.GetToken()
@@ -23,38 +23,38 @@ func scalarOffsetPos(lines []string, n ast.Node, offset int) pos {
 		tk = lit.Start
 		return blockOffsetPos(lines, tk.Position.Line+1, offset)
 	}
-	col := start.col + offset
+	col := start.Col + offset
 	if tk != nil && (tk.Type == token.DoubleQuoteType || tk.Type == token.SingleQuoteType) {
-		col = start.col + 1 + offset
+		col = start.Col + 1 + offset
 		// goccy reports some quoted scalars at the quote, others after it.
-		if l := start.line - 1; l < len(lines) && start.col-1 < len(lines[l]) && start.col-1 >= 0 {
-			if c := lines[l][start.col-1]; c != '"' && c != '\'' {
-				col = start.col + offset
+		if l := start.Line - 1; l < len(lines) && start.Col-1 < len(lines[l]) && start.Col-1 >= 0 {
+			if c := lines[l][start.Col-1]; c != '"' && c != '\'' {
+				col = start.Col + offset
 			}
 		}
 	}
-	if l := start.line - 1; l >= 0 && l < len(lines) {
+	if l := start.Line - 1; l >= 0 && l < len(lines) {
 		// Plain multi-line scalars continue on the following lines.
-		rest := utf8.RuneCountInString(lines[l]) - (start.col - 1)
+		rest := utf8.RuneCountInString(lines[l]) - (start.Col - 1)
 		if offset > rest && tk != nil && tk.Type != token.DoubleQuoteType && tk.Type != token.SingleQuoteType {
-			return blockOffsetPos(lines, start.line+1, offset-rest-1)
+			return blockOffsetPos(lines, start.Line+1, offset-rest-1)
 		}
 	}
-	return pos{start.line, col}
+	return Pos{Line: start.Line, Col: col}
 }
 
 // blockOffsetPos walks the lines of a block starting at line first
 // (1-based) to find the rune offset.
-func blockOffsetPos(lines []string, first, offset int) pos {
+func blockOffsetPos(lines []string, first, offset int) Pos {
 	for l := first - 1; l < len(lines); l++ {
 		text := lines[l]
 		trimmed := strings.TrimLeft(text, " \t")
 		indent := len(text) - len(trimmed)
 		n := utf8.RuneCountInString(trimmed)
 		if offset <= n {
-			return pos{l + 1, indent + offset + 1}
+			return Pos{Line: l + 1, Col: indent + offset + 1}
 		}
 		offset -= n + 1
 	}
-	return pos{first, 1}
+	return Pos{Line: first, Col: 1}
 }
