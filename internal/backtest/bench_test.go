@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/router"
 )
 
 // sliceMessages replays messages held in memory, so the benchmark
@@ -83,4 +85,28 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkDecodeInvoice decodes the invoice fixture as the backtest of
+// BenchmarkBacktest does (only what its two files read), and whole.
+func BenchmarkDecodeInvoice(b *testing.B) {
+	body, err := os.ReadFile(filepath.Join("..", "lago", "testdata", "invoice.created.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	part := reads(Options{Candidate: load(b, benchCandidate), Current: load(b, benchCurrent)})
+	for _, c := range []struct {
+		name  string
+		reads *router.Reads
+	}{{"part", part}, {"whole", nil}} {
+		b.Run(c.name, func(b *testing.B) {
+			var d decoder
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if _, ok := d.object(body, c.reads); !ok {
+					b.Fatal("not decoded")
+				}
+			}
+		})
+	}
 }

@@ -88,12 +88,11 @@ func (d *decoder) peek() byte {
 
 func (d *decoder) space() {
 	for d.i < len(d.s) {
-		switch d.s[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
+		c := d.s[d.i]
+		if c > ' ' || (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
 			return
 		}
+		d.i++
 	}
 }
 
@@ -413,6 +412,12 @@ func (d *decoder) skip() bool {
 func (d *decoder) skipStr() bool {
 	s, j := d.s, d.i+1
 	for j < len(s) {
+		// The closing quote, then any escape or control character
+		// before it: both searches are vectorised.
+		if q := strings.IndexByte(s[j:], '"'); q >= 0 && strings.IndexByte(s[j:j+q], '\\') < 0 && !hasControl(s[j:j+q]) {
+			d.i = j + q + 1
+			return true
+		}
 		for j < len(s) && !special[s[j]] {
 			j++
 		}
@@ -447,6 +452,17 @@ func (d *decoder) skipStr() bool {
 			return false
 		default:
 			j++ // non-ASCII
+		}
+	}
+	return false
+}
+
+// hasControl reports whether s holds a byte below 0x20, which a JSON
+// string may not.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 {
+			return true
 		}
 	}
 	return false
