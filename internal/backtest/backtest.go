@@ -3,7 +3,6 @@ package backtest
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -76,6 +75,9 @@ type Options struct {
 	// Now is the end of the window when Filter.To is zero (default
 	// time.Now), for per-day rates.
 	Now func() time.Time
+	// decodeWhole decodes every message whole instead of what the rules
+	// read (tests compare the two).
+	decodeWhole bool
 }
 
 // errLimit stops a scan once Limit messages were replayed.
@@ -100,6 +102,9 @@ func Run(ctx context.Context, src Messages, o Options) (*Report, error) {
 		after:  newSim(),
 	}
 	e.tBefore, e.tAfter = e.tally(true), e.tally(false)
+	if !o.decodeWhole {
+		e.reads = reads(o)
+	}
 	n := 0
 	err := src.Scan(ctx, o.Filter, func(m Message) error {
 		if n%256 == 0 {
@@ -152,10 +157,19 @@ type engine struct {
 	before, after *sim
 	// tBefore and tAfter receive the simulations' decisions.
 	tBefore, tAfter tallyFunc
-	messages        int
-	matched         int // messages the candidate matched
-	errors          int
-	first, last     time.Time
+	// cur, cand and used are reused from message to message.
+	cur, cand []router.Planned
+	used      []bool
+	dec       decoder
+	// reads is what routing both configurations and rendering the
+	// deliveries both make read of a message (nil: everything); full is
+	// the whole message, decoded when a one-sided example needs it.
+	reads       *router.Reads
+	full        *router.Message
+	messages    int
+	matched     int // messages the candidate matched
+	errors      int
+	first, last time.Time
 }
 
 func (e *engine) row(rule, channel, kind string) *row {
@@ -195,14 +209,23 @@ func (e *engine) tally(before bool) tallyFunc {
 	}
 }
 
-// replay routes one message through both configurations.
+// replay routes one message through both configurations. Deliveries are
+// planned without their content; compare renders only those whose content
+// the report needs (both sides of a pair, and examples) before the
+// simulations see them, so their rendering failures count as failed. A
+// delivery only one side makes, past the examples, is not rendered: it
+// counts as sent even if its rendering would fail.
 func (e *engine) replay(m Message) error {
-	var data map[string]any
-	if err := json.Unmarshal(m.Body, &data); err != nil || data == nil {
+	data, ok := e.dec.object(m.Body, e.reads)
+	if !ok {
 		e.errors++ // not a JSON object: ingest never stores one
 		return nil
 	}
 	rm := router.Message{ID: m.ID, Source: m.Source, ReceivedAt: m.ReceivedAt, Body: m.Body, Data: data}
+	e.full = nil
+	if e.reads == nil {
+		e.full = &rm
+	}
 	if e.o.Filter.Type != "" && rm.WebhookType() != e.o.Filter.Type {
 		return nil
 	}
@@ -212,31 +235,36 @@ func (e *engine) replay(m Message) error {
 	e.messages++
 	e.last = m.ReceivedAt
 
-	var cur []router.Outgoing
+	e.cur = e.cur[:0]
 	if e.o.Current != nil {
-		cur = e.o.Current.Preview(&rm).Deliveries
-		e.before.advance(m.ReceivedAt, e.tBefore)
-		e.before.decide(cur, m.ReceivedAt, e.tBefore)
+		e.cur, _, _ = e.o.Current.Plan(&rm, e.cur)
 	}
-	res := e.o.Candidate.Preview(&rm)
-	e.errors += len(res.Errors)
-	if len(res.Matched) > 0 {
+	var matched, errs int
+	e.cand, matched, errs = e.o.Candidate.Plan(&rm, e.cand[:0])
+	e.errors += errs
+	if matched > 0 {
 		e.matched++
 	}
+	e.compare(&rm, e.cur, e.cand)
+	if e.o.Current != nil {
+		e.before.advance(m.ReceivedAt, e.tBefore)
+		e.before.decide(e.cur, m.ReceivedAt, e.tBefore)
+	}
 	e.after.advance(m.ReceivedAt, e.tAfter)
-	e.after.decide(res.Deliveries, m.ReceivedAt, e.tAfter)
-
-	e.compare(&rm, cur, res.Deliveries)
+	e.after.decide(e.cand, m.ReceivedAt, e.tAfter)
 	return nil
 }
 
 // compare pairs the two sides' deliveries by rule and channel, in order,
-// and counts what was added, removed and changed.
-func (e *engine) compare(m *router.Message, cur, cand []router.Outgoing) {
+// and counts what was added, removed and changed. It renders both sides
+// of a pair, and a one-sided delivery only for an example.
+func (e *engine) compare(m *router.Message, cur, cand []router.Planned) {
 	if len(cur) == 0 && len(cand) == 0 {
 		return
 	}
-	used := make([]bool, len(cur))
+	e.used = slices.Grow(e.used[:0], len(cur))[:len(cur)]
+	clear(e.used)
+	used := e.used
 	for i := range cand {
 		c := &cand[i]
 		if e.o.Only != "" && c.Rule != e.o.Only {
@@ -245,34 +273,35 @@ func (e *engine) compare(m *router.Message, cur, cand []router.Outgoing) {
 		r := e.row(c.Rule, c.Channel, c.Kind)
 		r.after.Matches++
 		b := r.bucket(m.ReceivedAt)
-		j := slices.IndexFunc(cur, func(o router.Outgoing) bool { return o.Rule == c.Rule && o.Channel == c.Channel })
-		for j >= 0 && used[j] {
-			next := slices.IndexFunc(cur[j+1:], func(o router.Outgoing) bool { return o.Rule == c.Rule && o.Channel == c.Channel })
-			if next < 0 {
-				j = -1
+		j := -1
+		for k := range cur {
+			if !used[k] && cur[k].Rule == c.Rule && cur[k].Channel == c.Channel {
+				j = k
 				break
 			}
-			j += 1 + next
 		}
 		if j < 0 {
 			r.added++
 			b.Added++
 			if len(r.examples.Added) < e.o.Examples {
-				r.examples.Added = append(r.examples.Added, example(m, nil, c))
+				e.o.Candidate.Render(c, e.whole(m))
+				r.examples.Added = append(r.examples.Added, example(m, nil, &c.Outgoing))
 			}
 			continue
 		}
 		used[j] = true
 		o := &cur[j]
 		r.before.Matches++
-		if sameContent(o, c) {
+		e.o.Current.Render(o, m)
+		e.o.Candidate.Render(c, m)
+		if sameContent(&o.Outgoing, &c.Outgoing) {
 			r.unchanged++
 			continue
 		}
 		r.changed++
 		b.Changed++
 		if len(r.examples.Changed) < e.o.Examples {
-			r.examples.Changed = append(r.examples.Changed, example(m, o, c))
+			r.examples.Changed = append(r.examples.Changed, example(m, &o.Outgoing, &c.Outgoing))
 		}
 	}
 	for j := range cur {
@@ -285,9 +314,53 @@ func (e *engine) compare(m *router.Message, cur, cand []router.Outgoing) {
 		r.removed++
 		r.bucket(m.ReceivedAt).Removed++
 		if len(r.examples.Removed) < e.o.Examples {
-			r.examples.Removed = append(r.examples.Removed, example(m, o, nil))
+			e.o.Current.Render(o, e.whole(m))
+			r.examples.Removed = append(r.examples.Removed, example(m, &o.Outgoing, nil))
 		}
 	}
+}
+
+// whole returns m with all its data, decoding it again if replay read
+// only a part.
+func (e *engine) whole(m *router.Message) *router.Message {
+	if e.full == nil {
+		data, _ := e.dec.object(m.Body, nil)
+		full := *m
+		full.Data = data
+		e.full = &full
+	}
+	return e.full
+}
+
+// reads is what the backtest reads of each message: both
+// configurations' routing, and the content of the deliveries both make
+// (rendered for every message to compare them). Nil means everything.
+func reads(o Options) *router.Reads {
+	r := &router.Reads{}
+	o.Candidate.RoutingReads(r)
+	if o.Current != nil {
+		o.Current.RoutingReads(r)
+		for _, name := range o.Candidate.RuleNames() {
+			if o.Only != "" && name != o.Only {
+				continue
+			}
+			cand, _ := o.Candidate.Rule(name)
+			cur, ok := o.Current.Rule(name)
+			if !ok {
+				continue
+			}
+			for _, ch := range cand.Channels() {
+				if slices.Contains(cur.Channels(), ch) {
+					o.Candidate.ContentReads(name, ch, r)
+					o.Current.ContentReads(name, ch, r)
+				}
+			}
+		}
+	}
+	if r.Whole {
+		return nil
+	}
+	return r
 }
 
 // sameContent reports whether two renderings of one message are the same

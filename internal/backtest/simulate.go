@@ -87,10 +87,10 @@ func (s *sim) finish(tally tallyFunc) {
 
 // decide settles the deliveries of one message received at now, as
 // store.decide does.
-func (s *sim) decide(ds []router.Outgoing, now time.Time, tally tallyFunc) {
+func (s *sim) decide(ds []router.Planned, now time.Time, tally tallyFunc) {
 	var verdicts map[string]bool // by rule: one throttle decision per message and rule
 	for i := range ds {
-		d := &ds[i]
+		d := &ds[i].Outgoing
 		p := d.Policy
 		switch {
 		case d.Err != nil:

@@ -46,6 +46,12 @@ const maxUnmatchedTypes = 1000
 func Unmatched(ctx context.Context, src Messages, rs *router.Ruleset, f Filter) (*UnmatchedReport, error) {
 	rep := &UnmatchedReport{From: f.From, To: f.To, Types: []UnmatchedType{}}
 	byType := map[[2]string]*UnmatchedType{}
+	var dec decoder
+	reads := &router.Reads{} // matching reads only the conditions' fields
+	rs.RoutingReads(reads)
+	if reads.Whole {
+		reads = nil
+	}
 	err := src.Scan(ctx, f, func(m Message) error {
 		if rep.Messages%256 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -58,8 +64,8 @@ func Unmatched(ctx context.Context, src Messages, rs *router.Ruleset, f Filter) 
 		if f.Limit > 0 && rep.Messages >= f.Limit {
 			return errLimit
 		}
-		var data map[string]any
-		if json.Unmarshal(m.Body, &data) != nil || data == nil {
+		data, ok := dec.object(m.Body, reads)
+		if !ok {
 			return nil
 		}
 		rm := router.Message{ID: m.ID, Source: m.Source, ReceivedAt: m.ReceivedAt, Body: m.Body, Data: data}

@@ -242,6 +242,7 @@ func (u *UI) editorPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	e.TrySource, e.TryExample = "example", e.Type
+	u.prefill(&e, r)
 	u.render(w, r, http.StatusOK, "editor", u.editorData(r, e))
 }
 

@@ -23,7 +23,7 @@ func sessionOf(ctx context.Context) session {
 }
 
 // pageNames are the full pages; each file defines "title" and "content".
-var pageNames = []string{"login", "rules", "editor", "history", "channels", "deliveries", "silences", "channel"}
+var pageNames = []string{"login", "rules", "editor", "history", "channels", "deliveries", "silences", "channel", "unmatched"}
 
 func (u *UI) parseTemplates() error {
 	funcs := template.FuncMap{
@@ -73,7 +73,7 @@ func (u *UI) parseTemplates() error {
 	}
 	u.pages = map[string]*template.Template{}
 	for _, p := range append(pageNames, "fragments") {
-		files := []string{"templates/layout.html", "templates/fragments.html"}
+		files := []string{"templates/layout.html", "templates/fragments.html", "templates/backtest.html"}
 		if p != "fragments" {
 			files = append(files, "templates/"+p+".html")
 		}
