@@ -661,7 +661,9 @@ func TestTwoReplicasPostgres(t *testing.T) {
 	// CLI on the same database.
 	for _, status := range []string{"pending", "in_flight", "dead"} {
 		var ids []string
-		testkit.EventuallyEvery(t, "no "+status+" deliveries in the API", 10*time.Second, 200*time.Millisecond, func() bool {
+		// The victim's leases must expire first (a send's timeout and the
+		// lease margin), and the survivor claim what they held.
+		testkit.EventuallyEvery(t, "no "+status+" deliveries in the API", 30*time.Second, 200*time.Millisecond, func() bool {
 			ids = listDeliveries(t, survivor, status)
 			return len(ids) == 0
 		})
