@@ -20,13 +20,7 @@ var Kind = notifiers.Kind{
 		{Name: "details", Escape: notifiers.EscapePlain, JSON: true, Set: func(p *notifiers.Parts, s string) { p.Details = s }},
 	},
 	Config: func() notifiers.Settings { return new(Config) },
-	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
-		n, err := New(*cfg.(*Config), o)
-		if err != nil {
-			return nil, err
-		}
-		return n, nil
-	},
+	New:    notifiers.Builds(New),
 	// Each part under the name of the template block it comes from.
 	Show: func(p notifiers.Parts) map[string]string {
 		return notifiers.ShowParts("message", p.Text, "description", p.Description, "details", p.Details)
