@@ -32,6 +32,11 @@ type Kind struct {
 	Show func(p Parts) map[string]string
 	// Title names the kind to people in messages ("PagerDuty").
 	Title string
+	// Template is the kind's built-in template file: what a send entry
+	// with neither template nor message renders. It names the event type
+	// and the object's identifying fields, and never fails on a message
+	// of another shape.
+	Template string
 	// Blocks are the kind's template blocks, each filling one part, in
 	// the order they render. Addressing written in the channel comes on
 	// top (see Addressed and Routed).

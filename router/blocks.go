@@ -93,7 +93,7 @@ func (c *compiler) compileAddresses(t *target, a notifiers.Addresses, s SendConf
 		t.blocks[subjectBlock] = t.blocks[ch.Descriptor.MessageBlock]
 	}
 	if t.blocks[subjectBlock] == nil {
-		t.blocks[subjectBlock] = c.block(c.defaultFile(ch.Kind), templateFile{path: "(built-in " + ch.Kind + " template)"}, subjectBlock, render.Plain, rule)
+		t.blocks[subjectBlock] = c.block(c.defaultFile(ch.Descriptor), templateFile{path: "(built-in " + ch.Kind + " template)"}, subjectBlock, render.Plain, rule)
 	}
 	for i, to := range a.To {
 		t.to = append(t.to, c.inline(config.Lookup(chNode, ch.Kind, "to", i), to, render.Plain, rule, fmt.Sprintf("%s.to[%d]", where, i)))

@@ -258,7 +258,7 @@ func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s Sen
 		t.content = "message"
 	default:
 		t.content = "default"
-		file = c.defaultFile(ch.Kind)
+		file = c.defaultFile(ch.Descriptor)
 		tf = templateFile{name: "default " + ch.Kind, path: "(built-in " + ch.Kind + " template)"}
 	}
 	if s.Template != "" {
@@ -309,12 +309,14 @@ func cutOutsideActions(s string, sep byte) (before, after string, found bool) {
 }
 
 // defaultFile returns the built-in template of a channel kind, parsed
-// once per load.
-func (c *compiler) defaultFile(kind string) *render.File {
-	f, ok := c.defaults[kind]
+// once per load; nil when the kind has none.
+func (c *compiler) defaultFile(k *notifiers.Kind) *render.File {
+	f, ok := c.defaults[k.Name]
 	if !ok {
-		f = render.Default(kind)
-		c.defaults[kind] = f
+		if k.Template != "" {
+			f, _ = render.ParseBuiltin(k.Name, k.Template)
+		}
+		c.defaults[k.Name] = f
 	}
 	return f
 }

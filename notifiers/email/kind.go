@@ -1,11 +1,18 @@
 package email
 
 import (
+	_ "embed"
 	"fmt"
 	"strings"
 
 	"github.com/switchboard-dev/switchboard/notifiers"
 )
+
+// defaultTemplate is the built-in template of the kind: what a send
+// entry with neither template nor message renders.
+//
+//go:embed default.tmpl
+var defaultTemplate string
 
 // Kind describes the email channel kind: Send test asks for a recipient.
 var Kind = notifiers.Kind{
@@ -20,9 +27,10 @@ var Kind = notifiers.Kind{
 		{Name: "text", Escape: notifiers.EscapePlain, Set: func(p *notifiers.Parts, s string) { p.Text = s }},
 		{Name: "html", Escape: notifiers.EscapeHTML, Set: func(p *notifiers.Parts, s string) { p.HTML = s }},
 	},
-	Digest: digest,
-	Config: func() notifiers.Settings { return new(Config) },
-	New:    notifiers.Builds(New),
+	Digest:   digest,
+	Template: defaultTemplate,
+	Config:   func() notifiers.Settings { return new(Config) },
+	New:      notifiers.Builds(New),
 	Show: func(p notifiers.Parts) map[string]string {
 		return notifiers.ShowParts("to", strings.Join(p.To, ", "), "cc", strings.Join(p.Cc, ", "),
 			"subject", p.Subject, "text", p.Text, "html", p.HTML)

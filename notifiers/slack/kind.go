@@ -1,12 +1,19 @@
 package slack
 
 import (
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/switchboard-dev/switchboard/notifiers"
 )
+
+// defaultTemplate is the built-in template of the kind: what a send
+// entry with neither template nor message renders.
+//
+//go:embed default.tmpl
+var defaultTemplate string
 
 // Kind describes the Slack channel kind: one message a second (burst 3),
 // Slack's own pace, and a backlog above 20 collapsed into one summary.
@@ -25,6 +32,7 @@ var Kind = notifiers.Kind{
 	},
 	DigestEscape: notifiers.EscapeMrkdwn,
 	Digest:       digest,
+	Template:     defaultTemplate,
 	Config:       func() notifiers.Settings { return new(Config) },
 	New:          notifiers.Builds(New),
 	Show: func(p notifiers.Parts) map[string]string {

@@ -1,12 +1,19 @@
 package webhook
 
 import (
+	_ "embed"
 	"encoding/json"
 	"strings"
 
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/notifiers"
 )
+
+// defaultTemplate is the built-in template of the kind: what a send
+// entry with neither template nor message renders.
+//
+//go:embed default.tmpl
+var defaultTemplate string
 
 // Kind describes the HTTP webhook channel kind (the rules file's `http:`
 // block).
@@ -28,9 +35,10 @@ var Kind = notifiers.Kind{
 			}
 		}
 	},
-	Digest: digest,
-	Config: func() notifiers.Settings { return new(Config) },
-	New:    notifiers.Builds(New),
+	Digest:   digest,
+	Template: defaultTemplate,
+	Config:   func() notifiers.Settings { return new(Config) },
+	New:      notifiers.Builds(New),
 	Show: func(p notifiers.Parts) map[string]string {
 		// The query may carry a credential and header values are secret
 		// fields: show where the request goes, not what authenticates it.
