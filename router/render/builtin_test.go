@@ -2,29 +2,33 @@ package render
 
 import (
 	"fmt"
-
-	"github.com/switchboard-dev/switchboard/notifiers"
-	"github.com/switchboard-dev/switchboard/notifiers/discord"
-	"github.com/switchboard-dev/switchboard/notifiers/email"
-	"github.com/switchboard-dev/switchboard/notifiers/opsgenie"
-	"github.com/switchboard-dev/switchboard/notifiers/pagerduty"
-	"github.com/switchboard-dev/switchboard/notifiers/slack"
-	"github.com/switchboard-dev/switchboard/notifiers/teams"
-	"github.com/switchboard-dev/switchboard/notifiers/webhook"
+	"os"
 )
 
-// builtinKinds are the kinds whose built-in templates the tests render.
-var builtinKinds = []notifiers.Kind{slack.Kind, email.Kind, webhook.Kind, pagerduty.Kind, opsgenie.Kind, teams.Kind, discord.Kind}
+// builtinFiles are the built-in templates of the channel kinds, each kept
+// (and embedded as notifiers.Kind.Template) by the kind's package.
+var builtinFiles = map[string]string{
+	"slack":     "../../notifiers/slack/default.tmpl",
+	"email":     "../../notifiers/email/default.tmpl",
+	"http":      "../../notifiers/webhook/default.tmpl",
+	"pagerduty": "../../notifiers/pagerduty/default.tmpl",
+	"opsgenie":  "../../notifiers/opsgenie/default.tmpl",
+	"teams":     "../../notifiers/teams/default.tmpl",
+	"discord":   "../../notifiers/discord/default.tmpl",
+}
 
 // parseDefault parses the built-in template of the kind named kind, as
 // the router does.
 func parseDefault(kind string) (*File, error) {
-	for _, k := range builtinKinds {
-		if k.Name == kind {
-			return ParseBuiltin(k.Name, k.Template)
-		}
+	path, ok := builtinFiles[kind]
+	if !ok {
+		return nil, fmt.Errorf("no built-in template for %q", kind)
 	}
-	return nil, fmt.Errorf("no built-in template for %q", kind)
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseBuiltin(kind, string(src))
 }
 
 // Default returns the parsed built-in template of kind, nil for a name
