@@ -184,6 +184,8 @@ type Poster struct {
 	now     func() time.Time
 }
 
+var _ Closer = (*Poster)(nil)
+
 // NewPoster returns a Poster with a client for o.Timeout (NewHTTPClient)
 // whose errors never show secrets.
 func NewPoster(o Options, secrets ...string) Poster {

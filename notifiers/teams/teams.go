@@ -26,11 +26,6 @@ type Notifier struct {
 	url string
 }
 
-var (
-	_ notifiers.Notifier = (*Notifier)(nil)
-	_ notifiers.Closer   = (*Notifier)(nil)
-)
-
 // New returns a Notifier for c, or c's validation errors.
 func New(c Config, o notifiers.Options) (*Notifier, error) {
 	if err := c.Validate(); err != nil {
