@@ -82,7 +82,7 @@ func TestRulesFile(t *testing.T) {
 			if _, ok := rs.Sources["lago"]; !ok {
 				t.Fatalf("sources %v, want lago", rs.SourceNames())
 			}
-			if ch := rs.Channels["sink"]; ch == nil || ch.Kind != router.KindHTTP {
+			if ch := rs.Channels["sink"]; ch == nil || ch.Kind != "http" {
 				t.Fatalf("sink channel = %+v", ch)
 			}
 			res := routeBody(t, rs, invoiceBody)

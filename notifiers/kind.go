@@ -1,5 +1,7 @@
 package notifiers
 
+import "encoding/json"
+
 // Kind describes one channel kind to the code that is not its notifier:
 // the router's defaults, the delivery workers' pacing summaries, the admin
 // API and the editor. Each notifier package exports its own; the wiring
@@ -30,17 +32,34 @@ type Kind struct {
 	Show func(p Parts) map[string]string
 	// Title names the kind to people in messages ("PagerDuty").
 	Title string
-	// Blocks are the template blocks of a kind whose every part is one
-	// (pagerduty, opsgenie, teams, discord), each filling one part; nil
-	// for the kinds the router renders with their own rules (slack: text
-	// and blocks; email: addressing and subject precedence; http: body,
-	// path and headers).
+	// Template is the kind's built-in template file: what a send entry
+	// with neither template nor message renders. It names the event type
+	// and the object's identifying fields, and never fails on a message
+	// of another shape.
+	Template string
+	// Blocks are the kind's template blocks, each filling one part, in
+	// the order they render. Addressing written in the channel comes on
+	// top (see Addressed and Routed).
 	Blocks []Block
 	// MessageBlock is the block an inline `message:` stands for.
 	MessageBlock string
 	// Needs lists the blocks of which a template file must define at
 	// least one.
 	Needs []string
+	// Missing, when set, says what a template file lacking every block of
+	// Needs has ("neither a \"text\" nor an \"html\" block"); empty:
+	// "no \"a\" or \"b\" block".
+	Missing string
+	// Complete, when set, fills what the rendered blocks left unset (a
+	// default content type); inline reports whether the content came from
+	// an inline `message:`.
+	Complete func(p *Parts, inline bool)
+	// DigestEscape is how a template file's digest_text block escapes
+	// the values it inserts (empty: plain).
+	DigestEscape Escape
+	// Digest renders a digest of a group of messages; nil: the header and
+	// the lines as text, or the file's digest_text (TextDigest).
+	Digest func(d Digest) (Parts, error)
 	// SecretKeys are the keys of the kind's block holding a credential
 	// that must come from the environment: written literally in the
 	// rules file, they are warned about (by name, never by value).
@@ -65,6 +84,19 @@ type Kind struct {
 	// many of each webhook type. Addressing comes from last, the last
 	// collapsed notification.
 	Summary func(channel string, last Parts, text string, collapsed int, byType map[string]int) Parts
+}
+
+// Builds returns a Kind.New that builds a kind's notifier with newFn
+// from its configuration block, a *C (what the kind's Config returns).
+func Builds[C any, N Notifier](newFn func(C, Options) (N, error)) func(cfg any, o Options) (Notifier, error) {
+	return func(cfg any, o Options) (Notifier, error) {
+		n, err := newFn(*cfg.(*C), o)
+		if err != nil {
+			// Not n: a nil *N would be a non-nil Notifier.
+			return nil, err
+		}
+		return n, nil
+	}
 }
 
 // ShowParts puts each non-empty value of kv (label, value, label, value…)
@@ -102,7 +134,10 @@ type Settings interface {
 
 // Addressed is implemented by the Settings of a kind whose notifications
 // are addressed by templates written in the channel (email: subject, to,
-// cc): the router compiles them with the rule's.
+// cc): the router compiles them with the rule's. The kind's "subject"
+// block, when the template file has none, is the channel's subject, else
+// an inline message, else the built-in template's subject; a notification
+// rendering no recipient fails.
 type Addressed interface {
 	Addresses() Addresses
 }
@@ -150,6 +185,13 @@ const (
 	// EscapeMarkdown escapes values for Discord and Teams Markdown, so a
 	// customer named "@everyone" shows as written.
 	EscapeMarkdown Escape = "markdown"
+	// EscapeMrkdwn escapes values for Slack mrkdwn (&, <, >), so a value
+	// cannot mention (<!channel>) or add a link.
+	EscapeMrkdwn Escape = "mrkdwn"
+	// EscapeHTML escapes values for HTML (an email's html part).
+	EscapeHTML Escape = "html"
+	// EscapeHeader refuses line breaks in values, for a header value.
+	EscapeHeader Escape = "header"
 )
 
 // Block is one template block a kind reads and the part of a
@@ -160,8 +202,46 @@ type Block struct {
 	Escape Escape
 	// JSON: the result must be JSON (an object, or Discord's array).
 	JSON bool
+	// JSONHint says how to insert values so that the result stays JSON;
+	// empty: "toJson or markdownJson".
+	JSONHint string
+	// MrkdwnJSON: the block is JSON whose texts are Slack mrkdwn; a value
+	// inserted there without mrkdwnJson is warned about.
+	MrkdwnJSON bool
 	// Set puts the rendered block in its part.
 	Set func(p *Parts, s string)
+	// Else, when set, fills the part when the target has no such block
+	// (from raw, the message's bytes).
+	Else func(p *Parts, raw []byte)
+}
+
+// Digest is what a kind's Digest renders one digest from.
+type Digest struct {
+	// Base is the last message as the target renders it alone: its
+	// addressing goes with the digest.
+	Base Parts
+	// Header says what the digest holds ("12 × Invoice overdue in the
+	// last 5 minutes"); Lines lists the first messages, one line each.
+	Header, Lines string
+	// Block renders the template file's digest block name; ok is false
+	// when the file has no such block.
+	Block func(name string) (s string, ok bool)
+	// Rule, Key, Count and Since describe the group for a kind that
+	// sends data; Bodies are its messages' bytes that are JSON.
+	Rule, Key string
+	Count     int
+	Since     string
+	Bodies    []json.RawMessage
+}
+
+// TextDigest is the digest of a kind that sends one text: the file's
+// digest_text, or the header and the lines. The other parts are dropped.
+func TextDigest(d Digest) (Parts, error) {
+	p := Parts{Text: d.Header + "\n" + d.Lines}
+	if s, ok := d.Block("digest_text"); ok {
+		p.Text = s
+	}
+	return p, nil
 }
 
 // Notice is an operational notice about a channel, rendered once for

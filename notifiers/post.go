@@ -174,3 +174,56 @@ func CheckHTTPURL(raw string) string {
 	}
 	return ""
 }
+
+// Poster is what a notifier posting JSON to one service holds besides
+// its settings: its own client, the secrets its errors are scrubbed of,
+// and its clock. Embedded in the notifier, it gives it Close.
+type Poster struct {
+	client  *http.Client
+	secrets []string
+	now     func() time.Time
+}
+
+var _ Closer = (*Poster)(nil)
+
+// NewPoster returns a Poster with a client for o.Timeout (NewHTTPClient)
+// whose errors never show secrets.
+func NewPoster(o Options, secrets ...string) Poster {
+	return Poster{client: NewHTTPClient(o.Timeout), secrets: secrets, now: time.Now}
+}
+
+// Close closes the client's idle connections.
+func (p *Poster) Close() error {
+	p.client.CloseIdleConnections()
+	return nil
+}
+
+// Now is the time on the poster's clock.
+func (p *Poster) Now() time.Time { return p.now() }
+
+// Post posts body as JSON to rawURL (PostJSON); a transport error comes
+// back scrubbed, as op. The caller checks the answer's status (OK).
+func (p *Poster) Post(ctx context.Context, op, rawURL string, body []byte, headers map[string]string) (Answer, error) {
+	a, err := PostJSON(ctx, p.client, rawURL, body, headers)
+	if err != nil {
+		return Answer{}, p.Scrub(op, err)
+	}
+	return a, nil
+}
+
+// Refused is the error for a's non-2xx status (ClassifyStatus), scrubbed,
+// as op: msg is the peer's account of the problem; bodyAfter a delay the
+// peer asked for in its body, used when longer than its Retry-After.
+func (p *Poster) Refused(op string, a Answer, msg string, bodyAfter time.Duration) error {
+	after, has := ParseRetryAfter(a.Header.Get("Retry-After"), p.now())
+	if bodyAfter > after {
+		after, has = bodyAfter, true
+	}
+	return p.Scrub(op, ClassifyStatus(a.Code, after, has, msg))
+}
+
+// Scrub removes the poster's secrets from err, as op (Scrub).
+func (p *Poster) Scrub(op string, err error) error { return Scrub(op, err, p.secrets...) }
+
+// OK reports whether the peer took the request (a 2xx status).
+func (a Answer) OK() bool { return a.Code >= 200 && a.Code < 300 }

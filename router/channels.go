@@ -17,13 +17,6 @@ import (
 	"github.com/switchboard-dev/switchboard/router/schedule"
 )
 
-// Channel kinds.
-const (
-	KindSlack = "slack"
-	KindEmail = "email"
-	KindHTTP  = "http"
-)
-
 // Channel defaults.
 const (
 	DefaultTimeout     = 10 * time.Second

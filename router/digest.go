@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -16,7 +17,7 @@ const digestLines = 5
 
 // digestBlocks maps each digest block to its escaping.
 var digestBlocks = map[string]render.Escape{
-	"digest_text":    render.Mrkdwn, // Plain for email, see compileDigest
+	"digest_text":    render.Plain, // the kind's DigestEscape, see compileDigest
 	"digest_blocks":  render.Plain,
 	"digest_subject": render.Plain,
 	"digest_html":    render.HTML,
@@ -34,8 +35,8 @@ func (c *compiler) compileDigest(rule *Rule) {
 			if !t.file.Has(name) {
 				continue
 			}
-			if name == "digest_text" && t.channel.Kind != KindSlack {
-				esc = render.Plain
+			if name == "digest_text" {
+				esc = escape(t.channel.Descriptor.DigestEscape)
 			}
 			if tm := c.block(t.file, t.tf, name, esc, rule.Name); tm != nil {
 				if t.digest == nil {
@@ -122,7 +123,7 @@ func (t *target) renderDigest(r *Rule, d Digest) (notifiers.Parts, error) {
 	if err != nil {
 		return notifiers.Parts{}, err
 	}
-	if t.channel.Kind == KindEmail {
+	if t.addressed {
 		for _, m := range d.Messages[:len(d.Messages)-1] {
 			m.prepare()
 			p, err := t.render(m.Data, m.Body)
@@ -147,66 +148,28 @@ func (t *target) renderDigest(r *Rule, d Digest) (notifiers.Parts, error) {
 		}
 		return s, true
 	}
-	p := base
 	header := fmt.Sprintf("%d × %s in the last %s", d.Count, ruleLabel(r), data["Period"])
 	lines, err := t.digestLines(d)
 	if err != nil {
 		return notifiers.Parts{}, err
 	}
-	switch t.channel.Kind {
-	case KindSlack:
-		if s, ok := exec("digest_text"); ok {
-			p.Text = s
-		} else {
-			p.Text = "*" + escapeMrkdwn(header) + "*\n" + lines
-		}
-		p.Blocks = ""
-		if s, ok := exec("digest_blocks"); ok {
-			p.Blocks = strings.TrimSpace(s)
-			if rerr == nil && p.Blocks != "" && !json.Valid([]byte(p.Blocks)) {
-				rerr = fmt.Errorf("render digest_blocks: the result is not valid JSON (insert values with toJson)")
-			}
-		}
-	case KindEmail:
-		if s, ok := exec("digest_subject"); ok {
-			p.Subject = oneLine(s)
-		} else {
-			p.Subject = header
-		}
-		text, hasText := exec("digest_text")
-		html, hasHTML := exec("digest_html")
-		if !hasText && !hasHTML {
-			text = header + "\n\n" + lines
-		}
-		p.Text, p.HTML = text, html
-	case KindHTTP:
-		if s, ok := exec("digest_body"); ok {
-			p.Body = s
-			break
-		}
-		raw := make([]json.RawMessage, 0, len(d.Messages))
-		for _, m := range d.Messages {
-			if json.Valid(m.Body) {
-				raw = append(raw, m.Body)
-			}
-		}
-		b, err := json.Marshal(map[string]any{"digest": map[string]any{
-			"rule": r.Name, "key": d.Key, "count": d.Count, "since": data["Since"], "messages": raw,
-		}})
-		if err != nil {
-			return notifiers.Parts{}, err
-		}
-		p.Body, p.ContentType = string(b), "application/json"
-	default:
-		// PagerDuty, Opsgenie, Teams, Discord: a text, in the block the
-		// kind sends as text (summary, message, a Teams card, content).
-		p = notifiers.Parts{Text: header + "\n" + lines}
-		if s, ok := exec("digest_text"); ok {
-			p.Text = s
+	bodies := make([]json.RawMessage, 0, len(d.Messages))
+	for _, m := range d.Messages {
+		if json.Valid(m.Body) {
+			bodies = append(bodies, m.Body)
 		}
 	}
-	if rerr != nil {
-		return notifiers.Parts{}, rerr
+	digest := t.channel.Descriptor.Digest
+	if digest == nil {
+		digest = notifiers.TextDigest
+	}
+	p, kerr := digest(notifiers.Digest{
+		Base: base, Header: header, Lines: lines, Block: exec,
+		Rule: r.Name, Key: d.Key, Count: d.Count, Since: data["Since"].(string), Bodies: bodies,
+	})
+	// exec records a block's failure in rerr; keep it first.
+	if err := cmp.Or(rerr, kerr); err != nil {
+		return notifiers.Parts{}, err
 	}
 	return p, nil
 }
@@ -228,8 +191,8 @@ func (t *target) digestLines(d Digest) (string, error) {
 		if p.Subject != "" {
 			line = p.Subject
 		}
-		if t.channel.Kind == KindHTTP || strings.TrimSpace(line) == "" {
-			// An HTTP body, or a kind whose default is all card or
+		if strings.TrimSpace(line) == "" {
+			// A kind that sends a body, or whose default is all card or
 			// embeds: the type says what happened.
 			line = m.WebhookType()
 		}
@@ -250,10 +213,6 @@ func ruleLabel(r *Rule) string {
 		return r.Description
 	}
 	return r.Name
-}
-
-func escapeMrkdwn(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
 // humanDuration writes a period the way people say it: "45 seconds",

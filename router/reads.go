@@ -68,7 +68,7 @@ func (rs *Ruleset) ContentReads(rule, channel string, r *Reads) {
 		if t.channel.Name != channel {
 			continue
 		}
-		for _, tm := range []*render.Template{t.text, t.blocks, t.subject, t.html, t.body, t.contentType, t.pathTmpl, t.queryTmpl} {
+		for _, tm := range []*render.Template{t.pathTmpl, t.queryTmpl} {
 			tm.Reads(r.Add)
 		}
 		for _, list := range [][]*render.Template{t.to, t.cc} {
@@ -76,7 +76,7 @@ func (rs *Ruleset) ContentReads(rule, channel string, r *Reads) {
 				tm.Reads(r.Add)
 			}
 		}
-		for _, m := range []map[string]*render.Template{t.headers, t.service} {
+		for _, m := range []map[string]*render.Template{t.headers, t.blocks} {
 			for _, tm := range m {
 				tm.Reads(r.Add)
 			}

@@ -2,7 +2,6 @@ package router
 
 import (
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -26,17 +25,21 @@ type target struct {
 	// "template x.tmpl", "message" or "default".
 	content string
 
-	text, blocks        *render.Template // slack text/blocks; email text
-	subject, html       *render.Template // email
-	to, cc              []*render.Template
-	body, contentType   *render.Template // http
-	inlineBody          bool             // http body from `message:`
-	pathTmpl, queryTmpl *render.Template // http path and query, when templated
+	// blocks are the kind's template blocks (notifiers.Kind.Blocks) the
+	// target renders, by name; inline: the content is a `message:`.
+	blocks map[string]*render.Template
+	inline bool
+	// to and cc are the channel's recipient templates (notifiers.Addressed).
+	to, cc []*render.Template
+	// pathTmpl and queryTmpl are the URL's path and query when templated,
+	// headers the templated header values (notifiers.Routed).
+	pathTmpl, queryTmpl *render.Template
 	headers             map[string]*render.Template
-	// addr is the channel's addressing as written (email): its to and cc
-	// sources and max_recipients bound what templated entries may add.
-	addr    notifiers.Addresses
-	service map[string]*render.Template // pagerduty, opsgenie, teams, discord: by block
+	// addr is the channel's addressing as written: its to and cc sources
+	// and max_recipients bound what templated entries may add; addressed
+	// says the channel has one.
+	addr      notifiers.Addresses
+	addressed bool
 
 	// file is the template file the target uses (nil for message: and
 	// the defaults); digest holds its digest_* blocks, compiled when the
@@ -255,115 +258,21 @@ func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s Sen
 		t.content = "message"
 	default:
 		t.content = "default"
-		file = c.defaultFile(ch.Kind)
+		file = c.defaultFile(ch.Descriptor)
 		tf = templateFile{name: "default " + ch.Kind, path: "(built-in " + ch.Kind + " template)"}
 	}
 	if s.Template != "" {
 		t.file, t.tf = file, tf
 	}
-	msgNode := config.Lookup(sn, "message")
 	before := len(c.ds.List)
-	switch ch.Kind {
-	case KindSlack:
-		if file != nil {
-			if !file.Has("text") {
-				c.ds.Add(config.SeverityError, c.file, config.PosIn(sn, "template"), rule, field+".template", "template %q has no \"text\" block, which Slack needs", s.Template)
-				return nil
-			}
-			t.text = c.block(file, tf, "text", render.Mrkdwn, rule)
-			if file.Has("blocks") {
-				t.blocks = c.block(file, tf, "blocks", render.Plain, rule)
-				for _, p := range file.UnescapedMrkdwn("blocks") {
-					c.ds.Add(config.SeverityWarning, tf.path, config.Pos{Line: p.Line, Col: p.Column}, rule, "",
-						"a message value goes into a Slack mrkdwn text without mrkdwnJson: it could mention (<!channel>) or add links; write \"text\": \"…{{ mrkdwnJson .x }}\"")
-				}
-			}
-		} else {
-			t.text = c.inline(msgNode, s.Message, render.Mrkdwn, rule, field+".message")
-		}
-	case KindEmail:
-		cfg, _ := ch.settings.(notifiers.Addressed)
-		if cfg == nil {
-			break
-		}
-		t.addr = cfg.Addresses()
-		if file != nil {
-			if !file.Has("text") && !file.Has("html") {
-				c.ds.Add(config.SeverityError, c.file, config.PosIn(sn, "template"), rule, field+".template", "template %q has neither a \"text\" nor an \"html\" block, which email needs", s.Template)
-				return nil
-			}
-			if file.Has("text") {
-				t.text = c.block(file, tf, "text", render.Plain, rule)
-			}
-			if file.Has("html") {
-				t.html = c.block(file, tf, "html", render.HTML, rule)
-			}
-			if file.Has("subject") {
-				t.subject = c.block(file, tf, "subject", render.Plain, rule)
-			}
-		} else {
-			t.text = c.inline(msgNode, s.Message, render.Plain, rule, field+".message")
-		}
-		// Subject precedence: the template's subject block, then the
-		// channel's subject, then (for message:) the message itself, then
-		// the built-in default.
-		chNode := c.channelNode(ch.Name)
-		if t.subject == nil && t.addr.Subject != "" {
-			t.subject = c.inline(config.Lookup(chNode, KindEmail, "subject"), t.addr.Subject, render.Plain, rule, "channels."+ch.Name+".email.subject")
-		}
-		if t.subject == nil && s.Message != "" {
-			t.subject = t.text
-		}
-		if t.subject == nil {
-			t.subject = c.block(c.defaultFile(KindEmail), templateFile{path: "(built-in email template)"}, "subject", render.Plain, rule)
-		}
-		for i, to := range t.addr.To {
-			t.to = append(t.to, c.inline(config.Lookup(chNode, KindEmail, "to", i), to, render.Plain, rule, fmt.Sprintf("channels.%s.email.to[%d]", ch.Name, i)))
-		}
-		for i, cc := range t.addr.Cc {
-			t.cc = append(t.cc, c.inline(config.Lookup(chNode, KindEmail, "cc", i), cc, render.Plain, rule, fmt.Sprintf("channels.%s.email.cc[%d]", ch.Name, i)))
-		}
-	case KindHTTP:
-		cfg, _ := ch.settings.(notifiers.Routed)
-		if cfg == nil {
-			break
-		}
-		if file != nil {
-			if file.Has("body") {
-				t.body = c.block(file, tf, "body", render.Plain, rule)
-			}
-			if file.Has("content_type") {
-				t.contentType = c.block(file, tf, "content_type", render.HeaderValue, rule)
-			}
-		} else {
-			t.body = c.inline(msgNode, s.Message, render.Plain, rule, field+".message")
-			t.inlineBody = true
-		}
-		chNode := c.channelNode(ch.Name)
-		if pt := cfg.PathTemplate(); strings.Contains(pt, "{{") {
-			// Values interpolated in the path are path-escaped and in the
-			// query query-escaped, so a message can never add segments or
-			// parameters, and the host always comes from the config.
-			urlNode := config.Lookup(chNode, KindHTTP, "url")
-			urlField := "channels." + ch.Name + ".http.url"
-			p, q, hasQuery := cutOutsideActions(pt, '?')
-			t.pathTmpl = c.inline(urlNode, p, render.URLPath, rule, urlField)
-			if hasQuery {
-				t.queryTmpl = c.inline(urlNode, q, render.URLQuery, rule, urlField)
-			}
-		}
-		for k, v := range cfg.HeaderTemplates() {
-			if strings.Contains(v, "{{") {
-				if t.headers == nil {
-					t.headers = map[string]*render.Template{}
-				}
-				t.headers[k] = c.inline(config.Lookup(chNode, KindHTTP, "headers", k), v, render.HeaderValue, rule, "channels."+ch.Name+".http.headers."+k)
-			}
-		}
-	default:
-		if sk, ok := blockKind(ch); ok && !c.compileServiceTarget(t, sk, file, tf, s, sn, rule, field) {
-			return nil
-		}
+	if !c.compileBlocks(t, file, tf, s, sn, rule, field) {
+		return nil
+	}
+	if cfg, ok := ch.settings.(notifiers.Addressed); ok {
+		c.compileAddresses(t, cfg.Addresses(), s, rule)
+	}
+	if cfg, ok := ch.settings.(notifiers.Routed); ok {
+		c.compileRoute(t, cfg, rule)
 	}
 	c.checkTemplateFields(rule, sn, s, t)
 	if c.ds.HasErrorsSince(before) {
@@ -400,12 +309,14 @@ func cutOutsideActions(s string, sep byte) (before, after string, found bool) {
 }
 
 // defaultFile returns the built-in template of a channel kind, parsed
-// once per load.
-func (c *compiler) defaultFile(kind string) *render.File {
-	f, ok := c.defaults[kind]
+// once per load; nil when the kind has none.
+func (c *compiler) defaultFile(k *notifiers.Kind) *render.File {
+	f, ok := c.defaults[k.Name]
 	if !ok {
-		f = render.Default(kind)
-		c.defaults[kind] = f
+		if k.Template != "" {
+			f, _ = render.ParseBuiltin(k.Name, k.Template)
+		}
+		c.defaults[k.Name] = f
 	}
 	return f
 }
@@ -462,17 +373,25 @@ func (t *target) render(data map[string]any, raw []byte) (notifiers.Parts, error
 		}
 		return out
 	}
-	switch t.channel.Kind {
-	case KindSlack:
-		p.Text = exec("text", t.text)
-		p.Blocks = strings.TrimSpace(exec("blocks", t.blocks))
-		if err == nil && p.Blocks != "" && !json.Valid([]byte(p.Blocks)) {
-			err = fmt.Errorf("render blocks: the result is not valid JSON (insert values with toJson)")
+	// exec records a block's failure in err; keep it first.
+	p, berr := t.renderBlocks(raw, exec)
+	err = cmp.Or(err, berr)
+	if t.pathTmpl != nil {
+		p.Path = exec("url", t.pathTmpl)
+		if !strings.HasPrefix(p.Path, "/") {
+			p.Path = "/" + p.Path
 		}
-	case KindEmail:
-		p.Subject = oneLine(exec("subject", t.subject))
-		p.Text = exec("text", t.text)
-		p.HTML = exec("html", t.html)
+		if t.queryTmpl != nil {
+			p.Path += "?" + exec("url", t.queryTmpl)
+		}
+	}
+	for k, tm := range t.headers {
+		if p.Headers == nil {
+			p.Headers = map[string]string{}
+		}
+		p.Headers[k] = exec("header "+k, tm)
+	}
+	if t.addressed {
 		limit := max(t.addr.MaxRecipients, 1)
 		for i, tm := range t.to {
 			p.To = append(p.To, t.recipients(fmt.Sprintf("to[%d]", i), exec("to", tm), t.addr.To[i], limit, &err)...)
@@ -483,50 +402,11 @@ func (t *target) render(data map[string]any, raw []byte) (notifiers.Parts, error
 		if err == nil && len(p.To) == 0 {
 			err = fmt.Errorf("render to: no recipient (every to entry rendered empty)")
 		}
-	case KindHTTP:
-		if t.body != nil {
-			p.Body = exec("body", t.body)
-		} else {
-			p.Body = string(raw)
-		}
-		p.ContentType = strings.TrimSpace(exec("content_type", t.contentType))
-		if p.ContentType == "" {
-			p.ContentType = "application/json"
-			if t.inlineBody && !json.Valid([]byte(p.Body)) {
-				p.ContentType = "text/plain; charset=utf-8"
-			}
-		}
-		if t.pathTmpl != nil {
-			p.Path = exec("url", t.pathTmpl)
-			if !strings.HasPrefix(p.Path, "/") {
-				p.Path = "/" + p.Path
-			}
-			if t.queryTmpl != nil {
-				p.Path += "?" + exec("url", t.queryTmpl)
-			}
-		}
-		for k, tm := range t.headers {
-			if p.Headers == nil {
-				p.Headers = map[string]string{}
-			}
-			p.Headers[k] = exec("header "+k, tm)
-		}
-	default:
-		if sk, ok := blockKind(t.channel); ok {
-			// exec records a block's failure in err; keep it first.
-			sp, serr := t.renderService(sk, exec)
-			p, err = sp, cmp.Or(err, serr)
-		}
 	}
 	if err != nil {
 		return notifiers.Parts{}, err
 	}
 	return p, nil
-}
-
-// oneLine folds a subject onto one line.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }
 
 // splitAddresses splits a rendered recipient entry into addresses, so

@@ -61,15 +61,13 @@ func ChannelKinds() []ChannelKindJSON {
 	var out []ChannelKindJSON
 	for _, k := range wiring.Kinds() {
 		kj := ChannelKindJSON{Name: k.Name, TestRecipient: k.TestRecipient, Fields: []ChannelFieldJSON{}}
-		if k.Config != nil {
-			t := reflect.TypeOf(k.Config())
-			for t.Kind() == reflect.Pointer {
-				t = t.Elem()
-			}
-			if t.Kind() == reflect.Struct {
-				for _, f := range yamlFields(t) {
-					kj.Fields = append(kj.Fields, fieldJSON(f))
-				}
+		t := reflect.TypeOf(k.Config())
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() == reflect.Struct {
+			for _, f := range yamlFields(t) {
+				kj.Fields = append(kj.Fields, fieldJSON(f))
 			}
 		}
 		out = append(out, kj)

@@ -64,13 +64,7 @@ func describe(ctx context.Context, env TestEnv, d router.Outgoing, data map[stri
 	if p == nil {
 		p = &router.Policy{}
 	}
-	f := fatigue.Facts{
-		Silenced:  silence != "",
-		QuietDrop: p.Quiet == schedule.Drop,
-		Throttled: p.ThrottleEvery > 0,
-		Grouped:   p.Grouped,
-		QuietHold: p.Quiet == schedule.Hold,
-	}
+	f := p.Facts(silence != "")
 	var notes []string
 	for step := fatigue.First(f); ; step = fatigue.Next(f, step) {
 		switch step {

@@ -21,7 +21,6 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/signature"
 	"github.com/switchboard-dev/switchboard/internal/store"
 	"github.com/switchboard-dev/switchboard/router"
-	"github.com/switchboard-dev/switchboard/router/schedule"
 )
 
 // Outcomes, the values of messages_received_total's outcome label.
@@ -323,13 +322,7 @@ func (h *Handler) newDeliveries(rs *router.Ruleset, msg *router.Message, res rou
 		if p == nil {
 			p = &router.Policy{}
 		}
-		f := fatigue.Facts{
-			Silenced:  silence != "",
-			QuietDrop: p.Quiet == schedule.Drop,
-			Throttled: p.ThrottleEvery > 0,
-			Grouped:   p.Grouped,
-			QuietHold: p.Quiet == schedule.Hold,
-		}
+		f := p.Facts(silence != "")
 		// What silences and quiet hours decide is known now; the store's
 		// commit walks the rest of the order against the shared throttle
 		// windows and groups.

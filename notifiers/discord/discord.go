@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -28,17 +27,10 @@ const TestPrefix = "**[TEST]** "
 
 // Notifier posts deliveries to one Discord webhook.
 type Notifier struct {
-	client   *http.Client
+	notifiers.Poster
 	url      string
 	username string
-	secrets  []string
-	now      func() time.Time
 }
-
-var (
-	_ notifiers.Notifier = (*Notifier)(nil)
-	_ notifiers.Closer   = (*Notifier)(nil)
-)
 
 // New returns a Notifier for c, or c's validation errors.
 func New(c Config, o notifiers.Options) (*Notifier, error) {
@@ -55,18 +47,10 @@ func New(c Config, o notifiers.Options) (*Notifier, error) {
 	q.Set("wait", "true")
 	u.RawQuery = q.Encode()
 	return &Notifier{
-		client:   notifiers.NewHTTPClient(o.Timeout),
+		Poster:   notifiers.NewPoster(o, notifiers.URLSecrets(c.WebhookURL.Reveal())...),
 		url:      u.String(),
 		username: c.Username,
-		secrets:  notifiers.URLSecrets(c.WebhookURL.Reveal()),
-		now:      time.Now,
 	}, nil
-}
-
-// Close closes the notifier's idle connections.
-func (n *Notifier) Close() error {
-	n.client.CloseIdleConnections()
-	return nil
 }
 
 // message is the body of "Execute Webhook".
@@ -99,21 +83,14 @@ func (n *Notifier) Notify(ctx context.Context, d notifiers.Notification) error {
 		return notifiers.Permanent(fmt.Errorf("encode discord message: %w", err))
 	}
 	const op = "post to discord"
-	a, err := notifiers.PostJSON(ctx, n.client, n.url, bytes.TrimSpace(b.Bytes()), nil)
-	if err != nil {
-		return notifiers.Scrub(op, err, n.secrets...)
+	a, err := n.Post(ctx, op, n.url, bytes.TrimSpace(b.Bytes()), nil)
+	if err != nil || a.OK() {
+		return err
 	}
-	if a.Code >= 200 && a.Code < 300 {
-		return nil
-	}
+	// The body's retry_after is exact (a float of seconds); the header
+	// is rounded: Refused waits for the longer.
 	msg, bodyAfter := answer(a.Body)
-	after, has := notifiers.ParseRetryAfter(a.Header.Get("Retry-After"), n.now())
-	if bodyAfter > after {
-		// The body's retry_after is exact (a float of seconds); the
-		// header is rounded. Wait for the longer.
-		after, has = bodyAfter, true
-	}
-	return notifiers.Scrub(op, notifiers.ClassifyStatus(a.Code, after, has, msg), n.secrets...)
+	return n.Refused(op, a, msg, bodyAfter)
 }
 
 func (n *Notifier) message(d notifiers.Notification) (*message, error) {

@@ -1,6 +1,16 @@
 package discord
 
-import "github.com/switchboard-dev/switchboard/notifiers"
+import (
+	_ "embed"
+
+	"github.com/switchboard-dev/switchboard/notifiers"
+)
+
+// defaultTemplate is the built-in template of the kind: what a send
+// entry with neither template nor message renders.
+//
+//go:embed default.tmpl
+var defaultTemplate string
 
 // Kind describes the Discord channel kind: 30 messages a minute per
 // channel (bursts of 5), Discord's limit, and a backlog above 20
@@ -19,14 +29,9 @@ var Kind = notifiers.Kind{
 		{Name: "content", Escape: notifiers.EscapeMarkdown, Set: func(p *notifiers.Parts, s string) { p.Text = s }},
 		{Name: "embeds", Escape: notifiers.EscapePlain, JSON: true, Set: func(p *notifiers.Parts, s string) { p.Embeds = s }},
 	},
-	Config: func() notifiers.Settings { return new(Config) },
-	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
-		n, err := New(*cfg.(*Config), o)
-		if err != nil {
-			return nil, err
-		}
-		return n, nil
-	},
+	Template: defaultTemplate,
+	Config:   func() notifiers.Settings { return new(Config) },
+	New:      notifiers.Builds(New),
 	// Each part under the name of the template block it comes from.
 	Show: func(p notifiers.Parts) map[string]string {
 		return notifiers.ShowParts("content", p.Text, "embeds", p.Embeds)

@@ -1,6 +1,16 @@
 package opsgenie
 
-import "github.com/switchboard-dev/switchboard/notifiers"
+import (
+	_ "embed"
+
+	"github.com/switchboard-dev/switchboard/notifiers"
+)
+
+// defaultTemplate is the built-in template of the kind: what a send
+// entry with neither template nor message renders.
+//
+//go:embed default.tmpl
+var defaultTemplate string
 
 // Kind describes the Opsgenie channel kind: within Opsgenie's per-minute
 // API quota; no pacing, since Opsgenie deduplicates by alias itself and a
@@ -19,14 +29,9 @@ var Kind = notifiers.Kind{
 		{Name: "description", Escape: notifiers.EscapePlain, Set: func(p *notifiers.Parts, s string) { p.Description = s }},
 		{Name: "details", Escape: notifiers.EscapePlain, JSON: true, Set: func(p *notifiers.Parts, s string) { p.Details = s }},
 	},
-	Config: func() notifiers.Settings { return new(Config) },
-	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
-		n, err := New(*cfg.(*Config), o)
-		if err != nil {
-			return nil, err
-		}
-		return n, nil
-	},
+	Template: defaultTemplate,
+	Config:   func() notifiers.Settings { return new(Config) },
+	New:      notifiers.Builds(New),
 	// Each part under the name of the template block it comes from.
 	Show: func(p notifiers.Parts) map[string]string {
 		return notifiers.ShowParts("message", p.Text, "description", p.Description, "details", p.Details)

@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"sort"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/switchboard-dev/switchboard/notifiers"
@@ -27,20 +25,13 @@ const (
 
 // Notifier creates and closes alerts through one Opsgenie API integration.
 type Notifier struct {
-	client     *http.Client
+	notifiers.Poster
 	base       string
 	auth       string
 	priority   string
 	responders []Responder
 	tags       []string
-	secrets    []string
-	now        func() time.Time
 }
-
-var (
-	_ notifiers.Notifier = (*Notifier)(nil)
-	_ notifiers.Closer   = (*Notifier)(nil)
-)
 
 // New returns a Notifier for c, or c's validation errors.
 func New(c Config, o notifiers.Options) (*Notifier, error) {
@@ -48,21 +39,13 @@ func New(c Config, o notifiers.Options) (*Notifier, error) {
 		return nil, err
 	}
 	return &Notifier{
-		client:     notifiers.NewHTTPClient(o.Timeout),
+		Poster:     notifiers.NewPoster(o, append([]string{c.APIKey.Reveal()}, notifiers.URLSecrets(c.APIURL.Reveal())...)...),
 		base:       c.baseURL(),
 		auth:       "GenieKey " + c.APIKey.Reveal(),
 		priority:   c.priority(),
 		responders: c.Responders,
 		tags:       c.Tags,
-		secrets:    append([]string{c.APIKey.Reveal()}, notifiers.URLSecrets(c.APIURL.Reveal())...),
-		now:        time.Now,
 	}, nil
-}
-
-// Close closes the notifier's idle connections.
-func (n *Notifier) Close() error {
-	n.client.CloseIdleConnections()
-	return nil
 }
 
 // createRequest is the body of POST /v2/alerts.
@@ -119,15 +102,11 @@ func (n *Notifier) Notify(ctx context.Context, d notifiers.Notification) error {
 		return notifiers.Permanent(fmt.Errorf("encode opsgenie request: %w", err))
 	}
 	const op = "post to opsgenie"
-	a, err := notifiers.PostJSON(ctx, n.client, target, b, map[string]string{"Authorization": n.auth})
-	if err != nil {
-		return notifiers.Scrub(op, err, n.secrets...)
+	a, err := n.Post(ctx, op, target, b, map[string]string{"Authorization": n.auth})
+	if err != nil || a.OK() {
+		return err
 	}
-	if a.Code >= 200 && a.Code < 300 {
-		return nil
-	}
-	after, has := notifiers.ParseRetryAfter(a.Header.Get("Retry-After"), n.now())
-	return notifiers.Scrub(op, notifiers.ClassifyStatus(a.Code, after, has, message(a.Body)), n.secrets...)
+	return n.Refused(op, a, message(a.Body), 0)
 }
 
 // create builds the alert from d's parts.

@@ -1,10 +1,17 @@
 package pagerduty
 
 import (
+	_ "embed"
 	"strings"
 
 	"github.com/switchboard-dev/switchboard/notifiers"
 )
+
+// defaultTemplate is the built-in template of the kind: what a send
+// entry with neither template nor message renders.
+//
+//go:embed default.tmpl
+var defaultTemplate string
 
 // Kind describes the PagerDuty channel kind: 120 events a minute per
 // integration key (PagerDuty's limit); no pacing, since PagerDuty
@@ -24,14 +31,9 @@ var Kind = notifiers.Kind{
 		{Name: "details", Escape: notifiers.EscapePlain, JSON: true, Set: func(p *notifiers.Parts, s string) { p.Details = s }},
 		{Name: "source", Escape: notifiers.EscapePlain, Set: func(p *notifiers.Parts, s string) { p.Source = strings.Join(strings.Fields(s), " ") }},
 	},
-	Config: func() notifiers.Settings { return new(Config) },
-	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
-		n, err := New(*cfg.(*Config), o)
-		if err != nil {
-			return nil, err
-		}
-		return n, nil
-	},
+	Template: defaultTemplate,
+	Config:   func() notifiers.Settings { return new(Config) },
+	New:      notifiers.Builds(New),
 	// Each part under the name of the template block it comes from.
 	Show: func(p notifiers.Parts) map[string]string {
 		return notifiers.ShowParts("summary", p.Text, "details", p.Details, "source", p.Source)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -23,18 +22,11 @@ const (
 
 // Notifier sends deliveries to one PagerDuty service integration.
 type Notifier struct {
-	client   *http.Client
+	notifiers.Poster
 	url      string
 	key      string
 	severity string
-	secrets  []string
-	now      func() time.Time
 }
-
-var (
-	_ notifiers.Notifier = (*Notifier)(nil)
-	_ notifiers.Closer   = (*Notifier)(nil)
-)
 
 // New returns a Notifier for c, or c's validation errors.
 func New(c Config, o notifiers.Options) (*Notifier, error) {
@@ -42,19 +34,11 @@ func New(c Config, o notifiers.Options) (*Notifier, error) {
 		return nil, err
 	}
 	return &Notifier{
-		client:   notifiers.NewHTTPClient(o.Timeout),
+		Poster:   notifiers.NewPoster(o, append([]string{c.RoutingKey.Reveal()}, notifiers.URLSecrets(c.APIURL.Reveal())...)...),
 		url:      c.apiURL(),
 		key:      c.RoutingKey.Reveal(),
 		severity: c.severity(),
-		secrets:  append([]string{c.RoutingKey.Reveal()}, notifiers.URLSecrets(c.APIURL.Reveal())...),
-		now:      time.Now,
 	}, nil
-}
-
-// Close closes the notifier's idle connections.
-func (n *Notifier) Close() error {
-	n.client.CloseIdleConnections()
-	return nil
 }
 
 // event is an Events API v2 alert event.
@@ -106,15 +90,11 @@ func (n *Notifier) Notify(ctx context.Context, d notifiers.Notification) error {
 	if err != nil {
 		return notifiers.Permanent(fmt.Errorf("encode pagerduty event: %w", err))
 	}
-	a, err := notifiers.PostJSON(ctx, n.client, n.url, body, nil)
-	if err != nil {
-		return notifiers.Scrub(op, err, n.secrets...)
+	a, err := n.Post(ctx, op, n.url, body, nil)
+	if err != nil || a.OK() {
+		return err
 	}
-	if a.Code >= 200 && a.Code < 300 {
-		return nil
-	}
-	after, has := notifiers.ParseRetryAfter(a.Header.Get("Retry-After"), n.now())
-	return notifiers.Scrub(op, notifiers.ClassifyStatus(a.Code, after, has, message(a.Body)), n.secrets...)
+	return n.Refused(op, a, message(a.Body), 0)
 }
 
 // payload builds the trigger's payload from d's parts.
@@ -133,7 +113,7 @@ func (n *Notifier) payload(d notifiers.Notification) (*payload, error) {
 		Summary:   truncate(summary, maxSummary),
 		Source:    strings.TrimSpace(d.Parts.Source),
 		Severity:  severity,
-		Timestamp: n.now().UTC().Format(time.RFC3339),
+		Timestamp: n.Now().UTC().Format(time.RFC3339),
 	}
 	if p.Source == "" {
 		p.Source = "switchboard"

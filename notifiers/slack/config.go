@@ -57,7 +57,7 @@ func (c Config) Validate() error {
 		if c.Channel != "" && !hasToken {
 			add("channel", "only with token: an incoming webhook posts to the channel it was created for")
 		}
-		if msg := checkHTTPURL(c.WebhookURL.Reveal()); msg != "" {
+		if msg := notifiers.CheckHTTPURL(c.WebhookURL.Reveal()); msg != "" {
 			add("webhook_url", msg)
 		}
 	}
@@ -65,32 +65,13 @@ func (c Config) Validate() error {
 		if !hasToken {
 			add("api_url", "only with token")
 		}
-		if msg := checkHTTPURL(c.APIURL.Reveal()); msg != "" {
+		if msg := notifiers.CheckHTTPURL(c.APIURL.Reveal()); msg != "" {
 			add("api_url", msg)
 		} else if u, _ := url.Parse(c.APIURL.Reveal()); u.RawQuery != "" || u.Fragment != "" {
 			add("api_url", "must not have a query or fragment: method names are appended to it")
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// checkHTTPURL returns what is wrong with raw as an http(s) URL, or "". The
-// message never quotes raw: the URL may be a credential.
-func checkHTTPURL(raw string) string {
-	if strings.TrimSpace(raw) != raw {
-		return "has leading or trailing white space"
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "is not a valid URL"
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "must be an http or https URL"
-	}
-	if u.Host == "" {
-		return "must name a host"
-	}
-	return ""
 }
 
 // apiURL returns the Web API base URL to use, with its trailing slash.

@@ -1,6 +1,16 @@
 package teams
 
-import "github.com/switchboard-dev/switchboard/notifiers"
+import (
+	_ "embed"
+
+	"github.com/switchboard-dev/switchboard/notifiers"
+)
+
+// defaultTemplate is the built-in template of the kind: what a send
+// entry with neither template nor message renders.
+//
+//go:embed default.tmpl
+var defaultTemplate string
 
 // Kind describes the Microsoft Teams channel kind: a post a second (burst
 // 4), what a Workflows webhook takes, and a backlog above 20 collapsed
@@ -19,14 +29,9 @@ var Kind = notifiers.Kind{
 		{Name: "card", Escape: notifiers.EscapePlain, JSON: true, Set: func(p *notifiers.Parts, s string) { p.Card = s }},
 		{Name: "text", Escape: notifiers.EscapeMarkdown, Set: func(p *notifiers.Parts, s string) { p.Text = s }},
 	},
-	Config: func() notifiers.Settings { return new(Config) },
-	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
-		n, err := New(*cfg.(*Config), o)
-		if err != nil {
-			return nil, err
-		}
-		return n, nil
-	},
+	Template: defaultTemplate,
+	Config:   func() notifiers.Settings { return new(Config) },
+	New:      notifiers.Builds(New),
 	// Each part under the name of the template block it comes from.
 	Show: func(p notifiers.Parts) map[string]string {
 		return notifiers.ShowParts("text", p.Text, "card", p.Card)

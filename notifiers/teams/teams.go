@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/switchboard-dev/switchboard/notifiers"
 )
@@ -23,16 +22,9 @@ const cardContentType = "application/vnd.microsoft.card.adaptive"
 
 // Notifier posts deliveries to one Teams Workflows webhook.
 type Notifier struct {
-	client  *http.Client
-	url     string
-	secrets []string
-	now     func() time.Time
+	notifiers.Poster
+	url string
 }
-
-var (
-	_ notifiers.Notifier = (*Notifier)(nil)
-	_ notifiers.Closer   = (*Notifier)(nil)
-)
 
 // New returns a Notifier for c, or c's validation errors.
 func New(c Config, o notifiers.Options) (*Notifier, error) {
@@ -40,17 +32,9 @@ func New(c Config, o notifiers.Options) (*Notifier, error) {
 		return nil, err
 	}
 	return &Notifier{
-		client:  notifiers.NewHTTPClient(o.Timeout),
-		url:     c.WebhookURL.Reveal(),
-		secrets: notifiers.URLSecrets(c.WebhookURL.Reveal()),
-		now:     time.Now,
+		Poster: notifiers.NewPoster(o, notifiers.URLSecrets(c.WebhookURL.Reveal())...),
+		url:    c.WebhookURL.Reveal(),
 	}, nil
-}
-
-// Close closes the notifier's idle connections.
-func (n *Notifier) Close() error {
-	n.client.CloseIdleConnections()
-	return nil
 }
 
 // message is what a Workflows webhook receives: a message with one
@@ -84,20 +68,16 @@ func (n *Notifier) Notify(ctx context.Context, d notifiers.Notification) error {
 			len(body), MaxMessageBytes))
 	}
 	const op = "post to teams"
-	a, err := notifiers.PostJSON(ctx, n.client, n.url, body, nil)
-	if err != nil {
-		return notifiers.Scrub(op, err, n.secrets...)
+	a, err := n.Post(ctx, op, n.url, body, nil)
+	if err != nil || a.OK() {
+		return err
 	}
-	if a.Code >= 200 && a.Code < 300 {
-		return nil
-	}
-	after, has := notifiers.ParseRetryAfter(a.Header.Get("Retry-After"), n.now())
 	if a.Code == http.StatusRequestEntityTooLarge {
 		// Teams counts differently than we do (UTF-16): say what to do.
-		return notifiers.Scrub(op, notifiers.Permanent(fmt.Errorf("teams refused the message as too large (%d bytes sent): shorten the card template: %w",
-			len(body), &notifiers.StatusError{Code: a.Code, Body: errorMessage(a.Body)})), n.secrets...)
+		return n.Scrub(op, notifiers.Permanent(fmt.Errorf("teams refused the message as too large (%d bytes sent): shorten the card template: %w",
+			len(body), &notifiers.StatusError{Code: a.Code, Body: errorMessage(a.Body)})))
 	}
-	return notifiers.Scrub(op, notifiers.ClassifyStatus(a.Code, after, has, errorMessage(a.Body)), n.secrets...)
+	return n.Refused(op, a, errorMessage(a.Body), 0)
 }
 
 // buildCard returns the card to send: d's card, or one made of its text,

@@ -1,24 +1,44 @@
 package webhook
 
 import (
+	_ "embed"
 	"encoding/json"
+	"strings"
 
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/notifiers"
 )
 
+// defaultTemplate is the built-in template of the kind: what a send
+// entry with neither template nor message renders.
+//
+//go:embed default.tmpl
+var defaultTemplate string
+
 // Kind describes the HTTP webhook channel kind (the rules file's `http:`
 // block).
 var Kind = notifiers.Kind{
-	Name:   "http",
-	Config: func() notifiers.Settings { return new(Config) },
-	New: func(cfg any, o notifiers.Options) (notifiers.Notifier, error) {
-		n, err := New(*cfg.(*Config), o)
-		if err != nil {
-			return nil, err
-		}
-		return n, nil
+	Name:         "http",
+	Title:        "HTTP",
+	MessageBlock: "body",
+	Blocks: []notifiers.Block{
+		// Without a body block the request forwards the message's bytes.
+		{Name: "body", Escape: notifiers.EscapePlain, Set: func(p *notifiers.Parts, s string) { p.Body = s },
+			Else: func(p *notifiers.Parts, raw []byte) { p.Body = string(raw) }},
+		{Name: "content_type", Escape: notifiers.EscapeHeader, Set: func(p *notifiers.Parts, s string) { p.ContentType = strings.TrimSpace(s) }},
 	},
+	Complete: func(p *notifiers.Parts, inline bool) {
+		if p.ContentType == "" {
+			p.ContentType = "application/json"
+			if inline && !json.Valid([]byte(p.Body)) {
+				p.ContentType = "text/plain; charset=utf-8"
+			}
+		}
+	},
+	Digest:   digest,
+	Template: defaultTemplate,
+	Config:   func() notifiers.Settings { return new(Config) },
+	New:      notifiers.Builds(New),
 	Show: func(p notifiers.Parts) map[string]string {
 		// The query may carry a credential and header values are secret
 		// fields: show where the request goes, not what authenticates it.
@@ -44,6 +64,24 @@ var Kind = notifiers.Kind{
 		p.Body, p.ContentType = string(b), "application/json"
 		return p
 	},
+}
+
+// digest is an HTTP digest: the file's digest_body, or a JSON object
+// holding the group's messages.
+func digest(d notifiers.Digest) (notifiers.Parts, error) {
+	p := d.Base
+	if s, ok := d.Block("digest_body"); ok {
+		p.Body = s
+		return p, nil
+	}
+	b, err := json.Marshal(map[string]any{"digest": map[string]any{
+		"rule": d.Rule, "key": d.Key, "count": d.Count, "since": d.Since, "messages": d.Bodies,
+	}})
+	if err != nil {
+		return notifiers.Parts{}, err
+	}
+	p.Body, p.ContentType = string(b), "application/json"
+	return p, nil
 }
 
 // HeaderTemplates returns every header value as written, for the router to

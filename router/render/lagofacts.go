@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/switchboard-dev/switchboard/internal/lago"
 )
 
 // Fact is one labelled value of a message, as the built-in templates show
@@ -413,7 +415,7 @@ func unitsMoney(amount any, currency string) (string, bool) {
 		return "", false
 	}
 	code := strings.ToUpper(strings.TrimSpace(currency))
-	d := currencyDecimals(code)
+	d := lago.CurrencyDecimals(code)
 	neg := strings.HasPrefix(s, "-")
 	whole, frac, _ := strings.Cut(strings.TrimLeft(s, "+-"), ".")
 	if strings.ContainsAny(whole+frac, "eE") {

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/switchboard-dev/switchboard/internal/lago"
 )
 
 // Money formats an amount given in minor units of an ISO 4217 currency:
@@ -22,7 +24,7 @@ import (
 // amounts) is read exactly.
 //
 // The number of decimals is the one Lago uses for the currency's cents,
-// which for HUF and MGA is none (see currencyDecimals).
+// which for HUF and MGA is none (see lago.CurrencyDecimals).
 func Money(cents any, currency string) (string, error) {
 	neg, digits, err := minorUnits(cents)
 	if err != nil {
@@ -142,7 +144,7 @@ func withArticle(kind string) string {
 // with its symbol (or code), thousands separators and the currency's
 // decimals.
 func formatMoney(neg bool, digits, code string) string {
-	decimals := currencyDecimals(code)
+	decimals := lago.CurrencyDecimals(code)
 	if len(digits) <= decimals {
 		digits = strings.Repeat("0", decimals-len(digits)+1) + digits
 	}
@@ -182,29 +184,6 @@ func groupThousands(s string) string {
 		b.WriteString(s[i : i+3])
 	}
 	return b.String()
-}
-
-// currencyDecimals is the number of minor-unit digits of a currency's
-// amounts in cents: 2 for any currency not listed.
-//
-// Lago stores every *_cents amount in the money gem's subunits
-// (subunit_to_unit), so the table follows the money gem for every currency
-// Lago accepts (app/models/concerns/currencies.rb in lago-api), and ISO 4217
-// for the others. Where the two differ, the gem wins: HUF and MGA have
-// subunit_to_unit 1 there, so Lago's 125000 HUF is HUF 125,000, not
-// HUF 1,250.00. MRO, like MGA, divides into fifths rather than tenths and
-// is treated the same way.
-func currencyDecimals(code string) int {
-	switch code {
-	case "BIF", "CLP", "DJF", "GNF", "HUF", "ISK", "JPY", "KMF", "KRW", "MGA", "MRO",
-		"PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF":
-		return 0
-	case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND":
-		return 3
-	case "CLF", "UYW":
-		return 4
-	}
-	return 2
 }
 
 // currencySymbol returns the symbol English-language formatting uses for

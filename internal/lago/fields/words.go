@@ -1,6 +1,10 @@
 package fields
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/switchboard-dev/switchboard/internal/lago"
+)
 
 // labels are the plain-word names of keys whose spelled-out key reads
 // badly; every other key is named by spelling it out.
@@ -187,16 +191,5 @@ func KnownCurrency(code string) bool { return slices.Contains(currencies, code) 
 
 // Decimals returns the number of decimals of a currency's minor unit as
 // Lago counts cents: 2 for EUR (500000 cents are 5,000.00 EUR), 0 for JPY,
-// 3 for KWD. A currency not in the list has 2.
-func Decimals(code string) int {
-	switch code {
-	case "BIF", "CLP", "DJF", "GNF", "HUF", "ISK", "JPY", "KMF", "KRW", "MGA", "MRO",
-		"PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF":
-		return 0
-	case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND":
-		return 3
-	case "CLF", "UYW":
-		return 4
-	}
-	return 2
-}
+// 3 for KWD (lago.CurrencyDecimals).
+func Decimals(code string) int { return lago.CurrencyDecimals(code) }
