@@ -7,7 +7,6 @@ import (
 
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/internal/wiring"
-	"github.com/switchboard-dev/switchboard/router"
 )
 
 // Field types of GET /api/v1/channel-kinds: how a form takes a key.
@@ -59,18 +58,18 @@ func (a *API) channelKinds(w http.ResponseWriter, r *http.Request) {
 // ChannelKinds describes every registered channel kind, in registration
 // order.
 func ChannelKinds() []ChannelKindJSON {
-	blocks := map[string]reflect.Type{}
-	for _, f := range yamlFields(reflect.TypeFor[router.ChannelConfig]()) {
-		blocks[f.key] = f.typ
-	}
 	var out []ChannelKindJSON
 	for _, k := range wiring.Kinds() {
 		kj := ChannelKindJSON{Name: k.Name, TestRecipient: k.TestRecipient, Fields: []ChannelFieldJSON{}}
-		t, ok := blocks[k.Name]
-		for ok && t.Kind() == reflect.Pointer {
+		// The kind's block is its descriptor's configuration type.
+		var t reflect.Type
+		if k.Config != nil {
+			t = reflect.TypeOf(k.Config())
+		}
+		for t != nil && t.Kind() == reflect.Pointer {
 			t = t.Elem()
 		}
-		if ok && t.Kind() == reflect.Struct {
+		if t != nil && t.Kind() == reflect.Struct {
 			for _, f := range yamlFields(t) {
 				kj.Fields = append(kj.Fields, fieldJSON(f))
 			}
