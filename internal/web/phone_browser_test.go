@@ -46,5 +46,27 @@ func TestPhoneWidthInBrowser(t *testing.T) {
 			screenshot(t, ctx, p.shot)
 		}
 	}
+	// The builder's pickers: each on screen, the page still one screen wide.
+	run(t, ctx, "build 5,000 EUR on a phone",
+		chromedp.Navigate(s.url+"/ui/rules/new"),
+		chromedp.WaitVisible(chromedp.CSS("#name")),
+		setField("#type", "invoice.created"),
+		setField(`select[name=cond_field]`, "invoice.total_amount_cents"),
+		setField(`select[name=cond_op]`, ">="),
+		setField(`input[name=cond_value]`, "5,000"),
+		setField(`select[name=cond_currency]`, "EUR"),
+		waitText("#built", `invoice.total_amount_cents >= 500000 && invoice.currency == "EUR"`),
+	)
+	off, err := chromedp.Run(ctx, chromedp.Evaluate[string](`["select[name=cond_field]", "select[name=cond_op]", "input[name=cond_value]",
+		"select[name=cond_currency]", "#add-condition", "#type"].filter(sel => { const e = document.querySelector(sel); if (!e) return true;
+		const r = e.getBoundingClientRect(); return r.width < 40 || r.left < 0 || r.right > 390; }).join(", ")`))
+	if err != nil || off != "" {
+		t.Errorf("builder pickers missing, cramped or off screen: %q (%v)", off, err)
+	}
+	if width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil || width > 390 {
+		t.Errorf("the builder is %d px wide at 390 px (%v)", width, err)
+	}
+	run(t, ctx, "scroll to the conditions", chromedp.ScrollIntoView(chromedp.CSS("#condition")))
+	screenshot(t, ctx, "phone-builder")
 	run(t, ctx, "the nav reaches Silences", chromedp.Click(chromedp.CSS(`nav a[href="/ui/silences"]`)), waitText("h1", "Silences"))
 }
