@@ -96,6 +96,10 @@ func TestDeliveryDetailInBrowser(t *testing.T) {
 		t.Errorf("link to the rule: %q, %v", href, err)
 	}
 	screenshot(t, ctx, "delivery")
+	run(t, ctx, "a delivery that is not there",
+		chromedp.Navigate(s.url+"/ui/deliveries/no-such-delivery"),
+		waitText("main .error", "There is no delivery no-such-delivery"),
+	)
 
 	run(t, ctx, "bulk replay counts, then requeues",
 		chromedp.Navigate(s.url+"/ui/deliveries"),
