@@ -506,7 +506,7 @@ func (a *API) delivery(w http.ResponseWriter, r *http.Request) {
 	p := d.Parts
 	p.Path, p.Headers = "", nil
 	out.Parts = PartsMap(kindOf(a.o.Reload.Current(), d.Channel), p)
-	writeJSON(w, http.StatusOK, map[string]any{"delivery": out, "attempts": attempts})
+	writeJSON(w, http.StatusOK, map[string]any{"delivery": out, "attempts": attempts, "message": a.deliveryMessage(r.Context(), d)})
 }
 
 func kindOf(rs *router.Ruleset, channel string) string {
@@ -535,7 +535,8 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request) {
 // replayDead is POST /api/v1/deliveries/replay?status=dead, with optional
 // filters: channel, rule, since (a duration: dead letters created that
 // long ago or later) and rerender=true (render them again with the current
-// templates instead of resending what was stored).
+// templates instead of resending what was stored); dry_run=true requeues
+// nothing and answers how many it would requeue.
 func (a *API) replayDead(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if q.Get("status") != "dead" {
@@ -560,6 +561,10 @@ func (a *API) replayDead(w http.ResponseWriter, r *http.Request) {
 		}
 	default:
 		writeError(w, http.StatusBadRequest, "rerender: use true or false")
+		return
+	}
+	if q.Get("dry_run") == "true" {
+		a.countDead(w, r, f)
 		return
 	}
 	var res store.ReplayResult

@@ -359,20 +359,7 @@ type ReplayResult struct {
 // chunks of a few hundred (each chunk one transaction).
 func (s *Store) ReplayMatching(ctx context.Context, f ReplayFilter) (ReplayResult, error) {
 	var res ReplayResult
-	where := []string{"d.state = 'dead'"}
-	var args []any
-	if f.Channel != "" {
-		args = append(args, f.Channel)
-		where = append(where, "d.channel = $"+strconv.Itoa(len(args)))
-	}
-	if f.Rule != "" {
-		args = append(args, f.Rule)
-		where = append(where, "d.rule = $"+strconv.Itoa(len(args)))
-	}
-	if !f.Since.IsZero() {
-		args = append(args, micros(f.Since))
-		where = append(where, "d.created_at >= $"+strconv.Itoa(len(args)))
-	}
+	where, args := f.where()
 	// Page by (created_at, id) so that deliveries left dead are not read
 	// again.
 	var after int64 = -1

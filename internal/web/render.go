@@ -23,7 +23,7 @@ func sessionOf(ctx context.Context) session {
 }
 
 // pageNames are the full pages; each file defines "title" and "content".
-var pageNames = []string{"login", "rules", "editor", "history", "channels", "deliveries", "silences", "channel", "unmatched"}
+var pageNames = []string{"login", "rules", "editor", "history", "channels", "deliveries", "silences", "channel", "unmatched", "delivery"}
 
 func (u *UI) parseTemplates() error {
 	funcs := template.FuncMap{
@@ -52,6 +52,9 @@ func (u *UI) parseTemplates() error {
 			}
 			return t.UTC().Format("2006-01-02 15:04:05Z")
 		},
+		// iso is t for a <time datetime>, which static/localtime.js
+		// shows in the browser's time zone.
+		"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"join":        strings.Join,
 		"fieldSpot":   fieldSpot,
 		"fieldLabel":  fieldLabel,

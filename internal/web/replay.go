@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 )
 
 // replaySince are the time ranges the bulk replay form offers.
@@ -16,15 +15,8 @@ var replaySince = []struct{ Value, Label string }{
 // bulkReplay requeues the dead letters the deliveries page's form selects,
 // through POST /api/v1/deliveries/replay.
 func (u *UI) bulkReplay(w http.ResponseWriter, r *http.Request) {
-	q := url.Values{"status": {"dead"}}
-	for _, k := range []string{"channel", "rule", "since"} {
-		if v := r.PostFormValue(k); v != "" {
-			q.Set(k, v)
-		}
-	}
-	if r.PostFormValue("rerender") != "" {
-		q.Set("rerender", "true")
-	}
+	_ = r.ParseForm()
+	q := bulkReplayQuery(r.PostForm)
 	rep, err := u.api.call(r.Context(), http.MethodPost, "/api/v1/deliveries/replay?"+q.Encode(), "", nil)
 	_, problem := outcome(rep, err, "")
 	if problem != "" {
@@ -38,7 +30,7 @@ func (u *UI) bulkReplay(w http.ResponseWriter, r *http.Request) {
 		} `json:"failed"`
 	}
 	_ = json.Unmarshal(rep.Body, &res)
-	notice := fmt.Sprintf("Requeued %d dead letter%s.", res.Replayed, map[bool]string{true: "", false: "s"}[res.Replayed == 1])
+	notice := "Requeued " + deadLetters(res.Replayed) + "."
 	if len(res.Failed) > 0 {
 		notice += fmt.Sprintf(" %d could not be rendered again and stay dead (first: %s).", len(res.Failed), res.Failed[0].Error)
 	}

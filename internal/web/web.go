@@ -113,6 +113,8 @@ func (u *UI) Register(mux *http.ServeMux) {
 	h("GET /ui/deliveries", u.deliveriesPage)
 	h("POST /ui/deliveries/{id}/replay", u.replay)
 	h("POST /ui/deliveries/replay", u.bulkReplay)
+	h("GET /ui/deliveries/replay/count", u.bulkReplayCount)
+	h("GET /ui/deliveries/{id}", u.deliveryPage)
 	h("GET /ui/silences", u.silencesPage)
 	h("POST /ui/silences", u.addSilence)
 	h("POST /ui/silences/{id}/expire", u.expireSilence)
