@@ -61,118 +61,134 @@ func (c *compiler) compileSource(sd config.SourceDoc) {
 		c.ds.Add(config.SeverityError, c.file, sd.Key, "", "sources."+sd.Name, "source %q: set either lago or generic, not both", sd.Name)
 		return
 	case hasLago:
-		s.Kind = "lago"
-		s.KeyHeader = "X-Lago-Unique-Key"
-		if cfg.MaxBody <= 0 {
-			s.MaxBody = DefaultLagoMaxBody
-		}
-		l := cfg.Lago
-		if l == nil {
-			l = &LagoSourceConfig{}
-		}
-		x.expandStruct(reflect.ValueOf(l), config.Lookup(sd.Node, "lago"), "sources."+sd.Name+".lago", "")
-		c.rs.secrets = append(c.rs.secrets, secretValues(reflect.ValueOf(l))...)
-		n := 0
-		for _, set := range []bool{l.HMACSecret != "", l.JWTPublicKey != "", l.JWTPublicKeyURL != ""} {
-			if set {
-				n++
-			}
-		}
-		at := config.PosIn(sd.Node, "lago")
-		switch {
-		case unset() && c.o.CheckOnly:
-			// The unset variable is already a warning.
-		case unset() && c.o.DryRun:
-			c.ds.Add(config.SeverityWarning, c.file, at, "", "sources."+sd.Name, "source %q: signature verification disabled under --dry-run because its secret is not set", sd.Name)
-		case unset():
-			// The unset variable is already an error.
-		case n > 1:
-			c.ds.Add(config.SeverityError, c.file, at, "", "sources."+sd.Name, "source %q: set only one of hmac_secret, jwt_public_key, jwt_public_key_url", sd.Name)
-		case l.HMACSecret != "":
-			v, err := c.o.Builder.Verifier(l)
-			if err != nil {
-				c.ds.Add(config.SeverityError, c.file, config.PosIn(sd.Node, "lago", "hmac_secret"), "", "sources."+sd.Name, "source %q: hmac_secret: %v", sd.Name, err)
-				break
-			}
-			s.Verifier, s.Verification = v, "hmac"
-		case l.JWTPublicKey != "" || l.JWTPublicKeyURL != "":
-			if l.JWTPublicKeyURL != "" && l.APIKey == "" {
-				c.ds.Add(config.SeverityError, c.file, at, "", "sources."+sd.Name, "source %q: jwt_public_key_url needs api_key (Lago serves the key to API clients)", sd.Name)
-				break
-			}
-			v, err := c.o.Builder.Verifier(l)
-			if err != nil {
-				c.ds.Add(config.SeverityError, c.file, config.PosIn(sd.Node, "lago", "jwt_public_key"), "", "sources."+sd.Name, "source %q: jwt_public_key: %v", sd.Name, err)
-				break
-			}
-			s.Verifier, s.Verification = v, "jwt"
-		default:
-			c.ds.Add(config.SeverityWarning, c.file, at, "", "sources."+sd.Name, "source %q is unsigned: anyone who can reach /webhooks/%s can post to it", sd.Name, sd.Name)
-		}
-		c.pinOrganization(sd, l, s)
+		c.compileLagoSource(sd, s, unset)
 	default:
-		s.Kind = "generic"
-		g := cfg.Generic
-		if g == nil {
-			g = &GenericSourceConfig{}
-		}
-		gn := config.Lookup(sd.Node, "generic")
-		x.expandStruct(reflect.ValueOf(g), gn, "sources."+sd.Name+".generic", "")
-		c.rs.secrets = append(c.rs.secrets, secretValues(reflect.ValueOf(g))...)
-		s.KeyHeader = g.IdempotencyHeader
-		n := 0
-		for _, set := range []bool{g.HMAC != nil, g.StandardWebhooks != nil, g.Bearer != nil} {
-			if set {
-				n++
-			}
-		}
-		at := config.PosIn(sd.Node, "generic")
-		if at.Line == 0 {
-			at = sd.Key
-		}
-		switch {
-		case n > 1:
-			c.ds.Add(config.SeverityError, c.file, at, "", "sources."+sd.Name, "source %q: set only one of hmac, standard_webhooks, bearer", sd.Name)
-		case unset() && c.o.CheckOnly:
-			// The unset variable is already a warning.
-		case unset() && c.o.DryRun:
-			c.ds.Add(config.SeverityWarning, c.file, at, "", "sources."+sd.Name, "source %q: signature verification disabled under --dry-run because its secret is not set", sd.Name)
-		case unset():
-			// The unset variable is already an error.
-		case g.HMAC != nil:
-			v, err := c.o.Builder.Verifier(g.HMAC)
-			if err != nil {
-				c.ds.Add(config.SeverityError, c.file, config.PosIn(gn, "hmac"), "", "sources."+sd.Name, "source %q: hmac: %v", sd.Name, err)
-				break
-			}
-			s.Verifier, s.Verification = v, "hmac"
-		case g.StandardWebhooks != nil:
-			v, err := c.o.Builder.Verifier(g.StandardWebhooks)
-			if err != nil {
-				c.ds.Add(config.SeverityError, c.file, config.PosIn(gn, "standard_webhooks", "secret"), "", "sources."+sd.Name, "source %q: standard_webhooks: %v", sd.Name, err)
-				break
-			}
-			s.Verifier, s.Verification = v, "standard_webhooks"
-			if s.KeyHeader == "" {
-				s.KeyHeader = StandardWebhooksIDHeader
-			}
-		case g.Bearer != nil:
-			if g.Bearer.Token == "" {
-				c.ds.Add(config.SeverityError, c.file, config.PosIn(gn, "bearer"), "", "sources."+sd.Name, "source %q: bearer needs a token", sd.Name)
-				break
-			}
-			v, err := c.o.Builder.Verifier(g.Bearer)
-			if err != nil {
-				c.ds.Add(config.SeverityError, c.file, config.PosIn(gn, "bearer"), "", "sources."+sd.Name, "source %q: bearer: %v", sd.Name, err)
-				break
-			}
-			s.Verifier, s.Verification = v, "bearer"
-		default:
-			c.ds.Add(config.SeverityWarning, c.file, at, "", "sources."+sd.Name, "source %q is unsigned: anyone who can reach /webhooks/%s can post to it", sd.Name, sd.Name)
-		}
+		c.compileGenericSource(sd, s, unset)
 	}
 	c.rs.Sources[sd.Name] = s
 	c.rs.sourceOrder = append(c.rs.sourceOrder, sd.Name)
+}
+
+// compileLagoSource compiles a source's lago block into s: Lago's unique
+// key, its larger body limit, the signature verifier and the pinned
+// organizations. unset reports whether a ${VAR} of the block was unset.
+func (c *compiler) compileLagoSource(sd config.SourceDoc, s *Source, unset func() bool) {
+	cfg, x := sd.Config, c.x
+	s.Kind = "lago"
+	s.KeyHeader = "X-Lago-Unique-Key"
+	if cfg.MaxBody <= 0 {
+		s.MaxBody = DefaultLagoMaxBody
+	}
+	l := cfg.Lago
+	if l == nil {
+		l = &LagoSourceConfig{}
+	}
+	x.expandStruct(reflect.ValueOf(l), config.Lookup(sd.Node, "lago"), "sources."+sd.Name+".lago", "")
+	c.rs.secrets = append(c.rs.secrets, secretValues(reflect.ValueOf(l))...)
+	n := 0
+	for _, set := range []bool{l.HMACSecret != "", l.JWTPublicKey != "", l.JWTPublicKeyURL != ""} {
+		if set {
+			n++
+		}
+	}
+	at := config.PosIn(sd.Node, "lago")
+	switch {
+	case unset() && c.o.CheckOnly:
+		// The unset variable is already a warning.
+	case unset() && c.o.DryRun:
+		c.ds.Add(config.SeverityWarning, c.file, at, "", "sources."+sd.Name, "source %q: signature verification disabled under --dry-run because its secret is not set", sd.Name)
+	case unset():
+		// The unset variable is already an error.
+	case n > 1:
+		c.ds.Add(config.SeverityError, c.file, at, "", "sources."+sd.Name, "source %q: set only one of hmac_secret, jwt_public_key, jwt_public_key_url", sd.Name)
+	case l.HMACSecret != "":
+		v, err := c.o.Builder.Verifier(l)
+		if err != nil {
+			c.ds.Add(config.SeverityError, c.file, config.PosIn(sd.Node, "lago", "hmac_secret"), "", "sources."+sd.Name, "source %q: hmac_secret: %v", sd.Name, err)
+			break
+		}
+		s.Verifier, s.Verification = v, "hmac"
+	case l.JWTPublicKey != "" || l.JWTPublicKeyURL != "":
+		if l.JWTPublicKeyURL != "" && l.APIKey == "" {
+			c.ds.Add(config.SeverityError, c.file, at, "", "sources."+sd.Name, "source %q: jwt_public_key_url needs api_key (Lago serves the key to API clients)", sd.Name)
+			break
+		}
+		v, err := c.o.Builder.Verifier(l)
+		if err != nil {
+			c.ds.Add(config.SeverityError, c.file, config.PosIn(sd.Node, "lago", "jwt_public_key"), "", "sources."+sd.Name, "source %q: jwt_public_key: %v", sd.Name, err)
+			break
+		}
+		s.Verifier, s.Verification = v, "jwt"
+	default:
+		c.ds.Add(config.SeverityWarning, c.file, at, "", "sources."+sd.Name, "source %q is unsigned: anyone who can reach /webhooks/%s can post to it", sd.Name, sd.Name)
+	}
+	c.pinOrganization(sd, l, s)
+}
+
+// compileGenericSource compiles a source's generic block into s: its
+// idempotency header and its verifier (hmac, standard_webhooks or bearer).
+// unset reports whether a ${VAR} of the block was unset.
+func (c *compiler) compileGenericSource(sd config.SourceDoc, s *Source, unset func() bool) {
+	cfg, x := sd.Config, c.x
+	s.Kind = "generic"
+	g := cfg.Generic
+	if g == nil {
+		g = &GenericSourceConfig{}
+	}
+	gn := config.Lookup(sd.Node, "generic")
+	x.expandStruct(reflect.ValueOf(g), gn, "sources."+sd.Name+".generic", "")
+	c.rs.secrets = append(c.rs.secrets, secretValues(reflect.ValueOf(g))...)
+	s.KeyHeader = g.IdempotencyHeader
+	n := 0
+	for _, set := range []bool{g.HMAC != nil, g.StandardWebhooks != nil, g.Bearer != nil} {
+		if set {
+			n++
+		}
+	}
+	at := config.PosIn(sd.Node, "generic")
+	if at.Line == 0 {
+		at = sd.Key
+	}
+	switch {
+	case n > 1:
+		c.ds.Add(config.SeverityError, c.file, at, "", "sources."+sd.Name, "source %q: set only one of hmac, standard_webhooks, bearer", sd.Name)
+	case unset() && c.o.CheckOnly:
+		// The unset variable is already a warning.
+	case unset() && c.o.DryRun:
+		c.ds.Add(config.SeverityWarning, c.file, at, "", "sources."+sd.Name, "source %q: signature verification disabled under --dry-run because its secret is not set", sd.Name)
+	case unset():
+		// The unset variable is already an error.
+	case g.HMAC != nil:
+		v, err := c.o.Builder.Verifier(g.HMAC)
+		if err != nil {
+			c.ds.Add(config.SeverityError, c.file, config.PosIn(gn, "hmac"), "", "sources."+sd.Name, "source %q: hmac: %v", sd.Name, err)
+			break
+		}
+		s.Verifier, s.Verification = v, "hmac"
+	case g.StandardWebhooks != nil:
+		v, err := c.o.Builder.Verifier(g.StandardWebhooks)
+		if err != nil {
+			c.ds.Add(config.SeverityError, c.file, config.PosIn(gn, "standard_webhooks", "secret"), "", "sources."+sd.Name, "source %q: standard_webhooks: %v", sd.Name, err)
+			break
+		}
+		s.Verifier, s.Verification = v, "standard_webhooks"
+		if s.KeyHeader == "" {
+			s.KeyHeader = StandardWebhooksIDHeader
+		}
+	case g.Bearer != nil:
+		if g.Bearer.Token == "" {
+			c.ds.Add(config.SeverityError, c.file, config.PosIn(gn, "bearer"), "", "sources."+sd.Name, "source %q: bearer needs a token", sd.Name)
+			break
+		}
+		v, err := c.o.Builder.Verifier(g.Bearer)
+		if err != nil {
+			c.ds.Add(config.SeverityError, c.file, config.PosIn(gn, "bearer"), "", "sources."+sd.Name, "source %q: bearer: %v", sd.Name, err)
+			break
+		}
+		s.Verifier, s.Verification = v, "bearer"
+	default:
+		c.ds.Add(config.SeverityWarning, c.file, at, "", "sources."+sd.Name, "source %q is unsigned: anyone who can reach /webhooks/%s can post to it", sd.Name, sd.Name)
+	}
 }
 
 // pinOrganization checks organization_id and allow_any_organization and
