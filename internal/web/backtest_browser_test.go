@@ -109,7 +109,7 @@ func TestBacktestInBrowser(t *testing.T) {
 			setField("#send-message-0", "New invoice {{ .invoice.number }}"),
 			waitText("#save-button", "Save"),
 		)
-		run(t, ctx, "backtest",
+		runWithin(t, ctx, 45*time.Second, "backtest",
 			chromedp.Click(chromedp.CSS("#backtest-button")),
 			waitText("#backtest-summary", "3 added"),
 			waitText("#backtest-summary", "0 removed"),
@@ -122,7 +122,7 @@ func TestBacktestInBrowser(t *testing.T) {
 	})
 
 	t.Run("editor: disabling a rule removes its notifications", func(t *testing.T) {
-		run(t, ctx, "disable all-invoices",
+		runWithin(t, ctx, 45*time.Second, "disable all-invoices",
 			chromedp.Navigate(s.url+"/ui/rules/all-invoices/edit"),
 			chromedp.WaitVisible(chromedp.CSS("#name")),
 			chromedp.Click(chromedp.CSS(`input[name=enabled]`)),
@@ -134,7 +134,7 @@ func TestBacktestInBrowser(t *testing.T) {
 	})
 
 	t.Run("rules page: one rule alone", func(t *testing.T) {
-		run(t, ctx, "backtest all-invoices",
+		runWithin(t, ctx, 45*time.Second, "backtest all-invoices",
 			chromedp.Navigate(s.url+"/ui/rules"),
 			chromedp.WaitVisible(chromedp.CSS("#backtest-rule")),
 			setField("#backtest-rule", "all-invoices"),

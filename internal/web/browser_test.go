@@ -135,7 +135,14 @@ func browser(t *testing.T) context.Context {
 
 func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	runWithin(t, ctx, 15*time.Second, what, actions...)
+}
+
+// runWithin is run with another bound, for a step whose server side is
+// slow under the race detector (a backtest compiles and routes twice).
+func runWithin(t *testing.T, ctx context.Context, d time.Duration, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	if err := chromedp.Do(sctx, actions...); err != nil {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
