@@ -57,6 +57,28 @@ func (rs *Ruleset) RoutingReads(r *Reads) {
 	}
 }
 
+// MessageReads returns what routing a message through rs (Route) reads
+// of its data: RoutingReads and every rule's ContentReads, or nil when
+// that is everything. It is computed once per Ruleset.
+func (rs *Ruleset) MessageReads() *Reads {
+	rs.readsOnce.Do(func() {
+		r := &Reads{}
+		rs.RoutingReads(r)
+		for _, rule := range rs.Rules {
+			if r.Whole {
+				break
+			}
+			for _, ch := range rule.Channels() {
+				rs.ContentReads(rule.Name, ch, r)
+			}
+		}
+		if !r.Whole {
+			rs.reads = r
+		}
+	})
+	return rs.reads
+}
+
 // ContentReads adds to r what rendering the named rule's deliveries to
 // channel reads of a message.
 func (rs *Ruleset) ContentReads(rule, channel string, r *Reads) {

@@ -1,6 +1,8 @@
 package router
 
 import (
+	"sync"
+
 	"github.com/switchboard-dev/switchboard/config"
 
 	"fmt"
@@ -37,6 +39,9 @@ type Ruleset struct {
 	// secrets are the revealed values of every secret field, used to
 	// scrub any text that might echo them.
 	secrets []string
+
+	readsOnce sync.Once
+	reads     *Reads // MessageReads, once computed
 }
 
 // Rule is a compiled rule.

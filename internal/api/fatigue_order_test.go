@@ -133,7 +133,7 @@ func TestFatigueOrderAgrees(t *testing.T) {
 				t.Fatal(err)
 			}
 			ing := ingest.New(ingest.Options{Rules: func() *router.Ruleset { return rs }, Store: st, Owner: "test",
-				Now: clk.Now, Silenced: silences.Silenced})
+				Now: clk.Now, Silenced: silences.SilencedLazy})
 			mux := http.NewServeMux()
 			mux.Handle("POST /webhooks/{source}", ing)
 			env := TestEnv{Live: st, Silenced: silences.Silenced}

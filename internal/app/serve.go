@@ -265,7 +265,7 @@ func build(ctx context.Context, o ServeOptions) (_ *server, err error) {
 	}
 	s.ing = ingest.New(ingest.Options{
 		Rules: reloader.Current, Store: st, Dispatch: disp, Owner: owner, Logger: log, Metrics: m,
-		Silenced: s.silences.Silenced, Budget: s.budget,
+		Silenced: s.silences.SilencedLazy, Budget: s.budget,
 	})
 
 	mux := http.NewServeMux()

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/internal/msgjson"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
@@ -160,7 +161,7 @@ type engine struct {
 	// cur, cand and used are reused from message to message.
 	cur, cand []router.Planned
 	used      []bool
-	dec       decoder
+	dec       msgjson.Decoder
 	// reads is what routing both configurations and rendering the
 	// deliveries both make read of a message (nil: everything); full is
 	// the whole message, decoded when a one-sided example needs it.
@@ -216,7 +217,7 @@ func (e *engine) tally(before bool) tallyFunc {
 // delivery only one side makes, past the examples, is not rendered: it
 // counts as sent even if its rendering would fail.
 func (e *engine) replay(m Message) error {
-	data, ok := e.dec.object(m.Body, e.reads)
+	data, ok := e.dec.Object(m.Body, e.reads)
 	if !ok {
 		e.errors++ // not a JSON object: ingest never stores one
 		return nil
@@ -324,7 +325,7 @@ func (e *engine) compare(m *router.Message, cur, cand []router.Planned) {
 // only a part.
 func (e *engine) whole(m *router.Message) *router.Message {
 	if e.full == nil {
-		data, _ := e.dec.object(m.Body, nil)
+		data, _ := e.dec.Object(m.Body, nil)
 		full := *m
 		full.Data = data
 		e.full = &full

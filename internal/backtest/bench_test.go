@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/internal/msgjson"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
@@ -100,10 +101,10 @@ func BenchmarkDecodeInvoice(b *testing.B) {
 		reads *router.Reads
 	}{{"part", part}, {"whole", nil}} {
 		b.Run(c.name, func(b *testing.B) {
-			var d decoder
+			var d msgjson.Decoder
 			b.SetBytes(int64(len(body)))
 			for b.Loop() {
-				if _, ok := d.object(body, c.reads); !ok {
+				if _, ok := d.Object(body, c.reads); !ok {
 					b.Fatal("not decoded")
 				}
 			}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/internal/msgjson"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
@@ -46,7 +47,7 @@ const maxUnmatchedTypes = 1000
 func Unmatched(ctx context.Context, src Messages, rs *router.Ruleset, f Filter) (*UnmatchedReport, error) {
 	rep := &UnmatchedReport{From: f.From, To: f.To, Types: []UnmatchedType{}}
 	byType := map[[2]string]*UnmatchedType{}
-	var dec decoder
+	var dec msgjson.Decoder
 	reads := &router.Reads{} // matching reads only the conditions' fields
 	rs.RoutingReads(reads)
 	if reads.Whole {
@@ -64,7 +65,7 @@ func Unmatched(ctx context.Context, src Messages, rs *router.Ruleset, f Filter) 
 		if f.Limit > 0 && rep.Messages >= f.Limit {
 			return errLimit
 		}
-		data, ok := dec.object(m.Body, reads)
+		data, ok := dec.Object(m.Body, reads)
 		if !ok {
 			return nil
 		}

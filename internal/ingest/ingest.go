@@ -4,13 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +18,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/delivery"
 	"github.com/switchboard-dev/switchboard/internal/fatigue"
 	"github.com/switchboard-dev/switchboard/internal/metrics"
+	"github.com/switchboard-dev/switchboard/internal/msgjson"
 	"github.com/switchboard-dev/switchboard/internal/signature"
 	"github.com/switchboard-dev/switchboard/internal/store"
 	"github.com/switchboard-dev/switchboard/router"
@@ -89,13 +90,15 @@ type Options struct {
 	BodyTimeout time.Duration
 	Now         func() time.Time
 	// Silenced, if set, returns the active silence that mutes rule on a
-	// message: its ID and reason.
-	Silenced func(rule string, data map[string]any, now time.Time) (id, reason string, ok bool)
+	// message: its ID and reason. It calls data, which may decode the
+	// whole message, only when a silence's expression needs it.
+	Silenced func(rule string, data func() map[string]any, now time.Time) (id, reason string, ok bool)
 }
 
 // Handler serves POST /webhooks/{source}.
 type Handler struct {
 	o        Options
+	decoders sync.Pool // *msgjson.Decoder
 	sem      chan struct{}
 	draining atomic.Bool
 }
@@ -114,7 +117,9 @@ func New(o Options) *Handler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{o: o, sem: make(chan struct{}, o.MaxInFlight)}
+	h := &Handler{o: o, sem: make(chan struct{}, o.MaxInFlight)}
+	h.decoders.New = func() any { return new(msgjson.Decoder) }
+	return h
 }
 
 // Drain makes the handler answer 503 from now on (graceful shutdown).
@@ -227,8 +232,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, name, OutcomeOverloaded, http.StatusTooManyRequests, "overloaded", time.Second)
 		return
 	}
-	var data map[string]any
-	if err := json.Unmarshal(body, &data); err != nil || data == nil {
+	// Only what the rules and templates read is decoded (the rest of the
+	// body is checked, not kept): most rules read a few fields, and the
+	// body goes out and into the store as received.
+	reads := rs.MessageReads()
+	dec := h.decoders.Get().(*msgjson.Decoder)
+	data, ok := dec.Object(body, reads)
+	h.decoders.Put(dec)
+	if !ok {
 		h.fail(w, name, OutcomeBadRequest, http.StatusBadRequest, "body is not a JSON object", 0)
 		return
 	}
@@ -240,7 +251,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if src.KeyHeader != "" {
 		key = r.Header.Get(src.KeyHeader)
 	}
-	news := h.newDeliveries(rs, msg, res, now)
+	news := h.newDeliveries(rs, &message{Message: msg, partial: reads != nil}, res, now)
 	// The commit is not tied to the request: a sender that hangs up while
 	// its batch is being committed must not turn a stored message into
 	// "cannot store message", nor leave its leased deliveries unsent until
@@ -295,7 +306,7 @@ func replayHash(src *router.Source, body []byte) string {
 // newDeliveries turns routed deliveries into the outbox's: leased to this
 // replica to send at once, dead when rendering failed, or with what
 // silences, quiet hours, throttles and groups make of them.
-func (h *Handler) newDeliveries(rs *router.Ruleset, msg *router.Message, res router.Result, now time.Time) []store.RoutedDelivery {
+func (h *Handler) newDeliveries(rs *router.Ruleset, msg *message, res router.Result, now time.Time) []store.RoutedDelivery {
 	news := make([]store.RoutedDelivery, len(res.Deliveries))
 	for i, d := range res.Deliveries {
 		nd := store.RoutedDelivery{Notification: d.Notification}
@@ -314,7 +325,7 @@ func (h *Handler) newDeliveries(rs *router.Ruleset, msg *router.Message, res rou
 		}
 		var silence string
 		if h.o.Silenced != nil {
-			if id, reason, ok := h.o.Silenced(d.Rule, msg.Data, now); ok {
+			if id, reason, ok := h.o.Silenced(d.Rule, msg.fullData, now); ok {
 				silence = "silenced by " + id + ": " + reason
 			}
 		}
@@ -346,6 +357,34 @@ func (h *Handler) newDeliveries(rs *router.Ruleset, msg *router.Message, res rou
 		news[i] = nd
 	}
 	return news
+}
+
+// message is a routed message whose data may hold only what the ruleset
+// reads.
+type message struct {
+	*router.Message
+	partial bool
+	full    map[string]any
+}
+
+// fullData returns the message's whole data, for a silence's expression
+// (which the ruleset's reads do not cover): decoded on first use when
+// routing read only a part, with the same meta.
+func (m *message) fullData() map[string]any {
+	if !m.partial {
+		return m.Data
+	}
+	if m.full == nil {
+		var d msgjson.Decoder
+		m.full, _ = d.Object(m.Body, nil) // the body decoded once already
+		if m.full == nil {
+			m.full = map[string]any{}
+		}
+		if _, ok := m.full["meta"]; !ok {
+			m.full["meta"] = m.Data["meta"]
+		}
+	}
+	return m.full
 }
 
 // observeDecisions logs and counts what silences, quiet hours, throttles

@@ -130,6 +130,13 @@ func (c *Cache) Refresh(ctx context.Context) error {
 // only that rule; with When, only messages where the expression is true
 // (an evaluation error is no match).
 func (c *Cache) Match(rule string, data map[string]any, now time.Time) *store.Silence {
+	return c.MatchLazy(rule, func() map[string]any { return data }, now)
+}
+
+// MatchLazy is Match with the message's data got from data, which it
+// calls only when a silence in force for rule has an expression: ingest
+// decodes a message in full only then.
+func (c *Cache) MatchLazy(rule string, data func() map[string]any, now time.Time) *store.Silence {
 	list := *c.list.Load()
 	for i := range list {
 		a := &list[i]
@@ -137,7 +144,7 @@ func (c *Cache) Match(rule string, data map[string]any, now time.Time) *store.Si
 			continue
 		}
 		if a.matcher != nil {
-			if ok, err := a.matcher.Match(data); err != nil || !ok {
+			if ok, err := a.matcher.Match(data()); err != nil || !ok {
 				continue
 			}
 		}
@@ -147,9 +154,14 @@ func (c *Cache) Match(rule string, data map[string]any, now time.Time) *store.Si
 	return nil
 }
 
-// Silenced adapts Match to the form ingest and the API take.
+// Silenced adapts Match to the form the API and `test` take.
 func (c *Cache) Silenced(rule string, data map[string]any, now time.Time) (id, reason string, ok bool) {
-	if s := c.Match(rule, data, now); s != nil {
+	return c.SilencedLazy(rule, func() map[string]any { return data }, now)
+}
+
+// SilencedLazy adapts MatchLazy to the form ingest takes.
+func (c *Cache) SilencedLazy(rule string, data func() map[string]any, now time.Time) (id, reason string, ok bool) {
+	if s := c.MatchLazy(rule, data, now); s != nil {
 		return s.ID, s.Reason, true
 	}
 	return "", "", false

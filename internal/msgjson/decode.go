@@ -1,4 +1,7 @@
-package backtest
+// Package msgjson decodes message bodies into the map[string]any that
+// rules and templates read, as encoding/json does, optionally only the
+// parts a ruleset reads (router.Reads).
+package msgjson
 
 import (
 	"encoding/json"
@@ -13,13 +16,15 @@ import (
 // maxDepth is encoding/json's nesting limit.
 const maxDepth = 10000
 
-// decoder turns a stored body into the map[string]any that
+// Decoder turns a message body into the map[string]any that
 // json.Unmarshal makes of it, several times faster: no reflection, keys
 // and plain strings sliced from one copy of the body, maps and slices
 // made at their final size. Anything unusual (an escaped or non-UTF-8
 // string, a number out of range, any syntax error) is left to
-// json.Unmarshal, so the result is always encoding/json's own.
-type decoder struct {
+// json.Unmarshal, so the result is always encoding/json's own. A Decoder
+// keeps scratch space between calls: one per goroutine (its zero value is
+// ready to use).
+type Decoder struct {
 	s     string
 	clone bool // s is the caller's bytes: copy the strings kept
 	i     int
@@ -42,11 +47,11 @@ var special = func() (t [256]bool) {
 	return t
 }()
 
-// object decodes body as a JSON object; ok is false when body is not one
+// Object decodes body as a JSON object; ok is false when body is not one
 // (json.Unmarshal fails or gives a nil map). With reads, the values no
 // path of reads reaches are checked and left out; nil reads decodes
 // everything.
-func (d *decoder) object(body []byte, reads *router.Reads) (data map[string]any, ok bool) {
+func (d *Decoder) Object(body []byte, reads *router.Reads) (data map[string]any, ok bool) {
 	d.i, d.depth, d.clone = 0, 0, reads != nil
 	if d.clone {
 		// Most of the body is skipped: read it in place and copy only
@@ -72,21 +77,21 @@ func (d *decoder) object(body []byte, reads *router.Reads) (data map[string]any,
 }
 
 // reset drops the references to the last body.
-func (d *decoder) reset() {
+func (d *Decoder) reset() {
 	d.s = ""
 	clear(d.kvs[:cap(d.kvs)])
 	clear(d.vals[:cap(d.vals)])
 	d.kvs, d.vals = d.kvs[:0], d.vals[:0]
 }
 
-func (d *decoder) peek() byte {
+func (d *Decoder) peek() byte {
 	if d.i < len(d.s) {
 		return d.s[d.i]
 	}
 	return 0
 }
 
-func (d *decoder) space() {
+func (d *Decoder) space() {
 	for d.i < len(d.s) {
 		c := d.s[d.i]
 		if c > ' ' || (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
@@ -98,7 +103,7 @@ func (d *decoder) space() {
 
 // value reads the value at d.i; reads, if not nil, is the part of it
 // that is needed.
-func (d *decoder) value(reads *router.Reads) (any, bool) {
+func (d *Decoder) value(reads *router.Reads) (any, bool) {
 	switch c := d.peek(); {
 	case c == '{':
 		m, ok := d.obj(reads)
@@ -120,7 +125,7 @@ func (d *decoder) value(reads *router.Reads) (any, bool) {
 	return nil, false
 }
 
-func (d *decoder) literal(word string) bool {
+func (d *Decoder) literal(word string) bool {
 	if strings.HasPrefix(d.s[d.i:], word) {
 		d.i += len(word)
 		return true
@@ -128,7 +133,7 @@ func (d *decoder) literal(word string) bool {
 	return false
 }
 
-func (d *decoder) obj(reads *router.Reads) (map[string]any, bool) {
+func (d *Decoder) obj(reads *router.Reads) (map[string]any, bool) {
 	if reads != nil && reads.Whole {
 		reads = nil
 	}
@@ -196,7 +201,7 @@ func (d *decoder) obj(reads *router.Reads) (map[string]any, bool) {
 	}
 }
 
-func (d *decoder) arr() (any, bool) {
+func (d *Decoder) arr() (any, bool) {
 	d.i++ // [
 	if d.depth++; d.depth > maxDepth {
 		return nil, false
@@ -233,7 +238,7 @@ func (d *decoder) arr() (any, bool) {
 }
 
 // str reads the string at d.i (its opening quote).
-func (d *decoder) str() (string, bool) {
+func (d *Decoder) str() (string, bool) {
 	s, ok := d.rawStr()
 	if ok && d.clone {
 		s = strings.Clone(s)
@@ -242,7 +247,7 @@ func (d *decoder) str() (string, bool) {
 }
 
 // rawStr is str, but the string may be part of the caller's bytes.
-func (d *decoder) rawStr() (string, bool) {
+func (d *Decoder) rawStr() (string, bool) {
 	start := d.i
 	j := start + 1
 	for j < len(d.s) && !special[d.s[j]] {
@@ -283,7 +288,7 @@ func (d *decoder) rawStr() (string, bool) {
 
 // number reads a number as encoding/json does: the JSON grammar, then
 // strconv.ParseFloat.
-func (d *decoder) number() (any, bool) {
+func (d *Decoder) number() (any, bool) {
 	end, _, ok := d.numberEnd()
 	if !ok {
 		return nil, false
@@ -298,7 +303,7 @@ func (d *decoder) number() (any, bool) {
 
 // numberEnd checks the number at d.i against the JSON grammar and returns
 // where it ends, and whether it may be out of float64's range.
-func (d *decoder) numberEnd() (end int, big, ok bool) {
+func (d *Decoder) numberEnd() (end int, big, ok bool) {
 	s, i := d.s, d.i
 	if s[i] == '-' {
 		i++
@@ -340,7 +345,7 @@ func (d *decoder) numberEnd() (end int, big, ok bool) {
 
 // skip checks the value at d.i as encoding/json would decode it, without
 // keeping it.
-func (d *decoder) skip() bool {
+func (d *Decoder) skip() bool {
 	switch c := d.peek(); {
 	case c == '{' || c == '[':
 		closing := byte('}')
@@ -409,7 +414,7 @@ func (d *decoder) skip() bool {
 
 // skipStr checks the string at d.i (its opening quote): valid escapes,
 // no control characters.
-func (d *decoder) skipStr() bool {
+func (d *Decoder) skipStr() bool {
 	s, j := d.s, d.i+1
 	for j < len(s) {
 		// The closing quote, then any escape or control character

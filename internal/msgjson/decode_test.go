@@ -1,4 +1,4 @@
-package backtest
+package msgjson
 
 import (
 	"encoding/json"
@@ -34,17 +34,17 @@ func TestDecoderMatchesEncodingJSON(t *testing.T) {
 		}
 		inputs = append(inputs, string(b))
 	}
-	var d decoder
+	var d Decoder
 	for _, in := range inputs {
 		checkDecode(t, &d, in)
 	}
 }
 
-func checkDecode(t *testing.T, d *decoder, in string) {
+func checkDecode(t *testing.T, d *Decoder, in string) {
 	t.Helper()
 	var want map[string]any
 	wantOK := json.Unmarshal([]byte(in), &want) == nil && want != nil
-	got, ok := d.object([]byte(in), nil)
+	got, ok := d.Object([]byte(in), nil)
 	if ok != wantOK || (ok && !reflect.DeepEqual(got, want)) {
 		t.Errorf("decode %.80q: got %v %#v, want %v %#v", in, ok, got, wantOK, want)
 	}
@@ -53,7 +53,7 @@ func checkDecode(t *testing.T, d *decoder, in string) {
 	reads := &router.Reads{}
 	reads.Add([]string{"invoice", "customer"})
 	reads.Add([]string{"a", "b"})
-	got, ok = d.object([]byte(in), reads)
+	got, ok = d.Object([]byte(in), reads)
 	if ok != wantOK {
 		t.Fatalf("decode %.80q reading a part: got %v, want %v", in, ok, wantOK)
 	}
@@ -83,6 +83,6 @@ func FuzzDecoder(f *testing.F) {
 	for _, c := range decodeCases {
 		f.Add(c)
 	}
-	var d decoder
+	var d Decoder
 	f.Fuzz(func(t *testing.T, in string) { checkDecode(t, &d, in) })
 }
