@@ -329,7 +329,7 @@ func TestReport(t *testing.T) {
 		{Target: "switchboard-down", Rules: 1, Down: true, Requests: 5000, ReqPerSec: 5000, P99: ms(12),
 			AttemptsPerSec: 0.2, LogLines: 3, LogBytes: 900},
 	}
-	rep := report{Connections: 50, Results: rs, Ratios: ratios(rs, map[string]bool{"relay": true}), Checks: checks(rs, 50)}
+	rep := report{Connections: 50, Results: rs, Ratios: ratios(rs, map[string]bool{"relay": true}), Checks: checks(rs, 50, false)}
 	if len(rep.Ratios) != 2 || rep.Ratios[0].ReqPerS != 0.6 || rep.Ratios[0].P99 != 2 || rep.Ratios[1].CPU != 5 {
 		t.Fatalf("ratios %+v", rep.Ratios)
 	}
@@ -340,6 +340,7 @@ func TestReport(t *testing.T) {
 	want := map[string]bool{
 		"switchboard-1: req/s ≥ 0.5× relay":                                             true,
 		"switchboard-1: p99 ≤ 20ms at 50 connections":                                   true,
+		"switchboard-1: CPU/msg ≤ 1.5× relay":                                           false,
 		"switchboard-1: deliveries/s during load ≥ 0.9× req/s":                          true,
 		"switchboard-1: peak RSS ≤ 150 MB (issue: over a 60 s run)":                     true,
 		"switchboard-1: idle RSS ≤ 40 MB":                                               true,
@@ -360,6 +361,14 @@ func TestReport(t *testing.T) {
 	if len(verdicts) != len(want) {
 		t.Errorf("checks %v", verdicts)
 	}
+	// On PostgreSQL the throughput goal is 0.4× the relay.
+	rs[1].ReqPerSec = 4500
+	for _, c := range checks(rs, 50, true) {
+		if c.Target == "switchboard-1" && strings.HasPrefix(c.Goal, "req/s") && (c.Goal != "req/s ≥ 0.4× relay" || !c.Pass) {
+			t.Errorf("on PostgreSQL: %+v", c)
+		}
+	}
+	rs[1].ReqPerSec = 6000
 
 	var out bytes.Buffer
 	rep.write(&out)

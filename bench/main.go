@@ -266,7 +266,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		Store: store, RelayWorkers: o.RelayWorkers, Results: results,
 	}
 	rep.Ratios = ratios(results, baselines)
-	rep.Checks = checks(results, o.Connections)
+	rep.Checks = checks(results, o.Connections, o.Postgres != "")
 	rep.write(stdout)
 	if err := rep.save(o.ResultsDir); err != nil {
 		fmt.Fprintln(stderr, "bench: save results:", err)
