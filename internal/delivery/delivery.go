@@ -32,12 +32,13 @@ const (
 	// claimBatch bounds one Claim.
 	claimBatch = 256
 	// flushDelay is how long the outcome writer gathers outcomes before
-	// writing them in one transaction. A transaction's fixed cost (its
-	// commit and fsync) dominates small ones: on SQLite, recording 8
-	// outcomes at once costs about 90 µs of CPU each, 32 about 31 µs
-	// each (store's BenchmarkFinish). 20 ms gathers a few dozen at the bench's rates;
-	// outcomes only wait, sends do not, and a graceful shutdown flushes
-	// at once.
+	// handing them to the store, which writes them in its next
+	// transaction (with the messages being committed then, if any). A
+	// statement's fixed cost dominates small batches: on SQLite, recording
+	// 8 outcomes at once costs about 90 µs of CPU each, 32 about 31 µs
+	// each (store's BenchmarkFinish). 20 ms gathers a few dozen at the
+	// bench's rates; outcomes only wait, sends do not, and a graceful
+	// shutdown flushes at once.
 	flushDelay = 20 * time.Millisecond
 	// storeTimeout bounds each store call the Dispatcher makes.
 	storeTimeout = 15 * time.Second

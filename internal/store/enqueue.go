@@ -73,9 +73,9 @@ func (s *Store) writeLoop() {
 	for {
 		<-s.wake
 		for {
-			batch, closed := s.collect()
-			if len(batch) > 0 {
-				s.commit(batch)
+			batch, fins, closed := s.collect()
+			if len(batch) > 0 || len(fins) > 0 {
+				s.commit(batch, fins)
 				s.ck.committed()
 				continue
 			}
@@ -88,15 +88,17 @@ func (s *Store) writeLoop() {
 }
 
 // collect waits until the oldest queued request has waited BatchWait or a
-// batch is full, then takes up to BatchSize requests. After Close it takes
-// what is queued without waiting.
-func (s *Store) collect() (batch []*enqueueReq, closed bool) {
+// batch is full, then takes up to BatchSize requests and every waiting
+// Finish. With no message queued it takes the waiting Finishes at once.
+// After Close it takes what is queued without waiting.
+func (s *Store) collect() (batch []*enqueueReq, fins []*finishReq, closed bool) {
 	for {
 		s.mu.Lock()
 		closed = s.closed
 		if len(s.queue) == 0 {
+			fins, s.finishes = s.finishes, nil
 			s.mu.Unlock()
-			return nil, closed
+			return nil, fins, closed
 		}
 		wait := s.o.BatchWait - time.Since(s.queue[0].queuedAt)
 		if closed || wait <= 0 || len(s.queue) >= s.o.BatchSize {
@@ -106,31 +108,41 @@ func (s *Store) collect() (batch []*enqueueReq, closed bool) {
 			rest := copy(s.queue, s.queue[n:])
 			clear(s.queue[rest:])
 			s.queue = s.queue[:rest]
+			fins, s.finishes = s.finishes, nil
 			s.mu.Unlock()
-			return batch, closed
+			return batch, fins, closed
 		}
 		s.mu.Unlock()
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-s.full:
-		case <-s.wake: // Close
+		case <-s.wake: // Close, or a Finish
 		}
 		t.Stop()
 	}
 }
 
-// commit writes one batch in one transaction and answers every request.
-func (s *Store) commit(batch []*enqueueReq) {
+// commit writes one batch of messages and the waiting outcomes in one
+// transaction and answers every request. When the two fail together they
+// are tried apart, so that outcomes that cannot be recorded never turn
+// messages away, nor the reverse.
+func (s *Store) commit(batch []*enqueueReq, fins []*finishReq) {
 	// Callers that gave up are answered by their own context; leave their
-	// messages out so that nobody is told "stored" wrongly.
+	// messages and outcomes out so that nobody is told "stored" wrongly.
 	live := batch[:0:0]
 	for _, r := range batch {
 		if r.ctx.Err() == nil {
 			live = append(live, r)
 		}
 	}
-	if len(live) == 0 {
+	liveFins := fins[:0:0]
+	for _, f := range fins {
+		if f.ctx.Err() == nil {
+			liveFins = append(liveFins, f)
+		}
+	}
+	if len(live) == 0 && len(liveFins) == 0 {
 		return
 	}
 	// Within the batch, the first request with a key wins; later ones are
@@ -167,53 +179,144 @@ func (s *Store) commit(batch []*enqueueReq) {
 	start := time.Now()
 	// SQLite writes on to a removed or replaced file: nothing committed
 	// there survives a restart, so nothing may be acknowledged. Nor when
-	// the disk is all but full.
-	err := s.Health()
-	var inserted map[string]bool
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
-		inserted, err = s.insertBatch(ctx, unique)
-		cancel()
+	// the disk is all but full. Outcomes are still recorded.
+	msgErr := s.Health()
+	if msgErr != nil {
+		unique = nil
+	}
+	var (
+		inserted map[string]bool
+		lost     [][]string
+		finErrs  = make([]error, len(liveFins))
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	if len(unique) > 0 || len(liveFins) > 0 {
+		var err error
+		inserted, lost, err = s.write(ctx, unique, liveFins)
+		if err != nil && len(unique) > 0 && len(liveFins) > 0 {
+			inserted, _, err = s.write(ctx, unique, nil)
+			lost = make([][]string, len(liveFins))
+			for i, f := range liveFins {
+				var l [][]string
+				if l, finErrs[i] = s.writeOutcomesAlone(ctx, f); finErrs[i] == nil {
+					lost[i] = l[0]
+				}
+			}
+		} else {
+			for i := range finErrs {
+				finErrs[i] = err
+			}
+		}
+		if len(unique) > 0 {
+			msgErr = err
+		}
 		s.noteErr(err)
 	}
-	if m := s.o.Metrics; m != nil {
+	cancel()
+	if m := s.o.Metrics; m != nil && len(live) > 0 {
 		m.IngestBatchSize.Observe(float64(len(live)))
 		m.CommitDuration.Observe(time.Since(start).Seconds())
 	}
-	if err != nil {
-		err = fmt.Errorf("commit ingest batch: %w", err)
+	if msgErr != nil {
+		msgErr = fmt.Errorf("commit ingest batch: %w", msgErr)
 	}
 	for i, r := range live {
 		switch {
-		case err != nil:
-			r.done <- enqueueResult{err: err}
+		case msgErr != nil:
+			r.done <- enqueueResult{err: msgErr}
 		case dupOf[i] >= 0:
 			r.done <- enqueueResult{duplicate: true}
 		default:
 			r.done <- enqueueResult{duplicate: !inserted[r.m.ID]}
 		}
 	}
+	for i, f := range liveFins {
+		if finErrs[i] != nil {
+			f.done <- finishResult{err: finErrs[i]}
+			continue
+		}
+		f.done <- finishResult{lost: lost[i]}
+	}
 }
 
-// insertBatch inserts the messages, skipping those whose (source, key) or
-// (source, body hash) is already stored, then the deliveries of the inserted ones, and commits. It
-// returns the IDs of the inserted messages.
-func (s *Store) insertBatch(ctx context.Context, reqs []*enqueueReq) (map[string]bool, error) {
+// writeOutcomesAlone records one Finish's outcomes in a transaction of
+// their own.
+func (s *Store) writeOutcomesAlone(ctx context.Context, f *finishReq) ([][]string, error) {
+	_, lost, err := s.write(ctx, nil, []*finishReq{f})
+	return lost, err
+}
+
+// write inserts the messages of reqs, skipping those whose (source, key)
+// or (source, body hash) is already stored, and the deliveries of the
+// inserted ones, records the outcomes of fins, and commits. It returns
+// the IDs of the inserted messages and, for each of fins, the outcomes
+// whose lease was lost.
+func (s *Store) write(ctx context.Context, reqs []*enqueueReq, fins []*finishReq) (inserted map[string]bool, lost [][]string, err error) {
 	nd := 0
 	for _, r := range reqs {
 		nd += len(r.ds)
 	}
-	if err := s.stmts.prepare(ctx, "insert messages", len(reqs), s.dialect.insertMessagesSQL); err != nil {
-		return nil, err
+	var outs []Outcome
+	for _, f := range fins {
+		outs = append(outs, f.outs...)
 	}
-	if err := s.stmts.prepare(ctx, "insert deliveries", nd, s.dialect.insertDeliveriesSQL); err != nil {
-		return nil, err
+	// Statements are prepared on the writer's connection before the
+	// transaction takes it.
+	if len(reqs) > 0 {
+		if err := s.stmts.prepare(ctx, "insert messages", len(reqs), s.dialect.insertMessagesSQL); err != nil {
+			return nil, nil, err
+		}
+		if err := s.stmts.prepare(ctx, "insert deliveries", nd, s.dialect.insertDeliveriesSQL); err != nil {
+			return nil, nil, err
+		}
+	}
+	if len(outs) > 0 {
+		if err := s.prepareFinish(ctx, len(outs)); err != nil {
+			return nil, nil, fmt.Errorf("record outcomes: %w", err)
+		}
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer tx.Rollback()
+	if len(reqs) > 0 {
+		if inserted, err = s.insertIn(ctx, tx, reqs); err != nil {
+			return nil, nil, err
+		}
+	}
+	var lostIDs []string
+	if len(outs) > 0 {
+		if lostIDs, err = s.finishIn(ctx, tx, outs); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, nil, err
+	}
+	s.writes.Add(1)
+	lost = make([][]string, len(fins))
+	if len(lostIDs) > 0 {
+		gone := make(map[string]bool, len(lostIDs))
+		for _, id := range lostIDs {
+			gone[id] = true
+		}
+		for i, f := range fins {
+			for _, o := range f.outs {
+				if gone[o.ID] {
+					lost[i] = append(lost[i], o.ID)
+				}
+			}
+		}
+	}
+	return inserted, lost, nil
+}
+
+// insertIn inserts the messages of reqs in tx, skipping those whose
+// (source, key) or (source, body hash) is already stored, then the
+// deliveries of the inserted ones. It returns the IDs of the inserted
+// messages.
+func (s *Store) insertIn(ctx context.Context, tx *sql.Tx, reqs []*enqueueReq) (map[string]bool, error) {
 	now := s.now()
 	inserted := make(map[string]bool, len(reqs))
 	start := 0
@@ -249,9 +352,6 @@ func (s *Store) insertBatch(ctx context.Context, reqs []*enqueueReq) (map[string
 			return nil, err
 		}
 		start += n
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
 	}
 	return inserted, nil
 }

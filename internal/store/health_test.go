@@ -5,6 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/testkit"
 )
 
 // TestStoreFileGone: once the SQLite file is removed or replaced under a
@@ -58,10 +61,17 @@ func TestStoreCorrupt(t *testing.T) {
 	dir := t.TempDir()
 	s := openT(t, Options{DataDir: dir})
 	enqueue(t, s, "")
-	// Move everything from the WAL into the file first.
-	if _, err := s.w.ExecContext(ctxT(t), "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
-		t.Fatal(err)
-	}
+	// Move everything from the WAL into the file first: a checkpoint
+	// that a reader blocks (busy) leaves pages in the WAL, where a fresh
+	// connection would read them instead of the damaged file.
+	testkit.Eventually(t, "a complete checkpoint", 10*time.Second, func() bool {
+		var busy, log, done int
+		err := s.w.QueryRowContext(ctxT(t), "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &log, &done)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return busy == 0
+	})
 	// Overwrite the file in place (same inode): its header and first
 	// pages become garbage.
 	f, err := os.OpenFile(filepath.Join(dir, FileName), os.O_WRONLY, 0)

@@ -175,10 +175,12 @@ func claimIDs(ctx context.Context, tx *sql.Tx, query string, owner string, until
 	return ids, rows.Err()
 }
 
-// Finish records the outcomes of leased deliveries in one transaction. An
-// outcome whose Owner no longer holds the delivery's lease (it expired and
-// another replica claimed it, or it was released) changes nothing; its ID
-// is returned in lost.
+// Finish records the outcomes of leased deliveries. They go into the
+// group-commit writer's next transaction, with the messages committed
+// then: one commit and one fsync for both, and ingest never waits behind
+// a transaction of outcomes. An outcome whose Owner no longer holds the
+// delivery's lease (it expired and another replica claimed it, or it was
+// released) changes nothing; its ID is returned in lost.
 func (s *Store) Finish(ctx context.Context, outs []Outcome) (lost []string, err error) {
 	if len(outs) == 0 {
 		return nil, nil
@@ -190,17 +192,41 @@ func (s *Store) Finish(ctx context.Context, outs []Outcome) (lost []string, err 
 			return nil, fmt.Errorf("finish delivery %s: unknown result %q", o.ID, o.Result)
 		}
 	}
-	// Rows are locked in ID order (see sortedIDs).
+	req := &finishReq{ctx: ctx, outs: outs, done: make(chan finishResult, 1)}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	s.finishes = append(s.finishes, req)
+	s.mu.Unlock()
+	s.signal(s.wake)
+	select {
+	case r := <-req.done:
+		return r.lost, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// finishReq is one Finish call waiting for the writer.
+type finishReq struct {
+	ctx  context.Context
+	outs []Outcome
+	done chan finishResult // capacity 1: the writer never blocks
+}
+
+type finishResult struct {
+	lost []string
+	err  error
+}
+
+// finishIn records outs in tx: rows are locked in ID order (see
+// sortedIDs), a prepared shape at a time. Their statements must have been
+// prepared (prepareFinish) before tx began.
+func (s *Store) finishIn(ctx context.Context, tx *sql.Tx, outs []Outcome) (lost []string, err error) {
 	outs = slices.Clone(outs)
 	slices.SortFunc(outs, func(a, b Outcome) int { return strings.Compare(a.ID, b.ID) })
-	if err := s.prepareFinish(ctx, len(outs)); err != nil {
-		return nil, fmt.Errorf("record outcomes: %w", err)
-	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("record outcomes: %w", err)
-	}
-	defer tx.Rollback()
 	now := micros(s.now())
 	start := 0
 	for _, n := range shapes(len(outs)) {
@@ -211,10 +237,6 @@ func (s *Store) Finish(ctx context.Context, outs []Outcome) (lost []string, err 
 		lost = append(lost, l...)
 		start += n
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("record outcomes: %w", err)
-	}
-	s.ck.committed()
 	return lost, nil
 }
 

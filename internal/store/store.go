@@ -346,8 +346,12 @@ type Store struct {
 	scratch      writerScratch // the group-commit writer's reusable buffers
 	ck           *checkpointer // SQLite's WAL checkpoints; nil on PostgreSQL
 
-	mu      sync.Mutex
-	queue   []*enqueueReq
+	mu    sync.Mutex
+	queue []*enqueueReq
+	// finishes are outcomes waiting for the writer's next transaction.
+	finishes []*finishReq
+	// writes counts the writer's committed transactions.
+	writes  atomic.Int64
 	closed  bool
 	wake    chan struct{} // the writer has work (capacity 1)
 	full    chan struct{} // a batch is full (capacity 1)
