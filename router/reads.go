@@ -35,11 +35,21 @@ func (r *Reads) Add(path []string) {
 }
 
 // RoutingReads adds to r what Plan reads of a message: the rules'
-// conditions (and so the index), throttle, group and conversation keys.
+// conditions and the index's fields, throttle, group and conversation
+// keys.
 // A rule in a conversation marks everything (its escalation renders).
 func (rs *Ruleset) RoutingReads(r *Reads) {
 	for _, k := range []string{"webhook_type", "type", "event_type", "event", "meta"} {
 		r.Add([]string{k})
+	}
+	// A rule the index matches exactly keeps no program: its field is
+	// read through the index.
+	if rs.index != nil {
+		for _, b := range rs.index.byType {
+			for _, g := range b.fields {
+				r.Add(g.path)
+			}
+		}
 	}
 	for _, rule := range rs.Rules {
 		if rule.cond != nil {

@@ -14,7 +14,7 @@ import (
 )
 
 // readsRules reads messages in many ways: conditions with chains, `?.`,
-// `??` and closures; templates with range, with, $, index; email
+// `??` and closures, and exact ones the rule index answers alone; templates with range, with, $, index; email
 // recipients and subject; an HTTP url path, query and header; throttle and
 // group keys; and an HTTP body that is the message as received.
 const readsRules = `sources:
@@ -45,6 +45,12 @@ rules:
     send:
       - to: ops
         message: "{{ .wallet.lago_id }}{{ .credit_note.number }} {{ .meta.source }}"
+  - name: exact
+    when: webhook_type == "wallet.depleted_ongoing_balance" && wallet.external_customer_id == "acme_1042"
+    send: [{to: raw}]
+  - name: exact-invoice
+    when: 'webhook_type == "invoice.created" && invoice.lago_id == "18b4929d-c6b5-437f-ab2c-8f42085b641e"'
+    send: [{to: raw}]
   - name: everything-raw
     when: webhook_type != ""
     send: [{to: raw}]
@@ -84,7 +90,7 @@ func TestMessageReadsSameRouting(t *testing.T) {
 				t.Fatalf("MessageReads = %+v, want partial %v", reads, c.partial)
 			}
 			var d Decoder
-			sent := 0
+			sent, matched := 0, map[string]bool{}
 			for _, f := range files {
 				body, err := os.ReadFile(f)
 				if err != nil {
@@ -102,9 +108,17 @@ func TestMessageReadsSameRouting(t *testing.T) {
 					t.Fatalf("%s: routed from the part read\n%+v\nfrom the whole message\n%+v", filepath.Base(f), got, want)
 				}
 				sent += len(b.Deliveries)
+				for _, name := range b.Matched {
+					matched[name] = true
+				}
 			}
 			if sent < 10 {
 				t.Fatalf("%d deliveries: the case checks little", sent)
+			}
+			for _, name := range rs.RuleNames() {
+				if !matched[name] && c.partial {
+					t.Errorf("rule %s never matched: the case does not check it", name)
+				}
 			}
 		})
 	}
