@@ -223,6 +223,12 @@ func parseRulesList(file string, n ast.Node, ds *Diags) []RuleDoc {
 				continue
 			}
 		}
+		if decodeRuleFast(item, &rd.Config) {
+			rd.OK = true
+			out = append(out, rd)
+			continue
+		}
+		rd.Config = RuleConfig{}
 		before := len(ds.List)
 		rd.OK = decodeNode(file, item, &rd.Config, fmt.Sprintf("rules[%d]", i), name, ds)
 		if !rd.OK && !IsNull(item) {
