@@ -277,6 +277,15 @@ type compiler struct {
 	lint *render.Checker
 	// typeNames caches the catalog's webhook types (catalogTypeNames).
 	typeNames []string
+	// plainTargets are the targets of plain send entries (a channel and
+	// nothing else) that compiled without a diagnostic, by channel: the
+	// rules sending to that channel share one.
+	plainTargets map[*Channel]*target
+	// pinnedSets interns rules' pinned type lists: thousands of rules
+	// pinned to the same type keep one list.
+	pinnedSets map[string][]string
+	// ruleSlab holds the compiled rules, one allocation for all of them.
+	ruleSlab []Rule
 }
 
 func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *config.Diags) *Ruleset {
@@ -293,6 +302,8 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *confi
 		defaults:       map[string]*render.File{},
 		ropts:          render.Options{MaxBytes: o.MaxRenderBytes, Now: o.Now},
 		lint:           render.NewChecker(),
+		plainTargets:   map[*Channel]*target{},
+		pinnedSets:     map[string][]string{},
 	}
 	c.x = &expander{file: o.RulesPath, env: o.Env, dryRun: o.DryRun, checkOnly: o.CheckOnly, ds: ds}
 	c.rs = &Ruleset{
@@ -319,6 +330,8 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *confi
 	c.compileRetention(doc)
 	names := map[string]config.Pos{}
 	exprs := newExprCompiler(exprOptions(o.Now))
+	c.ruleSlab = make([]Rule, len(doc.Rules))
+	c.rs.Rules = make([]*Rule, 0, len(doc.Rules))
 	for i, rd := range doc.Rules {
 		c.compileRule(i, rd, names, exprs)
 	}
@@ -385,7 +398,8 @@ func (c *compiler) compileRule(i int, rd config.RuleDoc, names map[string]config
 	} else {
 		names[r.Name] = config.PosIn(node, "name")
 	}
-	rule := &Rule{Name: r.Name, Description: r.Description, Enabled: r.IsEnabled(), When: r.When, Index: i, sends: r.Send,
+	rule := &c.ruleSlab[i]
+	*rule = Rule{Name: r.Name, Description: r.Description, Enabled: r.IsEnabled(), When: r.When, Index: i, sends: r.Send,
 		fatigue: FatigueConfig{Throttle: r.Throttle, Group: r.Group, Schedule: r.Schedule}}
 	when := strings.TrimSpace(r.When)
 	whenNode := config.Lookup(node, "when")
@@ -453,7 +467,7 @@ func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
 	} else {
 		pinned, refs = analyze(rule.When, all)
 	}
-	rule.pinned = pinned
+	rule.pinned = c.internPinned(pinned)
 	if len(pinned) == 0 {
 		return
 	}
@@ -487,6 +501,20 @@ func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
 				"when: %s does not exist in %s payloads (a typo never matches)", strings.Join(ref.path, "."), strings.Join(pinned, ", "))
 		}
 	}
+}
+
+// internPinned returns the one copy of the pinned type list equal to
+// pinned kept for this load (nil stays nil).
+func (c *compiler) internPinned(pinned []string) []string {
+	if len(pinned) == 0 {
+		return nil
+	}
+	key := strings.Join(pinned, "\x00")
+	if p, ok := c.pinnedSets[key]; ok {
+		return p
+	}
+	c.pinnedSets[key] = pinned
+	return pinned
 }
 
 // Lago names refund failures differently in two places: the endpoint's
