@@ -205,7 +205,8 @@ func parseRulesList(file string, n ast.Node, ds *Diags) []RuleDoc {
 		ds.Add(SeverityError, file, NodePos(n), "", "rules", "rules must be a list (each entry starting with \"- name: …\")")
 		return nil
 	}
-	var out []RuleDoc
+	out := make([]RuleDoc, 0, len(seq.Values))
+	var slab sendSlab
 	for i, item := range seq.Values {
 		rd := RuleDoc{Node: item}
 		name := ""
@@ -223,7 +224,7 @@ func parseRulesList(file string, n ast.Node, ds *Diags) []RuleDoc {
 				continue
 			}
 		}
-		if decodeRuleFast(item, &rd.Config) {
+		if decodeRuleFast(item, &rd.Config, &slab) {
 			rd.OK = true
 			out = append(out, rd)
 			continue
@@ -239,6 +240,7 @@ func parseRulesList(file string, n ast.Node, ds *Diags) []RuleDoc {
 		}
 		out = append(out, rd)
 	}
+	compactRuleStrings(out)
 	return out
 }
 

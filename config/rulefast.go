@@ -1,6 +1,10 @@
 package config
 
-import "github.com/goccy/go-yaml/ast"
+import (
+	"strings"
+
+	"github.com/goccy/go-yaml/ast"
+)
 
 // decodeRuleFast decodes the common shape of a rule without reflection:
 // a mapping of name, description, when, enabled and send, whose values
@@ -11,7 +15,7 @@ import "github.com/goccy/go-yaml/ast"
 // way reports every problem, and a rule this function accepts has none
 // to report, so the result is the same either way. A 10,000-rule file
 // loads several times faster and leaves far less garbage.
-func decodeRuleFast(n ast.Node, rc *RuleConfig) bool {
+func decodeRuleFast(n ast.Node, rc *RuleConfig, slab *sendSlab) bool {
 	entries, ok := plainMapping(n)
 	if !ok {
 		return false
@@ -35,7 +39,7 @@ func decodeRuleFast(n ast.Node, rc *RuleConfig) bool {
 				rc.Enabled = &v
 			}
 		case "send":
-			ok = once(&seen[4]) && decodeSendsFast(e.Value, &rc.Send)
+			ok = once(&seen[4]) && decodeSendsFast(e.Value, &rc.Send, slab)
 		}
 		if !ok {
 			return false
@@ -45,12 +49,12 @@ func decodeRuleFast(n ast.Node, rc *RuleConfig) bool {
 }
 
 // decodeSendsFast decodes a rule's send list of plain entries.
-func decodeSendsFast(n ast.Node, out *[]SendConfig) bool {
+func decodeSendsFast(n ast.Node, out *[]SendConfig, slab *sendSlab) bool {
 	seq, ok := n.(*ast.SequenceNode)
 	if !ok || len(seq.Values) == 0 {
 		return false
 	}
-	sends := make([]SendConfig, len(seq.Values))
+	sends := slab.take(len(seq.Values))
 	for i, item := range seq.Values {
 		entries, ok := plainMapping(item)
 		if !ok {
@@ -131,4 +135,57 @@ func once(seen *bool) bool {
 	}
 	*seen = true
 	return true
+}
+
+// sendSlab hands out the rules' send lists from shared blocks: the lists
+// live as long as the rules, and one allocation per rule amid the parse's
+// garbage would keep many memory pages partly used.
+type sendSlab struct{ free []SendConfig }
+
+// take returns a list of n zero entries (cut to capacity n, so an append
+// copies it).
+func (s *sendSlab) take(n int) []SendConfig {
+	if n > len(s.free) {
+		s.free = make([]SendConfig, max(n, 512))
+	}
+	out := s.free[:n:n]
+	s.free = s.free[n:]
+	return out
+}
+
+// compactRuleStrings copies the strings the rules keep (names,
+// conditions, send entries) into one allocation, each distinct string
+// once: as decoded they are small allocations spread among the parser's
+// garbage.
+func compactRuleStrings(rules []RuleDoc) {
+	var ps []*string
+	for i := range rules {
+		rc := &rules[i].Config
+		ps = append(ps, &rc.Name, &rc.Description, &rc.When, &rc.Resolves)
+		for j := range rc.Send {
+			s := &rc.Send[j]
+			ps = append(ps, &s.To, &s.Template, &s.Message, &s.Thread, &s.Update)
+		}
+	}
+	CompactStrings(ps)
+}
+
+// CompactStrings copies the strings ps point to into one allocation, each
+// distinct string once, and points each at its copy: strings kept long
+// after a load, decoded one small allocation at a time amid its garbage,
+// would otherwise keep many memory pages partly used.
+func CompactStrings(ps []*string) {
+	offsets := make(map[string]int, len(ps))
+	var b strings.Builder
+	for _, p := range ps {
+		if _, ok := offsets[*p]; !ok {
+			offsets[*p] = b.Len()
+			b.WriteString(*p)
+		}
+	}
+	all := b.String()
+	for _, p := range ps {
+		off := offsets[*p]
+		*p = all[off : off+len(*p)]
+	}
 }

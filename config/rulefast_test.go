@@ -100,7 +100,7 @@ func TestDecodeRuleFastAgrees(t *testing.T) {
 		}
 		for i, item := range seq.Values {
 			var got RuleConfig
-			if !decodeRuleFast(item, &got) {
+			if !decodeRuleFast(item, &got, &sendSlab{}) {
 				slow++
 				continue
 			}

@@ -6,6 +6,8 @@ import (
 
 	exprast "github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/parser"
+
+	"github.com/switchboard-dev/switchboard/config"
 )
 
 // ruleIndex narrows the rules worth evaluating on a message. At load, each
@@ -26,9 +28,9 @@ type ruleIndex struct {
 	// assumes a string). Exact rules cannot match those: they are left out.
 	all []int
 	// exact marks rules whose condition is entirely what the index checks
-	// (webhook_type pins and one field == literal): selecting them is
-	// matching them, so they need no program at all.
-	exact map[int]bool
+	// (webhook_type pins and one field == literal), by position: selecting
+	// them is matching them, so they need no program at all.
+	exact []bool
 }
 
 type typeBucket struct {
@@ -36,9 +38,23 @@ type typeBucket struct {
 	fields []*fieldGroup
 }
 
+// fieldGroup files rules by the value of one field: strings and numbers
+// apart, so that no key is boxed.
 type fieldGroup struct {
-	path   []string
-	values map[any][]int
+	path    []string
+	strings map[string][]int
+	numbers map[float64][]int
+}
+
+// rules returns the rules filed under v (a string or a float64).
+func (g *fieldGroup) rules(v any) []int {
+	switch v := v.(type) {
+	case string:
+		return g.strings[v]
+	case float64:
+		return g.numbers[v]
+	}
+	return nil
 }
 
 type prefixBucket struct {
@@ -59,23 +75,49 @@ func (p *pin) empty() bool { return p == nil || (len(p.exact) == 0 && len(p.pref
 type fieldKey struct {
 	path  []string
 	value any // string or float64
+	// str is value when a string, compacted by buildIndex.
+	str string
 }
 
 func buildIndex(rules []*Rule) *ruleIndex {
-	ix := &ruleIndex{byType: map[string]*typeBucket{}, exact: map[int]bool{}}
+	ix := &ruleIndex{byType: map[string]*typeBucket{}, exact: make([]bool, len(rules))}
 	prefixes := map[string]int{} // prefix → position in ix.prefixes
+	type analysis struct {
+		p     *pin
+		key   *fieldKey
+		exact bool
+	}
+	found := make([]analysis, len(rules))
+	var values []*string
 	for i, r := range rules {
 		if !r.Enabled || r.cond == nil {
 			continue
 		}
-		var p *pin
-		var key *fieldKey
-		var exact bool
+		a := &found[i]
 		if r.cond.tree != nil {
-			p, key, exact = analyzeIndexTree(r.cond.tree)
+			a.p, a.key, a.exact = analyzeIndexTree(r.cond.tree)
 		} else {
-			p, key, exact = analyzeIndex(r.When)
+			a.p, a.key, a.exact = analyzeIndex(r.When)
 		}
+		if a.p != nil && a.key != nil {
+			if _, ok := a.key.value.(string); ok {
+				values = append(values, &a.key.str)
+			}
+		}
+	}
+	// The values are kept for as long as the Ruleset: in one string,
+	// instead of one small allocation each amid the load's garbage.
+	config.CompactStrings(values)
+	// Each rule's list of one, out of one allocation.
+	ones := make([]int, len(rules))
+	for i := range ones {
+		ones[i] = i
+	}
+	for i, r := range rules {
+		if !r.Enabled || r.cond == nil {
+			continue
+		}
+		p, key, exact := found[i].p, found[i].key, found[i].exact
 		if p == nil {
 			ix.all = append(ix.all, i)
 			ix.always = append(ix.always, i)
@@ -92,7 +134,7 @@ func buildIndex(rules []*Rule) *ruleIndex {
 				b = &typeBucket{}
 				ix.byType[t] = b
 			}
-			b.add(i, key)
+			b.add(i, key, ones[i:i+1:i+1])
 		}
 		for _, pre := range p.prefixes {
 			j, ok := prefixes[pre]
@@ -107,18 +149,38 @@ func buildIndex(rules []*Rule) *ruleIndex {
 	return ix
 }
 
-func (b *typeBucket) add(rule int, key *fieldKey) {
+// add files rule under key; one is the list []int{rule}.
+func (b *typeBucket) add(rule int, key *fieldKey, one []int) {
 	if key == nil {
 		b.plain = append(b.plain, rule)
 		return
 	}
-	for _, g := range b.fields {
-		if slices.Equal(g.path, key.path) {
-			g.values[key.value] = append(g.values[key.value], rule)
-			return
+	var g *fieldGroup
+	for _, x := range b.fields {
+		if slices.Equal(x.path, key.path) {
+			g = x
+			break
 		}
 	}
-	b.fields = append(b.fields, &fieldGroup{path: key.path, values: map[any][]int{key.value: {rule}}})
+	if g == nil {
+		g = &fieldGroup{path: key.path, strings: map[string][]int{}, numbers: map[float64][]int{}}
+		b.fields = append(b.fields, g)
+	}
+	switch v := key.value.(type) {
+	case string:
+		g.strings[key.str] = appendRule(g.strings[key.str], one)
+	case float64:
+		g.numbers[v] = appendRule(g.numbers[v], one)
+	}
+}
+
+// appendRule appends one (a rule's list of one) to list; a first rule's
+// list is one itself.
+func appendRule(list, one []int) []int {
+	if list == nil {
+		return one
+	}
+	return append(list, one...)
 }
 
 // candidates returns the positions of the rules to evaluate, in file
@@ -135,7 +197,7 @@ func (ix *ruleIndex) candidates(data map[string]any, buf []int) []int {
 		out = append(out, b.plain...)
 		for _, g := range b.fields {
 			if v, found := lookupPath(data, g.path); found {
-				out = append(out, g.values[v]...)
+				out = append(out, g.rules(v)...)
 			}
 		}
 	}
@@ -292,7 +354,7 @@ func fieldEquality(n exprast.Node) *fieldKey {
 		}
 		switch lit := side[1].(type) {
 		case *exprast.StringNode:
-			return &fieldKey{path: path, value: lit.Value}
+			return &fieldKey{path: path, value: lit.Value, str: lit.Value}
 		case *exprast.IntegerNode:
 			return &fieldKey{path: path, value: float64(lit.Value)}
 		case *exprast.FloatNode:

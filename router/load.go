@@ -343,8 +343,10 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *confi
 	// A rule the index matches exactly keeps no program: thousands of
 	// per-customer rules then cost a map entry each, not a compiled
 	// expression (which `check` still compiled above, to report errors).
-	for i := range c.rs.index.exact {
-		c.rs.Rules[i].cond = nil
+	for i, exact := range c.rs.index.exact {
+		if exact {
+			c.rs.Rules[i].cond = nil
+		}
 	}
 	for _, r := range c.rs.Rules {
 		if r.cond != nil {
