@@ -176,10 +176,17 @@ func compactRuleStrings(rules []RuleDoc) {
 // would otherwise keep many memory pages partly used.
 func CompactStrings(ps []*string) {
 	offsets := make(map[string]int, len(ps))
-	var b strings.Builder
+	size := 0
 	for _, p := range ps {
 		if _, ok := offsets[*p]; !ok {
-			offsets[*p] = b.Len()
+			offsets[*p] = size
+			size += len(*p)
+		}
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for _, p := range ps {
+		if offsets[*p] == b.Len() {
 			b.WriteString(*p)
 		}
 	}

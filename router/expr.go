@@ -98,6 +98,8 @@ func compileCondition(src string, opts []expr.Option) (*condition, error) {
 // a configuration is only read while compiling.
 type exprCompiler struct {
 	config *conf.Config
+	// declared are the variables every message has (exprEnv).
+	declared map[string]any
 }
 
 func newExprCompiler(opts []expr.Option) *exprCompiler {
@@ -110,12 +112,25 @@ func newExprCompiler(opts []expr.Option) *exprCompiler {
 		delete(config.Builtins, name)
 	}
 	config.Check()
-	return &exprCompiler{config: config}
+	return &exprCompiler{config: config, declared: exprEnv()}
 }
 
 // compile compiles one `when`, as expr.Compile would. On error it returns
 // the expr error, whose Line and Column are relative to the expression.
 func (x *exprCompiler) compile(src string) (*condition, error) {
+	return x.compileFor(src, true)
+}
+
+// compileFor is compile; without needProgram, a condition the rule
+// index matches on its own (indexedExactly) is only parsed: its program
+// would be dropped after the load, and such a condition cannot fail to
+// type-check or compile, so every error is still reported.
+func (x *exprCompiler) compileFor(src string, needProgram bool) (*condition, error) {
+	if !needProgram {
+		if tree, err := parser.Parse(src); err == nil && x.indexedExactly(tree) {
+			return &condition{source: src, tree: tree}, nil
+		}
+	}
 	checked, err := checker.ParseCheck(src, x.config)
 	if err != nil {
 		return nil, err
@@ -156,6 +171,30 @@ func (x *exprCompiler) compile(src string) (*condition, error) {
 		vms:     &sync.Pool{New: func() any { return new(vm.VM) }},
 		tree:    tree,
 	}, nil
+}
+
+// indexedExactly reports whether the rule index matches tree on its own
+// (analyzeIndexTree), with field paths rooted in the message's own
+// fields: a comparison of webhook_type and of such paths with literals,
+// which type-checks whatever the message holds.
+func (x *exprCompiler) indexedExactly(tree *parser.Tree) bool {
+	p, key, exact := analyzeIndexTree(tree)
+	if p == nil || !exact {
+		return false
+	}
+	if key != nil {
+		root := key.path[0]
+		if _, declared := x.declared[root]; declared {
+			return false
+		}
+		if _, fn := x.config.Functions[root]; fn {
+			return false
+		}
+		if _, builtin := x.config.Builtins[root]; builtin {
+			return false
+		}
+	}
+	return true
 }
 
 // eval runs the condition against a message's variables.

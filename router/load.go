@@ -286,6 +286,9 @@ type compiler struct {
 	pinnedSets map[string][]string
 	// ruleSlab holds the compiled rules, one allocation for all of them.
 	ruleSlab []Rule
+	// sendLists interns rules' one-entry send lists, by entry: thousands
+	// of rules sending the same way keep one list (Rule.Sends copies).
+	sendLists map[SendConfig][]SendConfig
 }
 
 func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *config.Diags) *Ruleset {
@@ -304,6 +307,7 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *confi
 		lint:           render.NewChecker(),
 		plainTargets:   map[*Channel]*target{},
 		pinnedSets:     map[string][]string{},
+		sendLists:      map[SendConfig][]SendConfig{},
 	}
 	c.x = &expander{file: o.RulesPath, env: o.Env, dryRun: o.DryRun, checkOnly: o.CheckOnly, ds: ds}
 	c.rs = &Ruleset{
@@ -349,6 +353,17 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *confi
 		}
 	}
 	for _, r := range c.rs.Rules {
+		if r.cond != nil && r.cond.program == nil {
+			// Only parsed for the index, which left it out (a disabled
+			// rule): compile it after all.
+			cond, err := exprs.compile(r.When)
+			if err != nil {
+				line, col, msg := exprErrorPos(err)
+				node := doc.Rules[r.Index].Node
+				c.ds.Add(config.SeverityError, c.file, c.exprPos(config.Lookup(node, "when"), r.When, line, col), r.Name, "when", "when: %s", msg)
+			}
+			r.cond = cond
+		}
 		if r.cond != nil {
 			r.cond.tree = nil // the analyses are done
 		}
@@ -401,7 +416,7 @@ func (c *compiler) compileRule(i int, rd config.RuleDoc, names map[string]config
 		names[r.Name] = config.PosIn(node, "name")
 	}
 	rule := &c.ruleSlab[i]
-	*rule = Rule{Name: r.Name, Description: r.Description, Enabled: r.IsEnabled(), When: r.When, Index: i, sends: r.Send,
+	*rule = Rule{Name: r.Name, Description: r.Description, Enabled: r.IsEnabled(), When: r.When, Index: i, sends: c.internSends(r.Send),
 		fatigue: FatigueConfig{Throttle: r.Throttle, Group: r.Group, Schedule: r.Schedule}}
 	when := strings.TrimSpace(r.When)
 	whenNode := config.Lookup(node, "when")
@@ -411,7 +426,9 @@ func (c *compiler) compileRule(i int, rd config.RuleDoc, names map[string]config
 	case when == "":
 		c.ds.Add(config.SeverityError, c.file, config.NodePos(whenNode), r.Name, "when", "when is empty (use `when: \"true\"` to match every message)")
 	default:
-		cond, err := exprs.compile(r.When)
+		// Serving needs no program for a condition the index matches
+		// exactly; check evaluates every condition on Lago's examples.
+		cond, err := exprs.compileFor(r.When, c.o.CheckOnly)
 		if err != nil {
 			line, col, msg := exprErrorPos(err)
 			at := c.exprPos(whenNode, r.When, line, col)
@@ -503,6 +520,19 @@ func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
 				"when: %s does not exist in %s payloads (a typo never matches)", strings.Join(ref.path, "."), strings.Join(pinned, ", "))
 		}
 	}
+}
+
+// internSends returns the one copy of a one-entry send list equal to
+// sends kept for this load; longer lists are kept as they are.
+func (c *compiler) internSends(sends []SendConfig) []SendConfig {
+	if len(sends) != 1 {
+		return sends
+	}
+	if l, ok := c.sendLists[sends[0]]; ok {
+		return l
+	}
+	c.sendLists[sends[0]] = sends
+	return sends
 }
 
 // internPinned returns the one copy of the pinned type list equal to
