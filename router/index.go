@@ -101,12 +101,19 @@ func buildIndex(rules []*Rule) *ruleIndex {
 		}
 		if a.p != nil && a.key != nil {
 			if _, ok := a.key.value.(string); ok {
-				values = append(values, &a.key.str)
+				// Most literals are written as they are in the condition,
+				// which the rule keeps anyway.
+				if at := strings.Index(r.When, a.key.str); at >= 0 {
+					a.key.str = r.When[at : at+len(a.key.str)]
+				} else {
+					values = append(values, &a.key.str)
+				}
 			}
 		}
 	}
-	// The values are kept for as long as the Ruleset: in one string,
-	// instead of one small allocation each amid the load's garbage.
+	// The other values are kept for as long as the Ruleset: in one
+	// string, instead of one small allocation each amid the load's
+	// garbage.
 	config.CompactStrings(values)
 	// Each rule's list of one, out of one allocation.
 	ones := make([]int, len(rules))

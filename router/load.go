@@ -137,6 +137,13 @@ func finish(rs *Ruleset, ds *config.Diags) (*Ruleset, []config.Diagnostic, error
 		rs.close()
 		return nil, all, &config.LoadError{Diagnostics: all}
 	}
+	// The warnings are kept with the Ruleset: their texts in one
+	// allocation rather than one each amid the load's garbage.
+	texts := make([]*string, len(all))
+	for i := range all {
+		texts[i] = &all[i].Message
+	}
+	config.CompactStrings(texts)
 	rs.Warnings = all
 	return rs, all, nil
 }
@@ -286,6 +293,8 @@ type compiler struct {
 	pinnedSets map[string][]string
 	// ruleSlab holds the compiled rules, one allocation for all of them.
 	ruleSlab []Rule
+	// targetLists interns rules' one-target lists, by target.
+	targetLists map[*target][]*target
 	// sendLists interns rules' one-entry send lists, by entry: thousands
 	// of rules sending the same way keep one list (Rule.Sends copies).
 	sendLists map[SendConfig][]SendConfig
@@ -308,6 +317,7 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *confi
 		plainTargets:   map[*Channel]*target{},
 		pinnedSets:     map[string][]string{},
 		sendLists:      map[SendConfig][]SendConfig{},
+		targetLists:    map[*target][]*target{},
 	}
 	c.x = &expander{file: o.RulesPath, env: o.Env, dryRun: o.DryRun, checkOnly: o.CheckOnly, ds: ds}
 	c.rs = &Ruleset{
@@ -449,6 +459,9 @@ func (c *compiler) compileRule(i int, rd config.RuleDoc, names map[string]config
 			rule.targets = append(rule.targets, t)
 		}
 	}
+	if len(rule.targets) == 1 {
+		rule.targets = c.internTargets(rule.targets)
+	}
 	c.compileFatigue(rule, r, node, rd.Bad)
 	c.compileConversation(rule, r, node)
 	c.rs.Rules = append(c.rs.Rules, rule)
@@ -520,6 +533,16 @@ func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
 				"when: %s does not exist in %s payloads (a typo never matches)", strings.Join(ref.path, "."), strings.Join(pinned, ", "))
 		}
 	}
+}
+
+// internTargets returns the one copy of a one-target list kept for this
+// load: rules sharing a target (plainTargets) share the list too.
+func (c *compiler) internTargets(ts []*target) []*target {
+	if l, ok := c.targetLists[ts[0]]; ok {
+		return l
+	}
+	c.targetLists[ts[0]] = ts
+	return ts
 }
 
 // internSends returns the one copy of a one-entry send list equal to
