@@ -270,8 +270,6 @@ type compiler struct {
 	channelNodes map[string]ast.Node
 	// brokenChannels are channels defined with errors (already reported).
 	brokenChannels map[string]bool
-	// kinds caches the JSON kind of each field path of a Lago type.
-	kinds map[string]map[string]string
 	// pinned are the Lago types the rule being compiled is pinned to.
 	pinned []string
 	// blocks caches compiled templates; defaults the built-in files.
@@ -309,7 +307,6 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *confi
 		badFile:        map[string]bool{},
 		channelNodes:   map[string]ast.Node{},
 		brokenChannels: map[string]bool{},
-		kinds:          map[string]map[string]string{},
 		blocks:         map[blockKey]*render.Template{},
 		defaults:       map[string]*render.File{},
 		ropts:          render.Options{MaxBytes: o.MaxRenderBytes, Now: o.Now},
@@ -626,15 +623,7 @@ func ValidRuleName(name string) bool {
 func (c *compiler) fieldKind(types []string, path string) string {
 	kind := ""
 	for _, t := range types {
-		kinds, ok := c.kinds[t]
-		if !ok {
-			kinds = map[string]string{}
-			for _, f := range c.o.Catalog.Fields(t) {
-				kinds[f.Path] = f.Kind
-			}
-			c.kinds[t] = kinds
-		}
-		k := kinds[path]
+		k := c.o.Catalog.Kind(t, path)
 		switch {
 		case k == "" || k == "null":
 			continue
