@@ -26,9 +26,11 @@ type condition struct {
 	source  string
 	program *vm.Program
 	vms     *sync.Pool
-	// tree is the parsed expression, kept during the load for its
-	// analyses (index, field paths) and then dropped.
-	tree *parser.Tree
+	// tree is the parsed expression, kept while its rule is compiled
+	// for its analyses (field paths, comparisons) and then dropped; index
+	// is what the rule index reads in it, kept until the index is built.
+	tree  *parser.Tree
+	index *indexAnalysis
 }
 
 // exprEnv declares the variables every message has, so that obvious type
@@ -127,8 +129,10 @@ func (x *exprCompiler) compile(src string) (*condition, error) {
 // type-check or compile, so every error is still reported.
 func (x *exprCompiler) compileFor(src string, needProgram bool) (*condition, error) {
 	if !needProgram {
-		if tree, err := parser.Parse(src); err == nil && x.indexedExactly(tree) {
-			return &condition{source: src, tree: tree}, nil
+		if tree, err := parser.Parse(src); err == nil {
+			if a := x.indexedExactly(tree); a != nil {
+				return &condition{source: src, tree: tree, index: a}, nil
+			}
 		}
 	}
 	checked, err := checker.ParseCheck(src, x.config)
@@ -173,28 +177,29 @@ func (x *exprCompiler) compileFor(src string, needProgram bool) (*condition, err
 	}, nil
 }
 
-// indexedExactly reports whether the rule index matches tree on its own
-// (analyzeIndexTree), with field paths rooted in the message's own
-// fields: a comparison of webhook_type and of such paths with literals,
-// which type-checks whatever the message holds.
-func (x *exprCompiler) indexedExactly(tree *parser.Tree) bool {
+// indexedExactly returns what the rule index reads in tree when the index
+// matches it on its own (analyzeIndexTree), with field paths rooted in
+// the message's own fields: a comparison of webhook_type and of such
+// paths with literals, which type-checks whatever the message holds.
+// Otherwise it returns nil.
+func (x *exprCompiler) indexedExactly(tree *parser.Tree) *indexAnalysis {
 	p, key, exact := analyzeIndexTree(tree)
 	if p == nil || !exact {
-		return false
+		return nil
 	}
 	if key != nil {
 		root := key.path[0]
 		if _, declared := x.declared[root]; declared {
-			return false
+			return nil
 		}
 		if _, fn := x.config.Functions[root]; fn {
-			return false
+			return nil
 		}
 		if _, builtin := x.config.Builtins[root]; builtin {
-			return false
+			return nil
 		}
 	}
-	return true
+	return &indexAnalysis{p: p, key: key, exact: exact}
 }
 
 // eval runs the condition against a message's variables.

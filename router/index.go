@@ -80,6 +80,13 @@ type prefixBucket struct {
 	rules  []int
 }
 
+// indexAnalysis is what analyzeIndexTree finds in a condition.
+type indexAnalysis struct {
+	p     *pin
+	key   *fieldKey
+	exact bool
+}
+
 // pin is what a condition requires of webhook_type: one of a set of exact
 // values or one of a set of prefixes.
 type pin struct {
@@ -100,21 +107,20 @@ type fieldKey struct {
 func buildIndex(rules []*Rule) *ruleIndex {
 	ix := &ruleIndex{byType: map[string]*typeBucket{}, exact: make([]bool, len(rules))}
 	prefixes := map[string]int{} // prefix → position in ix.prefixes
-	type analysis struct {
-		p     *pin
-		key   *fieldKey
-		exact bool
-	}
-	found := make([]analysis, len(rules))
+	found := make([]indexAnalysis, len(rules))
 	var values []*string
 	for i, r := range rules {
 		if !r.Enabled || r.cond == nil {
 			continue
 		}
 		a := &found[i]
-		if r.cond.tree != nil {
+		switch {
+		case r.cond.index != nil:
+			*a = *r.cond.index
+			r.cond.index = nil // the index holds it now
+		case r.cond.tree != nil:
 			a.p, a.key, a.exact = analyzeIndexTree(r.cond.tree)
-		} else {
+		default:
 			a.p, a.key, a.exact = analyzeIndex(r.When)
 		}
 		if a.p != nil && a.key != nil {

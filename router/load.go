@@ -270,8 +270,10 @@ type compiler struct {
 	channelNodes map[string]ast.Node
 	// brokenChannels are channels defined with errors (already reported).
 	brokenChannels map[string]bool
-	// pinned are the Lago types the rule being compiled is pinned to.
-	pinned []string
+	// pinned are the Lago types the rule being compiled is pinned to;
+	// pinnedOf those of every rule, by position.
+	pinned   []string
+	pinnedOf [][]string
 	// blocks caches compiled templates; defaults the built-in files.
 	blocks   map[blockKey]*render.Template
 	defaults map[string]*render.File
@@ -342,6 +344,7 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *confi
 	names := map[string]config.Pos{}
 	exprs := newExprCompiler(exprOptions(o.Now))
 	c.ruleSlab = make([]Rule, len(doc.Rules))
+	c.pinnedOf = make([][]string, len(doc.Rules))
 	c.rs.Rules = make([]*Rule, 0, len(doc.Rules))
 	for i, rd := range doc.Rules {
 		c.compileRule(i, rd, names, exprs)
@@ -372,7 +375,7 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *confi
 			r.cond = cond
 		}
 		if r.cond != nil {
-			r.cond.tree = nil // the analyses are done
+			r.cond.tree, r.cond.index = nil, nil // the analyses are done
 		}
 	}
 	if len(doc.Rules) == 0 && !ds.HasErrors() {
@@ -423,8 +426,10 @@ func (c *compiler) compileRule(i int, rd config.RuleDoc, names map[string]config
 		names[r.Name] = config.PosIn(node, "name")
 	}
 	rule := &c.ruleSlab[i]
-	*rule = Rule{Name: r.Name, Description: r.Description, Enabled: r.IsEnabled(), When: r.When, Index: i, sends: c.internSends(r.Send),
-		fatigue: FatigueConfig{Throttle: r.Throttle, Group: r.Group, Schedule: r.Schedule}}
+	*rule = Rule{Name: r.Name, Description: r.Description, Enabled: r.IsEnabled(), When: r.When, Index: i, sends: c.internSends(r.Send)}
+	if r.Throttle != nil || r.Group != nil || r.Schedule != nil {
+		rule.fatigue = &FatigueConfig{Throttle: r.Throttle, Group: r.Group, Schedule: r.Schedule}
+	}
 	when := strings.TrimSpace(r.When)
 	whenNode := config.Lookup(node, "when")
 	switch {
@@ -445,7 +450,7 @@ func (c *compiler) compileRule(i int, rd config.RuleDoc, names map[string]config
 			c.checkPaths(rule, whenNode)
 		}
 	}
-	c.pinned = rule.pinned
+	c.pinned = c.pinnedOf[i]
 	if len(r.Send) == 0 && !rd.Bad["send"] {
 		c.ds.Add(config.SeverityError, c.file, config.PosIn(node, "send"), r.Name, "send", "send needs at least one target (- to: <channel>)")
 	}
@@ -458,6 +463,15 @@ func (c *compiler) compileRule(i int, rd config.RuleDoc, names map[string]config
 	}
 	if len(rule.targets) == 1 {
 		rule.targets = c.internTargets(rule.targets)
+	}
+	if rule.cond != nil && rule.cond.tree != nil {
+		// The tree's analyses are done but the index's: keep only what
+		// it reads, a fraction of the tree.
+		if rule.cond.index == nil {
+			p, key, exact := analyzeIndexTree(rule.cond.tree)
+			rule.cond.index = &indexAnalysis{p: p, key: key, exact: exact}
+		}
+		rule.cond.tree = nil
 	}
 	c.compileFatigue(rule, r, node, rd.Bad)
 	c.compileConversation(rule, r, node)
@@ -496,7 +510,7 @@ func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
 	} else {
 		pinned, refs = analyze(rule.When, all)
 	}
-	rule.pinned = c.internPinned(pinned)
+	c.pinnedOf[rule.Index] = c.internPinned(pinned)
 	if len(pinned) == 0 {
 		return
 	}
@@ -692,11 +706,12 @@ func (c *compiler) tryExamples(docs []config.RuleDoc) {
 		}
 	}
 	for _, r := range c.rs.Rules {
-		if len(r.pinned) == 0 || r.Index >= len(docs) || broken[r.Name] {
+		pinned := c.pinnedOf[r.Index]
+		if len(pinned) == 0 || r.Index >= len(docs) || broken[r.Name] {
 			continue
 		}
 		node := docs[r.Index].Node
-		for _, typ := range r.pinned {
+		for _, typ := range pinned {
 			raw, ok := c.o.Catalog.Example(typ)
 			if !ok {
 				continue
