@@ -54,6 +54,10 @@ type LoadOptions struct {
 	// Builder knows the channel kinds and builds the sources' verifiers
 	// (internal/wiring's); required.
 	Builder Builder
+
+	// chunkRules, when positive, parses and compiles every rules file
+	// chunked, this many rules at a time; when negative, never (tests).
+	chunkRules int
 }
 
 // WithDefaults returns o with every unset option at its default.
@@ -300,7 +304,46 @@ type compiler struct {
 	sendLists map[SendConfig][]SendConfig
 }
 
+// rulesPerChunk is how many rules a large rules file is parsed and
+// compiled at a time (config.SplitRules), and chunkedFrom the size from
+// which it is: the syntax tree of a 10,000-rule file, some 40 MB, would
+// otherwise be live for the whole load, and the runtime keeps part of
+// the metadata of a heap that large for the life of the process.
+const (
+	rulesPerChunk = 500
+	chunkedFrom   = 256 << 10
+)
+
 func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *config.Diags) *Ruleset {
+	size, from := rulesPerChunk, chunkedFrom
+	switch {
+	case o.chunkRules > 0:
+		size, from = o.chunkRules, 0
+	case o.chunkRules < 0:
+		from = len(src) + 1
+	}
+	// check reads every rule's nodes once all are compiled: it parses the
+	// file whole (its memory is not kept).
+	if !o.CheckOnly && o.Builder != nil && len(src) >= from {
+		if head, chunks, ok := config.SplitRules(src, size); ok {
+			start := len(ds.List)
+			if rs, ok := compileFrom(o, src, tmpls, ds, head, chunks); ok {
+				return rs
+			}
+			// A chunk did not parse on its own (a syntax error, an
+			// alias): the whole file says what is wrong.
+			ds.List = ds.List[:start]
+		}
+	}
+	rs, _ := compileFrom(o, src, tmpls, ds, src, nil)
+	return rs
+}
+
+// compileFrom compiles the rules file src: parsed whole when chunks is
+// nil, otherwise head (src without its rules) and then each chunk of
+// rules, compiled before the next is parsed. It returns false, having
+// released what it built, when a chunk does not parse on its own.
+func compileFrom(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *config.Diags, head []byte, chunks []config.RuleChunk) (*Ruleset, bool) {
 	c := &compiler{
 		o: o, ds: ds, file: o.RulesPath,
 		lines:          strings.Split(string(src), "\n"),
@@ -329,9 +372,9 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *confi
 	c.x.record = func(v string) { c.rs.secrets = append(c.rs.secrets, v) }
 	if o.Builder == nil {
 		ds.Add(config.SeverityError, c.file, config.Pos{}, "", "", "no channel kinds to compile with (LoadOptions.Builder is nil)")
-		return c.rs
+		return c.rs, true
 	}
-	doc := config.Parse(o.RulesPath, src, ds, parserKinds{o.Builder})
+	doc := config.Parse(o.RulesPath, head, ds, parserKinds{o.Builder})
 	for _, sd := range doc.Sources {
 		c.compileSource(sd)
 	}
@@ -343,13 +386,32 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *confi
 	c.compileRetention(doc)
 	names := map[string]config.Pos{}
 	exprs := newExprCompiler(exprOptions(o.Now))
-	c.ruleSlab = make([]Rule, len(doc.Rules))
-	c.pinnedOf = make([][]string, len(doc.Rules))
-	c.rs.Rules = make([]*Rule, 0, len(doc.Rules))
-	for i, rd := range doc.Rules {
-		c.compileRule(i, rd, names, exprs)
+	total := len(doc.Rules)
+	for _, ch := range chunks {
+		total += ch.Count
 	}
-	c.checkResolves(doc.Rules)
+	c.ruleSlab = make([]Rule, total)
+	c.pinnedOf = make([][]string, total)
+	c.rs.Rules = make([]*Rule, 0, total)
+	var resolves []resolveRef
+	compileRules := func(first int, rules []config.RuleDoc) {
+		for k, rd := range rules {
+			c.compileRule(first+k, rd, names, exprs)
+			if rd.Config.Resolves != "" {
+				resolves = append(resolves, resolveRef{name: rd.Config.Name, resolves: rd.Config.Resolves, at: config.PosIn(rd.Node, "resolves")})
+			}
+		}
+	}
+	compileRules(0, doc.Rules)
+	for _, ch := range chunks {
+		rules, ok := config.ParseRuleChunk(o.RulesPath, ch, ds)
+		if !ok {
+			c.rs.close()
+			return nil, false
+		}
+		compileRules(ch.First, rules)
+	}
+	c.checkResolves(resolves)
 	if o.CheckOnly && o.Catalog != nil {
 		c.tryExamples(doc.Rules)
 	}
@@ -364,13 +426,13 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *confi
 	}
 	for _, r := range c.rs.Rules {
 		if r.cond != nil && r.cond.program == nil {
-			// Only parsed for the index, which left it out (a disabled
-			// rule): compile it after all.
+			// Left without a program for the index, which matches it
+			// exactly (compileRule): never the case, but a rule must
+			// never be kept without either.
 			cond, err := exprs.compile(r.When)
 			if err != nil {
-				line, col, msg := exprErrorPos(err)
-				node := doc.Rules[r.Index].Node
-				c.ds.Add(config.SeverityError, c.file, c.exprPos(config.Lookup(node, "when"), r.When, line, col), r.Name, "when", "when: %s", msg)
+				_, _, msg := exprErrorPos(err)
+				c.ds.Add(config.SeverityError, c.file, config.Pos{}, r.Name, "when", "when: %s", msg)
 			}
 			r.cond = cond
 		}
@@ -378,10 +440,10 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *confi
 			r.cond.tree, r.cond.index = nil, nil // the analyses are done
 		}
 	}
-	if len(doc.Rules) == 0 && !ds.HasErrors() {
+	if total == 0 && !ds.HasErrors() {
 		ds.Add(config.SeverityWarning, c.file, config.Pos{Line: 1, Col: 1}, "", "rules", "no rules: every message will be accepted and nothing sent")
 	}
-	return c.rs
+	return c.rs, true
 }
 
 // secretValues returns the revealed values of every secret field in v, so
@@ -439,8 +501,9 @@ func (c *compiler) compileRule(i int, rd config.RuleDoc, names map[string]config
 		c.ds.Add(config.SeverityError, c.file, config.NodePos(whenNode), r.Name, "when", "when is empty (use `when: \"true\"` to match every message)")
 	default:
 		// Serving needs no program for a condition the index matches
-		// exactly; check evaluates every condition on Lago's examples.
-		cond, err := exprs.compileFor(r.When, c.o.CheckOnly)
+		// exactly (which it does for enabled rules); check evaluates
+		// every condition on Lago's examples.
+		cond, err := exprs.compileFor(r.When, c.o.CheckOnly || !rule.Enabled)
 		if err != nil {
 			line, col, msg := exprErrorPos(err)
 			at := c.exprPos(whenNode, r.When, line, col)
