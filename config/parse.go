@@ -214,7 +214,7 @@ func parseRulesList(file string, n ast.Node, ds *Diags) []RuleDoc {
 // of the first in the file's list.
 func parseRules(file string, seq *ast.SequenceNode, first int, ds *Diags) []RuleDoc {
 	out := make([]RuleDoc, 0, len(seq.Values))
-	var slab sendSlab
+	slab := sendSlab{rules: len(seq.Values)}
 	for i, item := range seq.Values {
 		rd := RuleDoc{Node: item}
 		name := ""

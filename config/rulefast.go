@@ -140,14 +140,19 @@ func once(seen *bool) bool {
 // sendSlab hands out the rules' send lists from shared blocks: the lists
 // live as long as the rules, and one allocation per rule amid the parse's
 // garbage would keep many memory pages partly used.
-type sendSlab struct{ free []SendConfig }
+type sendSlab struct {
+	free []SendConfig
+	// rules is how many rules are left to decode, to size the blocks.
+	rules int
+}
 
 // take returns a list of n zero entries (cut to capacity n, so an append
-// copies it).
+// copies it) for the next rule.
 func (s *sendSlab) take(n int) []SendConfig {
 	if n > len(s.free) {
-		s.free = make([]SendConfig, max(n, 512))
+		s.free = make([]SendConfig, max(n, min(512, s.rules)))
 	}
+	s.rules--
 	out := s.free[:n:n]
 	s.free = s.free[n:]
 	return out
