@@ -38,6 +38,8 @@ type RuleDoc struct {
 	// Bad holds the keys ("throttle.every") whose values could not be
 	// decoded; they are reported and left zero.
 	Bad map[string]bool
+	// fast is true when the entry was decoded by decodeRuleFast.
+	fast bool
 }
 
 // Kinds tells the parser which channel kinds exist: a channel's block
@@ -205,7 +207,14 @@ func parseRulesList(file string, n ast.Node, ds *Diags) []RuleDoc {
 		ds.Add(SeverityError, file, NodePos(n), "", "rules", "rules must be a list (each entry starting with \"- name: …\")")
 		return nil
 	}
-	var out []RuleDoc
+	return parseRules(file, seq, 0, ds)
+}
+
+// parseRules decodes the entries of a rules list; first is the position
+// of the first in the file's list.
+func parseRules(file string, seq *ast.SequenceNode, first int, ds *Diags) []RuleDoc {
+	out := make([]RuleDoc, 0, len(seq.Values))
+	slab := sendSlab{rules: len(seq.Values)}
 	for i, item := range seq.Values {
 		rd := RuleDoc{Node: item}
 		name := ""
@@ -223,8 +232,14 @@ func parseRulesList(file string, n ast.Node, ds *Diags) []RuleDoc {
 				continue
 			}
 		}
+		if decodeRuleFast(item, &rd.Config, &slab) {
+			rd.OK, rd.fast = true, true
+			out = append(out, rd)
+			continue
+		}
+		rd.Config = RuleConfig{}
 		before := len(ds.List)
-		rd.OK = decodeNode(file, item, &rd.Config, fmt.Sprintf("rules[%d]", i), name, ds)
+		rd.OK = decodeNode(file, item, &rd.Config, rulesKey(first+i), name, ds)
 		if !rd.OK && !IsNull(item) {
 			// Compile what could be read, so that one bad value does not
 			// hide the rule's other problems; the load fails anyway.
@@ -233,6 +248,7 @@ func parseRulesList(file string, n ast.Node, ds *Diags) []RuleDoc {
 		}
 		out = append(out, rd)
 	}
+	compactRuleStrings(out)
 	return out
 }
 

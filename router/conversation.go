@@ -227,21 +227,21 @@ func (c *compiler) compileConversation(rule *Rule, r RuleConfig, node ast.Node) 
 
 // checkResolves checks, once every rule is compiled, that each resolves
 // names a rule that opens conversations.
-func (c *compiler) checkResolves(docs []config.RuleDoc) {
+func (c *compiler) checkResolves(refs []resolveRef) {
 	byName := map[string]*Rule{}
 	for _, r := range c.rs.Rules {
 		byName[r.Name] = r
 	}
-	for _, rd := range docs {
-		name := rd.Config.Resolves
-		r := byName[rd.Config.Name]
+	for _, ref := range refs {
+		name := ref.resolves
+		r := byName[ref.name]
 		if name == "" || r == nil || r.conv == nil {
 			continue
 		}
-		at := config.PosIn(rd.Node, "resolves")
+		at := ref.at
 		other, ok := byName[name]
 		switch {
-		case name == rd.Config.Name:
+		case name == ref.name:
 			c.ds.Add(config.SeverityError, c.file, at, r.Name, "resolves", "resolves: a rule cannot resolve itself")
 		case !ok:
 			c.ds.Add(config.SeverityError, c.file, at, r.Name, "resolves", "resolves: unknown rule %q", name)
@@ -253,6 +253,13 @@ func (c *compiler) checkResolves(docs []config.RuleDoc) {
 				"resolves: rule %q itself resolves %q; name the rule that opens the conversation", name, other.conv.resolves)
 		}
 	}
+}
+
+// resolveRef is a rule's resolves as written: the rule's name, the rule
+// it names and where.
+type resolveRef struct {
+	name, resolves string
+	at             config.Pos
 }
 
 // attachConversation completes a rendered delivery of rule r through

@@ -26,9 +26,11 @@ type condition struct {
 	source  string
 	program *vm.Program
 	vms     *sync.Pool
-	// tree is the parsed expression, kept during the load for its
-	// analyses (index, field paths) and then dropped.
-	tree *parser.Tree
+	// tree is the parsed expression, kept while its rule is compiled
+	// for its analyses (field paths, comparisons) and then dropped; index
+	// is what the rule index reads in it, kept until the index is built.
+	tree  *parser.Tree
+	index *indexAnalysis
 }
 
 // exprEnv declares the variables every message has, so that obvious type
@@ -98,6 +100,8 @@ func compileCondition(src string, opts []expr.Option) (*condition, error) {
 // a configuration is only read while compiling.
 type exprCompiler struct {
 	config *conf.Config
+	// declared are the variables every message has (exprEnv).
+	declared map[string]any
 }
 
 func newExprCompiler(opts []expr.Option) *exprCompiler {
@@ -110,12 +114,27 @@ func newExprCompiler(opts []expr.Option) *exprCompiler {
 		delete(config.Builtins, name)
 	}
 	config.Check()
-	return &exprCompiler{config: config}
+	return &exprCompiler{config: config, declared: exprEnv()}
 }
 
 // compile compiles one `when`, as expr.Compile would. On error it returns
 // the expr error, whose Line and Column are relative to the expression.
 func (x *exprCompiler) compile(src string) (*condition, error) {
+	return x.compileFor(src, true)
+}
+
+// compileFor is compile; without needProgram, a condition the rule
+// index matches on its own (indexedExactly) is only parsed: its program
+// would be dropped after the load, and such a condition cannot fail to
+// type-check or compile, so every error is still reported.
+func (x *exprCompiler) compileFor(src string, needProgram bool) (*condition, error) {
+	if !needProgram {
+		if tree, err := parser.Parse(src); err == nil {
+			if a := x.indexedExactly(tree); a != nil {
+				return &condition{source: src, tree: tree, index: a}, nil
+			}
+		}
+	}
 	checked, err := checker.ParseCheck(src, x.config)
 	if err != nil {
 		return nil, err
@@ -156,6 +175,31 @@ func (x *exprCompiler) compile(src string) (*condition, error) {
 		vms:     &sync.Pool{New: func() any { return new(vm.VM) }},
 		tree:    tree,
 	}, nil
+}
+
+// indexedExactly returns what the rule index reads in tree when the index
+// matches it on its own (analyzeIndexTree), with field paths rooted in
+// the message's own fields: a comparison of webhook_type and of such
+// paths with literals, which type-checks whatever the message holds.
+// Otherwise it returns nil.
+func (x *exprCompiler) indexedExactly(tree *parser.Tree) *indexAnalysis {
+	p, key, exact := analyzeIndexTree(tree)
+	if p == nil || !exact {
+		return nil
+	}
+	if key != nil {
+		root := key.path[0]
+		if _, declared := x.declared[root]; declared {
+			return nil
+		}
+		if _, fn := x.config.Functions[root]; fn {
+			return nil
+		}
+		if _, builtin := x.config.Builtins[root]; builtin {
+			return nil
+		}
+	}
+	return &indexAnalysis{p: p, key: key, exact: exact}
 }
 
 // eval runs the condition against a message's variables.

@@ -160,3 +160,48 @@ func TestIndexSkipsUnrelatedRules(t *testing.T) {
 		t.Fatalf("candidates %v", c)
 	}
 }
+
+// TestCompileForSkipsOnlyWhatCannotFail checks the conditions serving
+// leaves without a program (the index matches them on its own): each one
+// compiles without error, so skipping the compilation hides nothing.
+func TestCompileForSkipsOnlyWhatCannotFail(t *testing.T) {
+	x := newExprCompiler(exprOptions(time.Now))
+	cases := map[string]bool{ // condition → left without a program
+		`webhook_type == "invoice.created"`:                                    true,
+		`webhook_type == "invoice.created" && invoice.lago_id == "x"`:          true,
+		`"invoice.created" == webhook_type && invoice.total_amount_cents == 5`: true,
+		`webhook_type in ["a", "b"] && customer.external_id == "c"`:            true,
+		`(webhook_type == "a" || webhook_type == "b") && $env.x == 1.5`:        true,
+		`webhook_type startsWith "invoice." && invoice?.number == "n"`:         true,
+		`webhook_type == "a" && object_type.x == "b"`:                          false,
+		`webhook_type == "a" && organization_id.x == "b"`:                      false,
+		`webhook_type == "a" && len.x == "b"`:                                  false,
+		`webhook_type == "a" && hours_since.x == "b"`:                          false,
+		`webhook_type == 5`: false,
+		`webhook_type == "a" && invoice.total_amount_cents > 5`:                      false,
+		`webhook_type == "a" && invoice.lago_id == "x" && invoice.number == "y"`:     false,
+		`webhook_type == "a" && nosuch(invoice)`:                                     false,
+		`webhook_type == "a" &&`:                                                     false,
+		`invoice.lago_id == "x"`:                                                     false,
+		`webhook_type == "a" && meta.source == "lago"`:                               false,
+		`webhook_type == "a" && invoice.lago_id == "x" && webhook_type == "a"`:       false,
+		`webhook_type == "a" && invoice.fees[0].amount_cents == 5`:                   false,
+		`webhook_type == "invoice.created" && invoice["lago_id"] == "x"`:             true,
+		`webhook_type == "invoice.created" && invoice.customer.metadata.k == "v"`:    true,
+		`webhook_type == "invoice.created" && invoice.customer.metadata.k == -1`:     false,
+		`webhook_type == "invoice.created" && invoice.customer.metadata.k == "\x41"`: true,
+	}
+	for src, skipped := range cases {
+		cond, err := x.compileFor(src, false)
+		if got := err == nil && cond.program == nil; got != skipped {
+			t.Errorf("%s: left without a program: %v, want %v (error %v)", src, got, skipped, err)
+		}
+		full, ferr := x.compile(src)
+		if skipped && (ferr != nil || full.program == nil) {
+			t.Errorf("%s: left without a program, but compiling it says %v", src, ferr)
+		}
+		if !skipped && (err == nil) != (ferr == nil) {
+			t.Errorf("%s: compileFor says %v, compile %v", src, err, ferr)
+		}
+	}
+}

@@ -54,6 +54,10 @@ type LoadOptions struct {
 	// Builder knows the channel kinds and builds the sources' verifiers
 	// (internal/wiring's); required.
 	Builder Builder
+
+	// chunkRules, when positive, parses and compiles every rules file
+	// chunked, this many rules at a time; when negative, never (tests).
+	chunkRules int
 }
 
 // WithDefaults returns o with every unset option at its default.
@@ -137,6 +141,13 @@ func finish(rs *Ruleset, ds *config.Diags) (*Ruleset, []config.Diagnostic, error
 		rs.close()
 		return nil, all, &config.LoadError{Diagnostics: all}
 	}
+	// The warnings are kept with the Ruleset: their texts in one
+	// allocation rather than one each amid the load's garbage.
+	texts := make([]*string, len(all))
+	for i := range all {
+		texts[i] = &all[i].Message
+	}
+	config.CompactStrings(texts)
 	rs.Warnings = all
 	return rs, all, nil
 }
@@ -263,10 +274,10 @@ type compiler struct {
 	channelNodes map[string]ast.Node
 	// brokenChannels are channels defined with errors (already reported).
 	brokenChannels map[string]bool
-	// kinds caches the JSON kind of each field path of a Lago type.
-	kinds map[string]map[string]string
-	// pinned are the Lago types the rule being compiled is pinned to.
-	pinned []string
+	// pinned are the Lago types the rule being compiled is pinned to;
+	// pinnedOf those of every rule, by position.
+	pinned   []string
+	pinnedOf [][]string
 	// blocks caches compiled templates; defaults the built-in files.
 	blocks   map[blockKey]*render.Template
 	defaults map[string]*render.File
@@ -277,9 +288,62 @@ type compiler struct {
 	lint *render.Checker
 	// typeNames caches the catalog's webhook types (catalogTypeNames).
 	typeNames []string
+	// plainTargets are the targets of plain send entries (a channel and
+	// nothing else) that compiled without a diagnostic, by channel: the
+	// rules sending to that channel share one.
+	plainTargets map[*Channel]*target
+	// pinnedSets interns rules' pinned type lists: thousands of rules
+	// pinned to the same type keep one list.
+	pinnedSets map[string][]string
+	// ruleSlab holds the compiled rules, one allocation for all of them.
+	ruleSlab []Rule
+	// targetLists interns rules' one-target lists, by target.
+	targetLists map[*target][]*target
+	// sendLists interns rules' one-entry send lists, by entry: thousands
+	// of rules sending the same way keep one list (Rule.Sends copies).
+	sendLists map[SendConfig][]SendConfig
 }
 
+// rulesPerChunk is how many rules a large rules file is parsed and
+// compiled at a time (config.SplitRules), and chunkedFrom the size from
+// which it is: the syntax tree of a 10,000-rule file, some 40 MB, would
+// otherwise be live for the whole load, and the runtime keeps part of
+// the metadata of a heap that large for the life of the process.
+const (
+	rulesPerChunk = 500
+	chunkedFrom   = 256 << 10
+)
+
 func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *config.Diags) *Ruleset {
+	size, from := rulesPerChunk, chunkedFrom
+	switch {
+	case o.chunkRules > 0:
+		size, from = o.chunkRules, 0
+	case o.chunkRules < 0:
+		from = len(src) + 1
+	}
+	// check reads every rule's nodes once all are compiled: it parses the
+	// file whole (its memory is not kept).
+	if !o.CheckOnly && o.Builder != nil && len(src) >= from {
+		if head, chunks, ok := config.SplitRules(src, size); ok {
+			start := len(ds.List)
+			if rs, ok := compileFrom(o, src, tmpls, ds, head, chunks); ok {
+				return rs
+			}
+			// A chunk did not parse on its own (a syntax error, an
+			// alias): the whole file says what is wrong.
+			ds.List = ds.List[:start]
+		}
+	}
+	rs, _ := compileFrom(o, src, tmpls, ds, src, nil)
+	return rs
+}
+
+// compileFrom compiles the rules file src: parsed whole when chunks is
+// nil, otherwise head (src without its rules) and then each chunk of
+// rules, compiled before the next is parsed. It returns false, having
+// released what it built, when a chunk does not parse on its own.
+func compileFrom(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *config.Diags, head []byte, chunks []config.RuleChunk) (*Ruleset, bool) {
 	c := &compiler{
 		o: o, ds: ds, file: o.RulesPath,
 		lines:          strings.Split(string(src), "\n"),
@@ -288,11 +352,14 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *confi
 		badFile:        map[string]bool{},
 		channelNodes:   map[string]ast.Node{},
 		brokenChannels: map[string]bool{},
-		kinds:          map[string]map[string]string{},
 		blocks:         map[blockKey]*render.Template{},
 		defaults:       map[string]*render.File{},
 		ropts:          render.Options{MaxBytes: o.MaxRenderBytes, Now: o.Now},
 		lint:           render.NewChecker(),
+		plainTargets:   map[*Channel]*target{},
+		pinnedSets:     map[string][]string{},
+		sendLists:      map[SendConfig][]SendConfig{},
+		targetLists:    map[*target][]*target{},
 	}
 	c.x = &expander{file: o.RulesPath, env: o.Env, dryRun: o.DryRun, checkOnly: o.CheckOnly, ds: ds}
 	c.rs = &Ruleset{
@@ -305,9 +372,9 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *confi
 	c.x.record = func(v string) { c.rs.secrets = append(c.rs.secrets, v) }
 	if o.Builder == nil {
 		ds.Add(config.SeverityError, c.file, config.Pos{}, "", "", "no channel kinds to compile with (LoadOptions.Builder is nil)")
-		return c.rs
+		return c.rs, true
 	}
-	doc := config.Parse(o.RulesPath, src, ds, parserKinds{o.Builder})
+	doc := config.Parse(o.RulesPath, head, ds, parserKinds{o.Builder})
 	for _, sd := range doc.Sources {
 		c.compileSource(sd)
 	}
@@ -319,10 +386,32 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *confi
 	c.compileRetention(doc)
 	names := map[string]config.Pos{}
 	exprs := newExprCompiler(exprOptions(o.Now))
-	for i, rd := range doc.Rules {
-		c.compileRule(i, rd, names, exprs)
+	total := len(doc.Rules)
+	for _, ch := range chunks {
+		total += ch.Count
 	}
-	c.checkResolves(doc.Rules)
+	c.ruleSlab = make([]Rule, total)
+	c.pinnedOf = make([][]string, total)
+	c.rs.Rules = make([]*Rule, 0, total)
+	var resolves []resolveRef
+	compileRules := func(first int, rules []config.RuleDoc) {
+		for k, rd := range rules {
+			c.compileRule(first+k, rd, names, exprs)
+			if rd.Config.Resolves != "" {
+				resolves = append(resolves, resolveRef{name: rd.Config.Name, resolves: rd.Config.Resolves, at: config.PosIn(rd.Node, "resolves")})
+			}
+		}
+	}
+	compileRules(0, doc.Rules)
+	for _, ch := range chunks {
+		rules, ok := config.ParseRuleChunk(o.RulesPath, ch, ds)
+		if !ok {
+			c.rs.close()
+			return nil, false
+		}
+		compileRules(ch.First, rules)
+	}
+	c.checkResolves(resolves)
 	if o.CheckOnly && o.Catalog != nil {
 		c.tryExamples(doc.Rules)
 	}
@@ -330,18 +419,31 @@ func compile(o LoadOptions, src []byte, tmpls map[string]templateFile, ds *confi
 	// A rule the index matches exactly keeps no program: thousands of
 	// per-customer rules then cost a map entry each, not a compiled
 	// expression (which `check` still compiled above, to report errors).
-	for i := range c.rs.index.exact {
-		c.rs.Rules[i].cond = nil
-	}
-	for _, r := range c.rs.Rules {
-		if r.cond != nil {
-			r.cond.tree = nil // the analyses are done
+	for i, exact := range c.rs.index.exact {
+		if exact {
+			c.rs.Rules[i].cond = nil
 		}
 	}
-	if len(doc.Rules) == 0 && !ds.HasErrors() {
+	for _, r := range c.rs.Rules {
+		if r.cond != nil && r.cond.program == nil {
+			// Left without a program for the index, which matches it
+			// exactly (compileRule): never the case, but a rule must
+			// never be kept without either.
+			cond, err := exprs.compile(r.When)
+			if err != nil {
+				_, _, msg := exprErrorPos(err)
+				c.ds.Add(config.SeverityError, c.file, config.Pos{}, r.Name, "when", "when: %s", msg)
+			}
+			r.cond = cond
+		}
+		if r.cond != nil {
+			r.cond.tree, r.cond.index = nil, nil // the analyses are done
+		}
+	}
+	if total == 0 && !ds.HasErrors() {
 		ds.Add(config.SeverityWarning, c.file, config.Pos{Line: 1, Col: 1}, "", "rules", "no rules: every message will be accepted and nothing sent")
 	}
-	return c.rs
+	return c.rs, true
 }
 
 // secretValues returns the revealed values of every secret field in v, so
@@ -385,8 +487,11 @@ func (c *compiler) compileRule(i int, rd config.RuleDoc, names map[string]config
 	} else {
 		names[r.Name] = config.PosIn(node, "name")
 	}
-	rule := &Rule{Name: r.Name, Description: r.Description, Enabled: r.IsEnabled(), When: r.When, Index: i, sends: r.Send,
-		fatigue: FatigueConfig{Throttle: r.Throttle, Group: r.Group, Schedule: r.Schedule}}
+	rule := &c.ruleSlab[i]
+	*rule = Rule{Name: r.Name, Description: r.Description, Enabled: r.IsEnabled(), When: r.When, Index: i, sends: c.internSends(r.Send)}
+	if r.Throttle != nil || r.Group != nil || r.Schedule != nil {
+		rule.fatigue = &FatigueConfig{Throttle: r.Throttle, Group: r.Group, Schedule: r.Schedule}
+	}
 	when := strings.TrimSpace(r.When)
 	whenNode := config.Lookup(node, "when")
 	switch {
@@ -395,7 +500,10 @@ func (c *compiler) compileRule(i int, rd config.RuleDoc, names map[string]config
 	case when == "":
 		c.ds.Add(config.SeverityError, c.file, config.NodePos(whenNode), r.Name, "when", "when is empty (use `when: \"true\"` to match every message)")
 	default:
-		cond, err := exprs.compile(r.When)
+		// Serving needs no program for a condition the index matches
+		// exactly (which it does for enabled rules); check evaluates
+		// every condition on Lago's examples.
+		cond, err := exprs.compileFor(r.When, c.o.CheckOnly || !rule.Enabled)
 		if err != nil {
 			line, col, msg := exprErrorPos(err)
 			at := c.exprPos(whenNode, r.When, line, col)
@@ -405,7 +513,7 @@ func (c *compiler) compileRule(i int, rd config.RuleDoc, names map[string]config
 			c.checkPaths(rule, whenNode)
 		}
 	}
-	c.pinned = rule.pinned
+	c.pinned = c.pinnedOf[i]
 	if len(r.Send) == 0 && !rd.Bad["send"] {
 		c.ds.Add(config.SeverityError, c.file, config.PosIn(node, "send"), r.Name, "send", "send needs at least one target (- to: <channel>)")
 	}
@@ -415,6 +523,18 @@ func (c *compiler) compileRule(i int, rd config.RuleDoc, names map[string]config
 			c.compileTargetConversation(rule, node, j, s, t)
 			rule.targets = append(rule.targets, t)
 		}
+	}
+	if len(rule.targets) == 1 {
+		rule.targets = c.internTargets(rule.targets)
+	}
+	if rule.cond != nil && rule.cond.tree != nil {
+		// The tree's analyses are done but the index's: keep only what
+		// it reads, a fraction of the tree.
+		if rule.cond.index == nil {
+			p, key, exact := analyzeIndexTree(rule.cond.tree)
+			rule.cond.index = &indexAnalysis{p: p, key: key, exact: exact}
+		}
+		rule.cond.tree = nil
 	}
 	c.compileFatigue(rule, r, node, rd.Bad)
 	c.compileConversation(rule, r, node)
@@ -453,7 +573,7 @@ func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
 	} else {
 		pinned, refs = analyze(rule.When, all)
 	}
-	rule.pinned = pinned
+	c.pinnedOf[rule.Index] = c.internPinned(pinned)
 	if len(pinned) == 0 {
 		return
 	}
@@ -487,6 +607,43 @@ func (c *compiler) checkPaths(rule *Rule, whenNode ast.Node) {
 				"when: %s does not exist in %s payloads (a typo never matches)", strings.Join(ref.path, "."), strings.Join(pinned, ", "))
 		}
 	}
+}
+
+// internTargets returns the one copy of a one-target list kept for this
+// load: rules sharing a target (plainTargets) share the list too.
+func (c *compiler) internTargets(ts []*target) []*target {
+	if l, ok := c.targetLists[ts[0]]; ok {
+		return l
+	}
+	c.targetLists[ts[0]] = ts
+	return ts
+}
+
+// internSends returns the one copy of a one-entry send list equal to
+// sends kept for this load; longer lists are kept as they are.
+func (c *compiler) internSends(sends []SendConfig) []SendConfig {
+	if len(sends) != 1 {
+		return sends
+	}
+	if l, ok := c.sendLists[sends[0]]; ok {
+		return l
+	}
+	c.sendLists[sends[0]] = sends
+	return sends
+}
+
+// internPinned returns the one copy of the pinned type list equal to
+// pinned kept for this load (nil stays nil).
+func (c *compiler) internPinned(pinned []string) []string {
+	if len(pinned) == 0 {
+		return nil
+	}
+	key := strings.Join(pinned, "\x00")
+	if p, ok := c.pinnedSets[key]; ok {
+		return p
+	}
+	c.pinnedSets[key] = pinned
+	return pinned
 }
 
 // Lago names refund failures differently in two places: the endpoint's
@@ -543,15 +700,7 @@ func ValidRuleName(name string) bool {
 func (c *compiler) fieldKind(types []string, path string) string {
 	kind := ""
 	for _, t := range types {
-		kinds, ok := c.kinds[t]
-		if !ok {
-			kinds = map[string]string{}
-			for _, f := range c.o.Catalog.Fields(t) {
-				kinds[f.Path] = f.Kind
-			}
-			c.kinds[t] = kinds
-		}
-		k := kinds[path]
+		k := c.o.Catalog.Kind(t, path)
 		switch {
 		case k == "" || k == "null":
 			continue
@@ -620,11 +769,12 @@ func (c *compiler) tryExamples(docs []config.RuleDoc) {
 		}
 	}
 	for _, r := range c.rs.Rules {
-		if len(r.pinned) == 0 || r.Index >= len(docs) || broken[r.Name] {
+		pinned := c.pinnedOf[r.Index]
+		if len(pinned) == 0 || r.Index >= len(docs) || broken[r.Name] {
 			continue
 		}
 		node := docs[r.Index].Node
-		for _, typ := range r.pinned {
+		for _, typ := range pinned {
 			raw, ok := c.o.Catalog.Example(typ)
 			if !ok {
 				continue

@@ -55,15 +55,14 @@ type Rule struct {
 	cond    *condition
 	sends   []SendConfig
 	targets []*target
-	// pinned are the Lago event types the condition requires, if any.
-	pinned []string
 	// Throttle, Group and Schedule are the rule's alert-fatigue settings
 	// (nil when not set).
 	Throttle *Throttle
 	Group    *Group
 	Schedule *schedule.Schedule
-	// fatigue is how the three are written in the rules file.
-	fatigue FatigueConfig
+	// fatigue is how the three are written in the rules file (nil: none
+	// is).
+	fatigue *FatigueConfig
 	// conv is the rule's conversation (thread/update key, resolves,
 	// escalate); nil when it has none.
 	conv *conversation
@@ -78,7 +77,12 @@ type FatigueConfig struct {
 
 // FatigueConfig returns the rule's throttle, group and schedule as
 // written in the rules file.
-func (r *Rule) FatigueConfig() FatigueConfig { return r.fatigue }
+func (r *Rule) FatigueConfig() FatigueConfig {
+	if r.fatigue == nil {
+		return FatigueConfig{}
+	}
+	return *r.fatigue
+}
 
 // Sends returns the rule's send entries as written.
 func (r *Rule) Sends() []SendConfig { return append([]SendConfig(nil), r.sends...) }

@@ -227,6 +227,7 @@ func (c *compiler) compileTarget(rule string, ruleNode ast.Node, j int, s SendCo
 // compileTargetAt compiles one target whose entry is sn (a send entry or
 // an escalate block); field names it in diagnostics.
 func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s SendConfig) *target {
+	before := len(c.ds.List)
 	if s.To == "" {
 		c.ds.Add(config.SeverityError, c.file, config.NodePos(sn), rule, field+".to", "%s: to is required (the channel to send to)", field)
 		return nil
@@ -242,6 +243,13 @@ func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s Sen
 	if s.Template != "" && s.Message != "" {
 		c.ds.Add(config.SeverityError, c.file, config.PosIn(sn, "message"), rule, field, "%s: set template or message, not both", field)
 		return nil
+	}
+	// A plain entry compiles the same for every rule (the built-in
+	// template reads no rule's settings): once it compiled without a
+	// diagnostic, the rules sending to that channel share the target.
+	plain := s == SendConfig{To: s.To}
+	if t := c.plainTargets[ch]; plain && t != nil {
+		return t
 	}
 	t := &target{channel: ch}
 	var file *render.File
@@ -264,7 +272,6 @@ func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s Sen
 	if s.Template != "" {
 		t.file, t.tf = file, tf
 	}
-	before := len(c.ds.List)
 	if !c.compileBlocks(t, file, tf, s, sn, rule, field) {
 		return nil
 	}
@@ -286,6 +293,9 @@ func (c *compiler) compileTargetAt(rule string, sn ast.Node, field string, s Sen
 	if _, err := t.render(sample, []byte("{}")); errors.Is(err, render.ErrBudget) || errors.Is(err, render.ErrTooLarge) {
 		c.ds.Add(config.SeverityError, c.file, config.NodePos(sn), rule, field, "%s: %s exceeds its limits (rendering an empty message: %v)", field, t.content, err)
 		return nil
+	}
+	if plain && len(c.ds.List) == before {
+		c.plainTargets[ch] = t
 	}
 	return t
 }

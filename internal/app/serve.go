@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -170,8 +171,11 @@ func build(ctx context.Context, o ServeOptions) (_ *server, err error) {
 		return nil, fmt.Errorf("load lago catalog: %w", err)
 	}
 	// Compiling a large rules file makes a lot of short-lived garbage:
-	// collect it eagerly while loading so the peak stays low.
-	gcPercent := debug.SetGCPercent(30)
+	// collect it eagerly while loading so the peak stays low. (The file
+	// is compiled a chunk of rules at a time, so little is live: at 50
+	// a 10,000-rule start-up takes a sixth less time than at 30 for the
+	// same resident memory after it.)
+	gcPercent := debug.SetGCPercent(50)
 	// retained is the store, once open: each new rules file sets its
 	// message retention.
 	var retained atomic.Pointer[store.Store]
@@ -190,7 +194,7 @@ func build(ctx context.Context, o ServeOptions) (_ *server, err error) {
 		}
 		// Compiling a large rules file allocates several times what the
 		// result keeps; hand that memory back instead of holding it.
-		debug.FreeOSMemory()
+		releaseMemory()
 	})
 	if _, set := os.LookupEnv("GOGC"); !set {
 		// Serving allocates short-lived request garbage over a small live
@@ -211,7 +215,6 @@ func build(ctx context.Context, o ServeOptions) (_ *server, err error) {
 	s.reloader = reloader
 	rs := reloader.Current()
 	initRuleMetrics(m, rs)
-	debug.FreeOSMemory()
 	reload.LogWarnings(log, rs.Warnings)
 	if o.DryRun {
 		log.Warn("dry run: notifications are rendered and logged, never sent")
@@ -324,6 +327,10 @@ func build(ctx context.Context, o ServeOptions) (_ *server, err error) {
 	}
 	s.flusher = digest.New(digest.Options{Store: st, Rules: reloader.Current, Logger: log, Metrics: m, Wake: disp.Wake})
 	s.upkeep = maintenance.New(maintenance.Options{Store: st, Logger: log, Metrics: m})
+	// Loading the rules, opening the store and the rest of the start-up
+	// leave garbage: hand it back now rather than hold it until the next
+	// collection, which an idle server may not reach for minutes.
+	releaseMemory()
 	log.Info("switchboard listening", "addr", s.ln.Addr().String(), "rules", o.Rules, "version", rs.Version,
 		"sources", len(rs.Sources), "channels", len(rs.Channels), "rules_count", len(rs.Rules), "owner", owner)
 	return s, nil
@@ -438,6 +445,17 @@ func initRuleMetrics(m *metrics.Metrics, rs *router.Ruleset) {
 		m.RuleMatches.WithLabelValues(r.Name)
 		m.RuleErrors.WithLabelValues(r.Name)
 	}
+}
+
+// releaseMemory collects the garbage a load leaves and hands the memory
+// back to the system. It collects twice: the YAML parser pools its
+// scanner state, holding the tokens of the last text it read (a chunk of
+// a rules file), and a pooled value outlives the first collection after
+// it was put back; the runs where one had happened since the last chunk
+// was parsed idled 2 MB lower than the others.
+func releaseMemory() {
+	runtime.GC()
+	debug.FreeOSMemory()
 }
 
 // servingGCPercent is the garbage collector's target while serving,

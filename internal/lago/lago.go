@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 //go:embed testdata/catalog.json testdata/*.json testdata/variants/*.json
@@ -134,9 +135,12 @@ func isFreeForm(key string) bool {
 type Catalog struct {
 	types    []Type
 	index    map[string]int     // webhook type → position in types
-	examples map[string][]byte  // webhook type → raw fixture
+	examples map[string]string  // webhook type → its fixture's embedded file
 	shapes   map[string][]*node // webhook type → example first, then variants
-	fields   map[string][]Field // webhook type → field picker entries
+	// fields are the field picker entries by webhook type, listed on the
+	// first call of Fields: only the editor asks.
+	fields     map[string][]Field
+	fieldsOnce sync.Once
 }
 
 // node is one value of a parsed payload, with object keys in document order.
@@ -162,9 +166,8 @@ func Load() (*Catalog, error) {
 	c := &Catalog{
 		types:    types,
 		index:    make(map[string]int, len(types)),
-		examples: make(map[string][]byte, len(types)),
+		examples: make(map[string]string, len(types)),
 		shapes:   make(map[string][]*node, len(types)),
-		fields:   make(map[string][]Field, len(types)),
 	}
 	for i, t := range types {
 		if t.WebhookType == "" || t.ObjectType == "" || t.ObjectKey == "" || t.Group == "" {
@@ -217,9 +220,10 @@ func (c *Catalog) loadExamples() error {
 		if obj := root.children[t.ObjectKey]; obj == nil || obj.kind != kindObject {
 			return fmt.Errorf("example %s: no object under %q", name, t.ObjectKey)
 		}
-		c.examples[typ] = raw
+		// The fixture is read again when asked for (it is embedded): a
+		// copy of each would stay on the heap for nothing.
+		c.examples[typ] = "testdata/" + name
 		c.shapes[typ] = []*node{root}
-		c.fields[typ] = fieldsOf(root)
 	}
 	for _, t := range c.types {
 		if _, ok := c.examples[t.WebhookType]; !ok {
@@ -286,11 +290,15 @@ func (c *Catalog) Type(webhookType string) (Type, bool) {
 
 // Example returns a copy of the raw example payload of a webhook type.
 func (c *Catalog) Example(webhookType string) ([]byte, bool) {
-	raw, ok := c.examples[webhookType]
+	name, ok := c.examples[webhookType]
 	if !ok {
 		return nil, false
 	}
-	return bytes.Clone(raw), true
+	raw, err := files.ReadFile(name)
+	if err != nil {
+		return nil, false // read once by Load: cannot happen
+	}
+	return raw, true
 }
 
 // Fields returns the field paths of a type's example in document order, for
@@ -299,7 +307,54 @@ func (c *Catalog) Example(webhookType string) ([]byte, bool) {
 // inside a free-form map such as metadata. Every returned path Exists for
 // Lookup. Unknown types have no fields.
 func (c *Catalog) Fields(webhookType string) []Field {
+	c.fieldsOnce.Do(func() {
+		c.fields = make(map[string][]Field, len(c.shapes))
+		for typ, shapes := range c.shapes {
+			c.fields[typ] = fieldsOf(shapes[0])
+		}
+	})
 	return slices.Clone(c.fields[webhookType])
+}
+
+// Kind returns the Kind of the field at path (in expr syntax) among the
+// Fields of a type, or "" when Fields has no such path; unlike Fields it
+// lists nothing.
+func (c *Catalog) Kind(webhookType, path string) string {
+	shapes, ok := c.shapes[webhookType]
+	if !ok {
+		return ""
+	}
+	kind, _ := kindAt(shapes[0], path)
+	return kind
+}
+
+// kindAt is the Kind of the entry of fieldsOf(n) whose path is target
+// (the last one, should two write the same path).
+func kindAt(n *node, target string) (kind string, found bool) {
+	for _, k := range n.keys {
+		rest, ok := strings.CutPrefix(target, k)
+		if !ok {
+			continue
+		}
+		child := n.children[k]
+		switch {
+		case rest == "":
+			kind, found = fieldKind(child), true
+		case rest[0] == '.' && child.kind == kindObject && !isFreeForm(k):
+			if kk, ok := kindAt(child, rest[1:]); ok {
+				kind, found = kk, true
+			}
+		}
+	}
+	return kind, found
+}
+
+// fieldKind is a field's Kind: its JSON kind, or "numeric string".
+func fieldKind(n *node) string {
+	if s, ok := n.value.(string); ok && decimalString.MatchString(s) {
+		return kindNumericString
+	}
+	return n.kind
 }
 
 // Lookup reports whether a field path, as the expression's AST gives it
@@ -358,10 +413,7 @@ func fieldsOf(root *node) []Field {
 			if prefix != "" {
 				p = prefix + "." + k
 			}
-			f := Field{Path: p, Kind: child.kind}
-			if s, ok := child.value.(string); ok && decimalString.MatchString(s) {
-				f.Kind = kindNumericString
-			}
+			f := Field{Path: p, Kind: fieldKind(child)}
 			if child.kind != kindObject && child.kind != kindArray {
 				f.Example = child.value
 			}

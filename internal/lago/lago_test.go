@@ -577,3 +577,46 @@ func TestFieldsNumericStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestKindAgreesWithFields checks Kind against the Fields list of every
+// type: the same kind for each listed path (the last entry of a path
+// written twice), and "" for paths Fields does not list.
+func TestKindAgreesWithFields(t *testing.T) {
+	c, err := lago.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, typ := range c.Types() {
+		want := map[string]string{}
+		for _, f := range c.Fields(typ.WebhookType) {
+			want[f.Path] = f.Kind
+		}
+		for path, kind := range want {
+			if got := c.Kind(typ.WebhookType, path); got != kind {
+				t.Errorf("%s: Kind(%q) = %q, Fields say %q", typ.WebhookType, path, got, kind)
+			}
+			checked++
+			for _, other := range []string{path + ".nope", path + "x", path + ".", "x" + path} {
+				if _, listed := want[other]; !listed {
+					if got := c.Kind(typ.WebhookType, other); got != "" {
+						t.Errorf("%s: Kind(%q) = %q for a path Fields do not list", typ.WebhookType, other, got)
+					}
+				}
+			}
+		}
+		for _, inside := range []string{typ.ObjectKey + ".metadata.anything", typ.ObjectKey + ".fees.amount_cents", ""} {
+			if _, listed := want[inside]; !listed {
+				if got := c.Kind(typ.WebhookType, inside); got != "" {
+					t.Errorf("%s: Kind(%q) = %q for a path Fields do not list", typ.WebhookType, inside, got)
+				}
+			}
+		}
+	}
+	if c.Kind("no.such_type", "invoice") != "" {
+		t.Error("an unknown type has kinds")
+	}
+	if checked < 500 {
+		t.Fatalf("only %d paths checked", checked)
+	}
+}

@@ -54,7 +54,7 @@ type UI struct {
 }
 
 // New returns the editor. It fails only if its embedded templates do not
-// parse.
+// parse. Without a token the editor is off and parses nothing.
 func New(o Options) (*UI, error) {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -67,10 +67,15 @@ func New(o Options) (*UI, error) {
 	}
 	u := &UI{
 		o: o, tokenHash: sha256.Sum256([]byte(o.Token.Reveal())), sessions: newSessions(o.Now),
-		api: &backend{admin: o.API}, schema: fields.New(o.Catalog),
+		api: &backend{admin: o.API},
 	}
-	if err := u.parseTemplates(); err != nil {
-		return nil, err
+	// Without a token every page answers 404 (off): the pages and the
+	// field schema, a few megabytes, would never be used.
+	if !o.Token.IsZero() {
+		u.schema = fields.New(o.Catalog)
+		if err := u.parseTemplates(); err != nil {
+			return nil, err
+		}
 	}
 	sub, err := fs.Sub(assets, "static")
 	if err != nil {
