@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -205,3 +206,37 @@ func TestPerClientBound(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { testkit.Main(m, nil) }
+
+// TestUnreadBodyIsNotNextHeaders: a handler that leaves its body unread
+// (a redirect, an early refusal) on a kept-alive connection; the server
+// reads the rest of it afterwards, and those bytes must not count as the
+// next request's headers.
+func TestUnreadBodyIsNotNextHeaders(t *testing.T) {
+	_, addr := serveOn(t, Options{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok") // the body is left unread
+	}))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	body := strings.Repeat("x", 200<<10)
+	header := strings.Repeat("h", 900<<10) // 0.9 MB of a 1 MiB limit
+	go func() {
+		_, _ = io.WriteString(c, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body)
+		_, _ = io.WriteString(c, "GET /b HTTP/1.1\r\nHost: x\r\nX-Big: "+header+"\r\n\r\n")
+	}()
+	for i, target := range []string{"/a", "/b"} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d (%s): %v", i+1, target, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d (%s): %d, want 200", i+1, target, resp.StatusCode)
+		}
+	}
+}

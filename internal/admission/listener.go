@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -138,10 +140,30 @@ func (l *Listener) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c, ok := r.Context().Value(connKey{}).(*conn); ok {
 			c.enterBody()
-			defer c.leaveBody()
+			defer func() {
+				drainBody(r)
+				c.leaveBody()
+			}()
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// postHandlerRead is the most of an unread body Go's server reads after
+// its handler to reuse the connection (net/http's maxPostHandlerReadBytes).
+const postHandlerRead = 256 << 10
+
+// drainBody reads what the handler left of a small body, as Go's server
+// would right after: read here, while the connection counts reads as the
+// body's, it is not taken for the next request's headers. A client
+// waiting for "100 Continue" has sent no body; the server closes such a
+// connection instead.
+func drainBody(r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 ||
+		strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		return
+	}
+	_, _ = io.CopyN(io.Discard, r.Body, postHandlerRead+1)
 }
 
 // conn counts the header bytes of each request read through it.
