@@ -9,14 +9,11 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/switchboard-dev/switchboard/internal/store"
-	"github.com/switchboard-dev/switchboard/internal/wiring"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
@@ -77,7 +74,6 @@ func (r *recorder) Submit(ds []store.StoredDelivery) {
 
 func ruleset(t testing.TB) *router.Ruleset {
 	t.Helper()
-	dir := t.TempDir()
 	rules := `
 sources:
   lago:
@@ -95,15 +91,7 @@ channels:
   hook:
     http: {url: "http://127.0.0.1:1/in"}
 `
-	path := filepath.Join(dir, "rules.yaml")
-	if err := os.WriteFile(path, []byte(rules), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	rs, _, err := router.Load(router.LoadOptions{Builder: wiring.Builder{}, RulesPath: path, TemplatesDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rs
+	return loadRules(t, rules)
 }
 
 func sign(body string) string {

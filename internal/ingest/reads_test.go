@@ -3,14 +3,11 @@ package ingest
 import (
 	"context"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/silence"
 	"github.com/switchboard-dev/switchboard/internal/store"
-	"github.com/switchboard-dev/switchboard/internal/wiring"
 	"github.com/switchboard-dev/switchboard/router"
 )
 
@@ -19,8 +16,7 @@ import (
 // received), yet a silence whose expression reads another field still
 // sees it, and the field it reads, with the same meta, decides.
 func TestSilenceReadsWhatRulesDoNot(t *testing.T) {
-	dir := t.TempDir()
-	rules := `
+	rs := loadRules(t, `
 sources:
   lago: {lago: {}}
 channels:
@@ -29,15 +25,7 @@ rules:
   - name: wallet-depleted
     when: webhook_type == "wallet.depleted_ongoing_balance"
     send: [{to: hook}]
-`
-	path := filepath.Join(dir, "rules.yaml")
-	if err := os.WriteFile(path, []byte(rules), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	rs, _, err := router.Load(router.LoadOptions{Builder: wiring.Builder{}, RulesPath: path, TemplatesDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	if r := rs.MessageReads(); r == nil || r.Keys["wallet"] != nil {
 		t.Fatalf("the rules read %+v: the test needs them not to read wallet", r)
 	}
