@@ -1,6 +1,8 @@
 package store
 
 import (
+	"database/sql"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,4 +31,44 @@ func TestCheckpointBesideWriter(t *testing.T) {
 	if got := countMessages(t, s); got != 200 {
 		t.Errorf("messages = %d, want 200", got)
 	}
+}
+
+// TestRestartDoesNotWaitOnReaders: a reader that keeps an old snapshot
+// open stops the WAL from restarting; the restart then gives up at once
+// (it would hold every commit back while it waited), copies what it can
+// and tries again later, and succeeds once the reader is done.
+func TestRestartDoesNotWaitOnReaders(t *testing.T) {
+	s := openT(t, Options{DataDir: t.TempDir()})
+	s.ck.restartAt = 20 // pages
+	tx, err := s.r.BeginTx(ctxT(t), &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := tx.QueryRowContext(ctxT(t), "SELECT count(*) FROM messages").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"webhook_type":"invoice.created","notes":"` + strings.Repeat("x", 4000) + `"}`)
+	more := func() {
+		for range 40 {
+			m := message("lago", "")
+			m.Body = body
+			if _, err := s.Enqueue(ctxT(t), m, "", nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	more()
+	// Well before the 10 s a restart used to wait for readers.
+	testkit.Eventually(t, "a restart that gave up on the reader", 5*time.Second, func() bool {
+		more()
+		return s.ck.busyRestarts.Load() > 0
+	})
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "a restart once the reader is done", 10*time.Second, func() bool {
+		more()
+		return s.ck.restarts.Load() > s.ck.busyRestarts.Load()
+	})
 }
