@@ -201,6 +201,7 @@ func (s *Store) commit(batch []*enqueueReq, fins []*finishReq) {
 				if l, finErrs[i] = s.writeOutcomesAlone(ctx, f); finErrs[i] == nil {
 					lost[i] = l[0]
 				}
+				s.noteErr(finErrs[i])
 			}
 		} else {
 			for i := range finErrs {
