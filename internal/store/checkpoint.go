@@ -27,8 +27,9 @@ const (
 	// copies what the PASSIVE one left (little) and waits for readers, and
 	// lets the next commit write the WAL from its start. Each restart is a
 	// pause for ingest: at 32 MiB they came about once a second under the
-	// bench's load and set its p99 (43–45 ms); at 64 MiB, 33–36 ms. 16,384
-	// pages is 64 MiB of WAL file at most, in normal running.
+	// bench's load and set its p99 (43–45 ms); at 64 MiB, 33–36 ms, and
+	// 31–34 ms with restartWait. 16,384 pages is 64 MiB of WAL file at
+	// most, in normal running.
 	restartFrames = 16384
 	// restartWait bounds how long a restart waits for the writer and for
 	// readers while new commits wait for it; a restart that cannot finish
