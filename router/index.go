@@ -219,6 +219,19 @@ func appendRule(list, one []int) []int {
 	return append(list, one...)
 }
 
+// reads adds to r the fields the index looks up in a message (nothing
+// for a nil index).
+func (ix *ruleIndex) reads(r *Reads) {
+	if ix == nil {
+		return
+	}
+	for _, b := range ix.byType {
+		for _, g := range b.fields {
+			r.Add(g.path)
+		}
+	}
+}
+
 // candidates returns the positions of the rules to evaluate, in file
 // order, appended to buf.
 func (ix *ruleIndex) candidates(data map[string]any, buf []int) []int {

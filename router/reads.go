@@ -44,13 +44,7 @@ func (rs *Ruleset) RoutingReads(r *Reads) {
 	}
 	// A rule the index matches exactly keeps no program: its field is
 	// read through the index.
-	if rs.index != nil {
-		for _, b := range rs.index.byType {
-			for _, g := range b.fields {
-				r.Add(g.path)
-			}
-		}
-	}
+	rs.index.reads(r)
 	for _, rule := range rs.Rules {
 		if rule.cond != nil {
 			exprReads(rule.cond.program.Node(), r)

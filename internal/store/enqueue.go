@@ -197,11 +197,11 @@ func (s *Store) commit(batch []*enqueueReq, fins []*finishReq) {
 			inserted, _, err = s.write(ctx, unique, nil)
 			lost = make([][]string, len(liveFins))
 			for i, f := range liveFins {
-				var l [][]string
-				if l, finErrs[i] = s.writeOutcomesAlone(ctx, f); finErrs[i] == nil {
+				_, l, ferr := s.write(ctx, nil, []*finishReq{f})
+				if finErrs[i] = ferr; ferr == nil {
 					lost[i] = l[0]
 				}
-				s.noteErr(finErrs[i])
+				s.noteErr(ferr)
 			}
 		} else {
 			for i := range finErrs {
@@ -238,13 +238,6 @@ func (s *Store) commit(batch []*enqueueReq, fins []*finishReq) {
 		}
 		f.done <- finishResult{lost: lost[i]}
 	}
-}
-
-// writeOutcomesAlone records one Finish's outcomes in a transaction of
-// their own.
-func (s *Store) writeOutcomesAlone(ctx context.Context, f *finishReq) ([][]string, error) {
-	_, lost, err := s.write(ctx, nil, []*finishReq{f})
-	return lost, err
 }
 
 // write inserts the messages of reqs, skipping those whose (source, key)
