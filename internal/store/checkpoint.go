@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"time"
 )
@@ -14,6 +16,18 @@ import (
 // Enqueue callers waits for the copy and the database file's fsync. The
 // writer here has automatic checkpoints off; a checkpointer goroutine with
 // its own connection runs them beside the writer instead.
+//
+// A PASSIVE checkpoint fsyncs the database file only when it has copied
+// the WAL to its very end, which under steady writes it never has: the
+// pages it copies stay dirty in the page cache until the next RESTART
+// checkpoint, whose fsync then writes them all out while it holds every
+// commit back (60–110 ms under the bench's load, about once a second). So
+// the checkpointer starts the write-out of what each PASSIVE checkpoint
+// copied (Linux; a hint that waits for nothing), and before a restart it
+// fsyncs the database file and copies what was committed meanwhile, all
+// outside SQLite's locks: the restart then has little left to copy and to
+// write. Under the bench's load the longest commit went from 70–110 ms to
+// 20–35 ms.
 const (
 	// checkpointEvery is how often, at most, the checkpointer runs while
 	// the writer commits: rarely enough that a page rewritten by many
@@ -44,12 +58,21 @@ const (
 
 // checkpointer runs WAL checkpoints on its own connection.
 type checkpointer struct {
-	db   *sql.DB
-	kick chan struct{} // the writer committed (capacity 1)
-	stop chan struct{}
-	done chan struct{}
+	db *sql.DB
+	// file is the database file at path, opened by the first checkpoint
+	// to write out what checkpoints copy.
+	path string
+	file *os.File
+	// copied is the WAL frames the last PASSIVE checkpoint reported
+	// copied.
+	copied int64
+	kick   chan struct{} // the writer committed (capacity 1)
+	stop   chan struct{}
+	done   chan struct{}
 	// note receives the error of a failed checkpoint (health).
 	note func(error)
+	// syncs counts the fsyncs of the database file by the checkpointer.
+	syncs atomic.Int64
 	// restartAt and maxFrames are restartFrames and maxFrames (tests
 	// lower them).
 	restartAt, maxFrames int64
@@ -68,7 +91,7 @@ func newCheckpointer(path string, note func(error)) (*checkpointer, error) {
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxIdleTime(0)
 	db.SetConnMaxLifetime(0)
-	c := &checkpointer{db: db, kick: make(chan struct{}, 1), stop: make(chan struct{}),
+	c := &checkpointer{db: db, path: path, kick: make(chan struct{}, 1), stop: make(chan struct{}),
 		done: make(chan struct{}), note: note, restartAt: restartFrames, maxFrames: maxFrames}
 	go c.run()
 	return c, nil
@@ -116,6 +139,24 @@ func (c *checkpointer) checkpoint() {
 	var busy, frames, copied int64
 	err := c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
 	c.runs.Add(1)
+	if err == nil && copied != c.copied {
+		// Pages were copied, or the WAL restarted since.
+		c.copied = copied
+		err = c.openFile()
+		if err == nil {
+			startWriteback(c.file)
+		}
+	}
+	if err == nil && frames >= c.restartAt {
+		// Write out what the PASSIVE checkpoints copied while commits go
+		// on, and copy what was committed meanwhile, so that the restart
+		// has little to copy and to fsync while it holds commits back.
+		if err = c.file.Sync(); err == nil {
+			c.syncs.Add(1)
+			err = c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+			c.copied = copied
+		}
+	}
 	if err == nil && frames >= c.restartAt {
 		err = c.restart(ctx, frames)
 	}
@@ -123,6 +164,19 @@ func (c *checkpointer) checkpoint() {
 		// The WAL keeps every commit; the next checkpoint tries again.
 		c.note(err)
 	}
+}
+
+// openFile opens the database file once, for fsyncs.
+func (c *checkpointer) openFile() error {
+	if c.file != nil {
+		return nil
+	}
+	f, err := os.Open(c.path)
+	if err != nil {
+		return err
+	}
+	c.file = f
+	return nil
 }
 
 // restart runs a RESTART checkpoint on the WAL of frames pages, waiting
@@ -165,5 +219,9 @@ func (c *checkpointer) close() error {
 	}
 	close(c.stop)
 	<-c.done
-	return c.db.Close()
+	err := c.db.Close()
+	if c.file != nil {
+		err = errors.Join(err, c.file.Close())
+	}
+	return err
 }

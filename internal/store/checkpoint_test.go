@@ -72,3 +72,35 @@ func TestRestartDoesNotWaitOnReaders(t *testing.T) {
 		return s.ck.restarts.Load() > s.ck.busyRestarts.Load()
 	})
 }
+
+// TestRestartAfterWriteOut: before it restarts the WAL, the checkpointer
+// fsyncs the database file itself and copies what was committed
+// meanwhile, so that the restart, which holds commits back, has little
+// left to write; the WAL then starts again from its beginning and every
+// message is still there.
+func TestRestartAfterWriteOut(t *testing.T) {
+	s := openT(t, Options{DataDir: t.TempDir()})
+	s.ck.restartAt = 20 // pages
+	body := []byte(`{"webhook_type":"invoice.created","notes":"` + strings.Repeat("x", 4000) + `"}`)
+	n := 0
+	more := func() {
+		for range 20 {
+			m := message("lago", "")
+			m.Body = body
+			if _, err := s.Enqueue(ctxT(t), m, "", nil); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+	}
+	testkit.Eventually(t, "a WAL restart", 10*time.Second, func() bool {
+		more()
+		return s.ck.restarts.Load() > s.ck.busyRestarts.Load()
+	})
+	if syncs, restarts := s.ck.syncs.Load(), s.ck.restarts.Load(); syncs < restarts {
+		t.Errorf("%d fsyncs of the database file before %d restarts, want one before each", syncs, restarts)
+	}
+	if got := countMessages(t, s); got != n {
+		t.Errorf("messages = %d, want %d", got, n)
+	}
+}
