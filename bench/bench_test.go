@@ -68,7 +68,7 @@ func TestRulesFile(t *testing.T) {
 		t.Run(strconv.Itoa(n)+" rules", func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "rules.yaml")
-			src := rulesFile(catalog.Types(), n, "http://127.0.0.1:9/deliveries")
+			src := rulesFile(catalog.Types(), n, "http://127.0.0.1:9/deliveries", 50)
 			if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -82,7 +82,7 @@ func TestRulesFile(t *testing.T) {
 			if _, ok := rs.Sources["lago"]; !ok {
 				t.Fatalf("sources %v, want lago", rs.SourceNames())
 			}
-			if ch := rs.Channels["sink"]; ch == nil || ch.Kind != "http" {
+			if ch := rs.Channels["sink"]; ch == nil || ch.Kind != "http" || ch.Concurrency != 50 {
 				t.Fatalf("sink channel = %+v", ch)
 			}
 			res := routeBody(t, rs, invoiceBody)
@@ -109,13 +109,14 @@ func TestRulesFile(t *testing.T) {
 
 func TestRulesFileShape(t *testing.T) {
 	types := []lago.Type{{WebhookType: "invoice.created", ObjectKey: "invoice"}, {WebhookType: "wallet.created", ObjectKey: "wallet"}}
-	src := rulesFile(types, 4, "http://127.0.0.1:1/x")
+	src := rulesFile(types, 4, "http://127.0.0.1:1/x", 16)
 	for _, want := range []string{
 		`when: 'webhook_type == "invoice.created" && invoice.lago_id == "00000000-0000-4000-8000-000000000000"'`,
 		`when: 'webhook_type == "wallet.created" && wallet.lago_id == "00000000-0000-4000-8000-000000000001"'`,
 		`when: 'webhook_type == "invoice.created" && invoice.lago_id == "00000000-0000-4000-8000-000000000002"'`,
 		"  - name: invoice-created\n    when: webhook_type == \"invoice.created\"\n",
 		`url: "http://127.0.0.1:1/x"`,
+		"\n    concurrency: 16\n",
 	} {
 		if !strings.Contains(src, want) {
 			t.Errorf("rules file lacks %q:\n%s", want, src)

@@ -40,6 +40,7 @@ type options struct {
 	Only         []string
 	Rules        int
 	RelayWorkers int
+	Concurrency  int
 	DrainTimeout time.Duration
 	Settle       time.Duration
 	Postgres     secret.URL
@@ -61,6 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	only := fs.String("only", "", "comma-separated targets to run (default all): "+strings.Join(targetNames(10000), ", ")+"; \"switchboard\" means both Switchboard targets")
 	fs.IntVar(&o.Rules, "rules", 10000, "rules in the large Switchboard target (1 matches, the rest never do)")
 	fs.IntVar(&o.RelayWorkers, "relay-workers", 0, "outbound POST workers of the relay baseline, each with a keep-alive connection (default: -connections)")
+	fs.IntVar(&o.Concurrency, "channel-concurrency", 0, "concurrency of Switchboard's sink channel, its sends in flight at once (default: -relay-workers, the relay's pool)")
 	fs.DurationVar(&o.DrainTimeout, "drain-timeout", 60*time.Second, "longest wait after the load for the sink to receive every delivery")
 	fs.DurationVar(&o.Settle, "settle", time.Second, "wait after a target is ready before reading its idle RSS")
 	pg := fs.String("postgres", "", "PostgreSQL URL: run Switchboard on it (--database) instead of the embedded SQLite")
@@ -80,8 +82,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if o.RelayWorkers == 0 {
 		o.RelayWorkers = o.Connections
 	}
-	if o.Duration <= 0 || o.Connections <= 0 || o.Rules < 1 || o.RelayWorkers < 1 {
-		fmt.Fprintln(stderr, "bench: -duration, -connections, -rules and -relay-workers must be positive")
+	if o.Concurrency == 0 {
+		o.Concurrency = o.RelayWorkers
+	}
+	if o.Duration <= 0 || o.Connections <= 0 || o.Rules < 1 || o.RelayWorkers < 1 || o.Concurrency < 1 {
+		fmt.Fprintln(stderr, "bench: -duration, -connections, -rules, -relay-workers and -channel-concurrency must be positive")
 		return 2
 	}
 	o.Postgres = secret.URL(*pg)
@@ -263,7 +268,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	rep := report{
 		Started: started, Duration: o.Duration.String(), Warmup: o.Warmup.String(),
 		Connections: o.Connections, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
-		Store: store, RelayWorkers: o.RelayWorkers, Results: results,
+		Store: store, RelayWorkers: o.RelayWorkers, Concurrency: o.Concurrency, Results: results,
 	}
 	rep.Ratios = ratios(results, baselines)
 	rep.Checks = checks(results, o.Connections, o.Postgres != "")

@@ -23,6 +23,7 @@ type report struct {
 	GoVersion    string    `json:"go_version"`
 	Store        string    `json:"store"`
 	RelayWorkers int       `json:"relay_workers"`
+	Concurrency  int       `json:"channel_concurrency"`
 	Results      []result  `json:"results"`
 	Ratios       []ratio   `json:"ratios"`
 	Checks       []check   `json:"checks"`
@@ -233,8 +234,8 @@ func fmtRatio(x float64) string { return fmt.Sprintf("%.2f×", x) }
 func (rep *report) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Benchmark run %s\n\n", rep.Started.Format(time.RFC3339))
-	fmt.Fprintf(&b, "%d connections, %s warm-up + %s measured per target, %d CPUs, %s, store: %s, relay workers: %d.\n\n",
-		rep.Connections, rep.Warmup, rep.Duration, rep.CPUs, rep.GoVersion, rep.Store, rep.RelayWorkers)
+	fmt.Fprintf(&b, "%d connections, %s warm-up + %s measured per target, %d CPUs, %s, store: %s, relay workers: %d, channel concurrency: %d.\n\n",
+		rep.Connections, rep.Warmup, rep.Duration, rep.CPUs, rep.GoVersion, rep.Store, rep.RelayWorkers, rep.Concurrency)
 	b.WriteString("| " + strings.Join(columns, " | ") + " |\n")
 	b.WriteString("|" + strings.Repeat(" --- |", len(columns)) + "\n")
 	for _, r := range rep.Results {

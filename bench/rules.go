@@ -16,9 +16,9 @@ const matchingRule = "invoice-created"
 // each `webhook_type == "<T>" && <object>.lago_id == "<unique>"`, then the
 // one that matches invoice.created. Every rule delivers to one HTTP
 // channel pointing at sinkURL, with the default body (the message as
-// received). The source is an unsigned Lago source, served at
-// /webhooks/lago.
-func rulesFile(types []lago.Type, n int, sinkURL string) string {
+// received) and concurrency sends in flight at once. The source is an
+// unsigned Lago source, served at /webhooks/lago.
+func rulesFile(types []lago.Type, n int, sinkURL string, concurrency int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `sources:
   lago:
@@ -27,8 +27,9 @@ channels:
   sink:
     http:
       url: %q
+    concurrency: %d
 rules:
-`, sinkURL)
+`, sinkURL, concurrency)
 	for i := range n - 1 {
 		t := types[i%len(types)]
 		fmt.Fprintf(&b, "  - name: never-%05d\n    when: 'webhook_type == %q && %s.lago_id == %q'\n    send: [{to: sink}]\n",

@@ -197,7 +197,7 @@ func command(env *environment, t target, dir, sinkURL string) (bin string, args,
 		return "", nil, nil, errors.New("no switchboard binary")
 	}
 	rules := filepath.Join(dir, "rules.yaml")
-	if err := os.WriteFile(rules, []byte(rulesFile(env.catalog.Types(), t.Rules, sinkURL)), 0o644); err != nil {
+	if err := os.WriteFile(rules, []byte(rulesFile(env.catalog.Types(), t.Rules, sinkURL, env.o.Concurrency)), 0o644); err != nil {
 		return "", nil, nil, err
 	}
 	args = []string{"serve", "--rules", rules, "--templates", filepath.Join(dir, "templates"),
