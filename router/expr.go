@@ -25,7 +25,12 @@ import (
 type condition struct {
 	source  string
 	program *vm.Program
-	vms     *sync.Pool
+	// loose compiles, once and when first needed, the program for a
+	// message whose declared variables (exprEnv) are not all there with
+	// their types: program compares webhook_type as a string and would
+	// fail on a message without one, where the field is nil.
+	loose func() (*vm.Program, error)
+	vms   *sync.Pool
 	// tree is the parsed expression, kept while its rule is compiled
 	// for its analyses (field paths, comparisons) and then dropped; index
 	// is what the rule index reads in it, kept until the index is built.
@@ -67,6 +72,18 @@ func exprOptions(now func() time.Time) []expr.Option {
 	}, numericCompareOptions()...)
 }
 
+// declaredAsTyped reports whether env holds every variable exprEnv
+// declares, with its declared type.
+func declaredAsTyped(env map[string]any) bool {
+	for _, k := range [...]string{"webhook_type", "object_type", "organization_id"} {
+		if _, ok := env[k].(string); !ok {
+			return false
+		}
+	}
+	_, ok := env["meta"].(map[string]any)
+	return ok
+}
+
 // parseTimestamp reads Lago's ISO-8601 timestamps ("2024-03-05T12:34:56Z",
 // with fractional seconds or an offset) and plain dates ("2024-03-05").
 func parseTimestamp(v any) (time.Time, error) {
@@ -100,12 +117,30 @@ func compileCondition(src string, opts []expr.Option) (*condition, error) {
 // a configuration is only read while compiling.
 type exprCompiler struct {
 	config *conf.Config
+	// unpatched is config without the patch that rewrites comparisons:
+	// a comparison the patch rewrites hides type errors in its operands
+	// from the checker (`len() > 0` would pass), so conditions are also
+	// checked as written. The patch only rewrites comparisons whose types
+	// are unknown at load, which the checker accepts either way.
+	unpatched *conf.Config
+	// loose is config without the declared variables' types (exprEnv),
+	// for messages in which one of them is missing or of another type.
+	loose *conf.Config
 	// declared are the variables every message has (exprEnv).
 	declared map[string]any
 }
 
 func newExprCompiler(opts []expr.Option) *exprCompiler {
-	// As expr.Compile prepares its configuration.
+	unpatched := newExprConfig(opts)
+	unpatched.Visitors = nil
+	loose := newExprConfig(opts)
+	loose.WithEnv(map[string]any{})
+	loose.Strict = false
+	return &exprCompiler{config: newExprConfig(opts), unpatched: unpatched, loose: loose, declared: exprEnv()}
+}
+
+// newExprConfig prepares a configuration as expr.Compile does.
+func newExprConfig(opts []expr.Option) *conf.Config {
 	config := conf.CreateNew()
 	for _, op := range opts {
 		op(config)
@@ -114,7 +149,7 @@ func newExprCompiler(opts []expr.Option) *exprCompiler {
 		delete(config.Builtins, name)
 	}
 	config.Check()
-	return &exprCompiler{config: config, declared: exprEnv()}
+	return config
 }
 
 // compile compiles one `when`, as expr.Compile would. On error it returns
@@ -135,20 +170,14 @@ func (x *exprCompiler) compileFor(src string, needProgram bool) (*condition, err
 			}
 		}
 	}
-	checked, err := checker.ParseCheck(src, x.config)
+	asWritten, err := parser.ParseWithConfig(src, x.unpatched)
 	if err != nil {
 		return nil, err
 	}
-	if x.config.Optimize {
-		if err := optimizer.Optimize(&checked.Node, x.config); err != nil {
-			var fe *file.Error
-			if errors.As(err, &fe) {
-				return nil, fe.Bind(checked.Source)
-			}
-			return nil, err
-		}
+	if _, err := checker.Check(asWritten, x.unpatched); err != nil {
+		return nil, err
 	}
-	program, err := exprcompiler.Compile(checked, x.config)
+	program, err := buildProgram(src, x.config)
 	if err != nil {
 		return nil, err
 	}
@@ -172,9 +201,29 @@ func (x *exprCompiler) compileFor(src string, needProgram bool) (*condition, err
 	return &condition{
 		source:  src,
 		program: program,
+		loose:   sync.OnceValues(func() (*vm.Program, error) { return buildProgram(src, x.loose) }),
 		vms:     &sync.Pool{New: func() any { return new(vm.VM) }},
 		tree:    tree,
 	}, nil
+}
+
+// buildProgram checks (with config's patches), optimizes and compiles src,
+// as expr.Compile would.
+func buildProgram(src string, config *conf.Config) (*vm.Program, error) {
+	checked, err := checker.ParseCheck(src, config)
+	if err != nil {
+		return nil, err
+	}
+	if config.Optimize {
+		if err := optimizer.Optimize(&checked.Node, config); err != nil {
+			var fe *file.Error
+			if errors.As(err, &fe) {
+				return nil, fe.Bind(checked.Source)
+			}
+			return nil, err
+		}
+	}
+	return exprcompiler.Compile(checked, config)
 }
 
 // indexedExactly returns what the rule index reads in tree when the index
@@ -204,6 +253,12 @@ func (x *exprCompiler) indexedExactly(tree *parser.Tree) *indexAnalysis {
 
 // eval runs the condition against a message's variables.
 func (c *condition) eval(env map[string]any) (matched bool, err error) {
+	program := c.program
+	if !declaredAsTyped(env) {
+		if program, err = c.loose(); err != nil {
+			return false, err
+		}
+	}
 	m := c.vms.Get().(*vm.VM)
 	defer c.vms.Put(m)
 	defer func() {
@@ -213,7 +268,7 @@ func (c *condition) eval(env map[string]any) (matched bool, err error) {
 			matched, err = false, fmt.Errorf("evaluation panicked: %v", r)
 		}
 	}()
-	out, err := m.Run(c.program, env)
+	out, err := m.Run(program, env)
 	if err != nil {
 		return false, err
 	}

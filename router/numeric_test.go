@@ -82,3 +82,51 @@ func diagsString(ds []config.Diagnostic) string {
 	}
 	return b.String()
 }
+
+// TestDeclaredFieldsMissingAreNil: webhook_type, object_type and
+// organization_id are declared as strings so that `webhook_type > 5`
+// fails at load, but a message without them (a generic sender) must see
+// nil there, as for any missing field, in routing and in explanations.
+func TestDeclaredFieldsMissingAreNil(t *testing.T) {
+	tests := []struct {
+		when  string
+		match bool
+	}{
+		{`webhook_type != "invoice.created"`, true},
+		{`webhook_type == "wallet.depleted_ongoing_balance"`, false},
+		{`webhook_type == nil && organization_id == nil`, true},
+		{`(webhook_type ?? "none") == "none"`, true},
+		{`object_type == "order" && webhook_type not in ["a", "b"]`, true},
+		{`webhook_type startsWith "customer."`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.when, func(t *testing.T) {
+			rs := mustLoad(t, writeConfig(t, threeChannels+`
+rules:
+  - name: r
+    when: '`+tt.when+`'
+    send: [{to: ops, message: "x"}]
+`, nil))
+			const body = `{"object_type":"order","order":{"id":1}}`
+			res := rs.Route(msg(t, body))
+			if len(res.Errors) > 0 || (len(res.Matched) == 1) != tt.match {
+				t.Fatalf("route: matched %v, errors %v; want match %v", res.Matched, res.Errors, tt.match)
+			}
+			ex := rs.Explain(msg(t, body))
+			if ex[0].Error != "" || ex[0].Matched != tt.match {
+				t.Fatalf("explain: matched %v, error %q; want match %v", ex[0].Matched, ex[0].Error, tt.match)
+			}
+			for _, c := range ex[0].Parts {
+				if c.Error != "" {
+					t.Fatalf("explain: condition %s: %s", c.Expr, c.Error)
+				}
+			}
+			// A Lago message, with every declared field a string, still
+			// routes on the typed program.
+			lago := `{"webhook_type":"customer.created","object_type":"customer","organization_id":"o","customer":{}}`
+			if res := rs.Route(msg(t, lago)); len(res.Errors) > 0 {
+				t.Fatalf("lago message: %v", res.Errors)
+			}
+		})
+	}
+}
