@@ -86,7 +86,9 @@ func (c *compiler) compileAddresses(t *target, a notifiers.Addresses, s SendConf
 	t.addr, t.addressed = a, true
 	chNode := c.channelNode(ch.Name)
 	where := "channels." + ch.Name + "." + ch.Kind
-	if t.blocks[subjectBlock] == nil && a.Subject != "" {
+	// The built-in default's subject comes after the channel's.
+	builtIn := s.Template == "" && s.Message == ""
+	if (t.blocks[subjectBlock] == nil || builtIn) && a.Subject != "" {
 		t.blocks[subjectBlock] = c.inline(config.Lookup(chNode, ch.Kind, "subject"), a.Subject, render.Plain, rule, where+".subject")
 	}
 	if t.blocks[subjectBlock] == nil && s.Message != "" {

@@ -223,7 +223,8 @@ rules:
 
 // TestEmailRecipientsAndSubjectPrecedence: to/cc are templates; the
 // template's subject block wins over the channel's subject, which wins
-// over the default; message: is also the subject when nothing else is.
+// over the default (the built-in template's subject too); message: is
+// also the subject when nothing else is.
 func TestEmailRecipientsAndSubjectPrecedence(t *testing.T) {
 	rs := mustLoad(t, writeConfig(t, `
 channels:
@@ -239,6 +240,7 @@ rules:
       - {to: subj, template: nos.tmpl}
       - {to: plain, message: "Inline {{ .webhook_type }}"}
       - {to: plain}
+      - {to: subj}
 `, map[string]string{
 		"s.tmpl":   `{{ define "subject" }}Block {{ .webhook_type }}{{ end }}{{ define "text" }}t{{ end }}`,
 		"nos.tmpl": `{{ define "html" }}<b>{{ .webhook_type }}</b>{{ end }}`,
@@ -251,7 +253,7 @@ rules:
 		}
 		got = append(got, d.Parts.Subject)
 	}
-	if got[0] != "Block invoice.created" || got[1] != "Channel invoice.created" || got[2] != "Inline invoice.created" || !strings.Contains(got[3], "invoice.created") {
+	if got[0] != "Block invoice.created" || got[1] != "Channel invoice.created" || got[2] != "Inline invoice.created" || !strings.Contains(got[3], "invoice.created") || got[4] != "Channel invoice.created" {
 		t.Fatalf("subjects %q", got)
 	}
 	if to := strings.Join(res.Deliveries[2].Parts.To, ","); to != "<cust@example.com>,<finance@example.com>" && to != "cust@example.com,finance@example.com" {
