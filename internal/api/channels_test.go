@@ -37,8 +37,9 @@ func TestChannelsHideSecrets(t *testing.T) {
 
 // TestChannelSettingsShownAsWritten: what the API shows is what the file
 // says, except literal secrets: a templated URL path is not URL-escaped,
-// a plain api_url is not a secret, references are not secrets; literal
-// header values, userinfo and query values are <secret>.
+// a plain api_url is not a secret, references are not secrets (nor an
+// empty default); literal header values, userinfo and query values are
+// <secret>, and so is a reference's default, which is written in the file.
 func TestChannelSettingsShownAsWritten(t *testing.T) {
 	settings := map[string]any{
 		"http": map[string]any{
@@ -48,8 +49,13 @@ func TestChannelSettingsShownAsWritten(t *testing.T) {
 				"Content-Type": "application/json", "X-Customer": "{{ .customer.id }}",
 			},
 		},
-		"slack":  map[string]any{"api_url": "http://127.0.0.1:9000/api/", "webhook_url": "https://hooks.slack.com/services/T0/B0/XXXX", "token": "xoxb-literal"},
-		"http2":  map[string]any{"url": "https://user:pw@crm.example.com/a/{{ .x }}?key=literal"},
+		"slack": map[string]any{"api_url": "http://127.0.0.1:9000/api/", "webhook_url": "https://hooks.slack.com/services/T0/B0/XXXX", "token": "xoxb-literal"},
+		"http2": map[string]any{"url": "https://user:pw@crm.example.com/a/{{ .x }}?key=literal"},
+		"email": map[string]any{"username": "${SMTP_USER:-}", "password": "${SMTP_PASSWORD:-hunter2-default}"},
+		"http3": map[string]any{
+			"url":     "https://${CRM_USER:-admin}:${CRM_PASS}@crm.example.com/x?token=${CRM_Q:-q-default}",
+			"headers": map[string]any{"X-Def": "${HV:-DEFAULTSECRET55}", "Authorization": "Bearer ${CRM_T:-DEFAULTSECRET66}"},
+		},
 		"source": map[string]any{"jwt_public_key_url": "https://api.getlago.com/api/v1/webhooks/json_public_key"},
 	}
 	got := redactSettings(settings)
@@ -61,8 +67,13 @@ func TestChannelSettingsShownAsWritten(t *testing.T) {
 				"Content-Type": "application/json", "X-Customer": "{{ .customer.id }}",
 			},
 		},
-		"slack":  map[string]any{"api_url": "http://127.0.0.1:9000/api/", "webhook_url": "<secret>", "token": "<secret>"},
-		"http2":  map[string]any{"url": "https://<secret>@crm.example.com/a/{{ .x }}?<secret>"},
+		"slack": map[string]any{"api_url": "http://127.0.0.1:9000/api/", "webhook_url": "<secret>", "token": "<secret>"},
+		"http2": map[string]any{"url": "https://<secret>@crm.example.com/a/{{ .x }}?<secret>"},
+		"email": map[string]any{"username": "${SMTP_USER:-}", "password": "<secret>"},
+		"http3": map[string]any{
+			"url":     "https://<secret>@crm.example.com/x?<secret>",
+			"headers": map[string]any{"X-Def": "<secret>", "Authorization": "<secret>"},
+		},
 		"source": map[string]any{"jwt_public_key_url": "https://api.getlago.com/api/v1/webhooks/json_public_key"},
 	}
 	for k := range want {

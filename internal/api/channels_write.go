@@ -58,10 +58,13 @@ type channelInput struct {
 // msgSecretValue is the answer to a literal in a secret field.
 const msgSecretValue = "secret fields take a ${VAR} reference, never a value"
 
-// isRef reports whether s is only a ${VAR} or ${VAR:-default} reference.
+// isRef reports whether s is only a ${VAR} reference, or ${VAR:-} with
+// an empty default. A default is written in the file, so in a secret
+// field it is a literal secret: ${SLACK_TOKEN:-xoxb-…} is shown as
+// <secret> and refused on a save, like the value itself.
 func isRef(s string) bool {
-	_, ok := config.ParseRef(s)
-	return ok
+	r, ok := config.ParseRef(s)
+	return ok && r.Default == ""
 }
 
 // schemeWord matches what a header value may hold besides references and

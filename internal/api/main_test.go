@@ -53,6 +53,9 @@ var testEnv = map[string]string{
 	"LAGO_SECRET": "lago-hmac-secret-value",
 	"SLACK_TOKEN": "xoxb-slack-token-value",
 	"CRM_TOKEN":   "crm-token-value",
+	// The service channels' tests reference these.
+	"CRM_DISCORD_URL": "https://discord.com/api/webhooks/1/discord-token-value",
+	"CRM_OG_KEY":      "og-key-value",
 }
 
 func ctxT(t *testing.T) context.Context {
