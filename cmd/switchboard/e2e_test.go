@@ -86,6 +86,11 @@ rules:
       - to: finance
         template: invoice.tmpl
       - to: crm
+  - name: credit-invoices
+    when: webhook_type == "invoice.created" && invoice.total_amount_cents < 0
+    send:
+      - to: ops
+        thread: "{{ .invoice.lago_id }}"
 `
 
 var e2eTemplates = map[string]string{
@@ -101,6 +106,13 @@ var e2eTemplates = map[string]string{
 func TestServeEndToEnd(t *testing.T) {
 	p := newPeers(t)
 	s := startServer(t, config{rules: e2eRules, templates: e2eTemplates, env: append(p.env(), "SWITCHBOARD_ADMIN_TOKEN="+adminToken)})
+	// Every channel's and conversation rule's series exist from the
+	// start, so alerts on them work before anything happens.
+	mustContain(t, "metrics at start", s.do("GET", "/metrics", nil).body,
+		`switchboard_channel_state{channel="crm"} 0`,
+		`switchboard_channel_open_total{channel="ops"} 0`,
+		`switchboard_open_conversations{rule="credit-invoices"} 0`,
+		`switchboard_rule_matches_total{rule="credit-invoices"} 0`)
 
 	wallet := fixture(t, "wallet.depleted_ongoing_balance")
 	if r := s.lagoPost("lago", lagoSecret, "key-wallet-1", wallet); r.code != 202 {

@@ -187,11 +187,6 @@ func build(ctx context.Context, o ServeOptions) (_ *server, err error) {
 		if st := retained.Load(); st != nil {
 			st.SetMessageRetention(rs.MessageRetention)
 		}
-		for _, name := range rs.ChannelNames() {
-			// Closed until the store says otherwise (within a poll).
-			m.ChannelState.WithLabelValues(name)
-			m.ChannelOpens.WithLabelValues(name)
-		}
 		// Compiling a large rules file allocates several times what the
 		// result keeps; hand that memory back instead of holding it.
 		releaseMemory()
@@ -431,9 +426,20 @@ func sendGrace(grace time.Duration) time.Duration {
 	return grace - min(grace/5, 2*time.Second)
 }
 
-// initRuleMetrics exports every rule's counters from the start, at 0, so
-// that rates and alerts work before a rule first fires.
+// initRuleMetrics exports every channel's breaker series and every rule's
+// counters (and open conversations, for rules that hold them) from the
+// start, at 0, so that rates and alerts work before anything happens.
 func initRuleMetrics(m *metrics.Metrics, rs *router.Ruleset) {
+	for _, name := range rs.ChannelNames() {
+		// Closed until the store says otherwise (within a poll).
+		m.ChannelState.WithLabelValues(name)
+		m.ChannelOpens.WithLabelValues(name)
+	}
+	for _, r := range rs.Rules {
+		if r.Conversation().Key != "" {
+			m.OpenConversations.WithLabelValues(r.Name)
+		}
+	}
 	// Series that exist at zero let rate() and absence alerts work from
 	// the start. Thousands of per-customer rules would make thousands of
 	// idle series (and tens of megabytes): beyond maxZeroSeriesRules, a

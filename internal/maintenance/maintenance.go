@@ -43,6 +43,9 @@ type Options struct {
 // with Run.
 type Runner struct {
 	o Options
+	// conversing are the rules the statistics loop has seen with open
+	// conversations (that loop's own).
+	conversing map[string]bool
 }
 
 // New returns a Runner. It starts nothing until Run.
@@ -123,8 +126,9 @@ func (r *Runner) sweepLoop(ctx context.Context) {
 	}
 }
 
-// refreshConversations sets switchboard_open_conversations{rule}; rules
-// with no open conversation are left out.
+// refreshConversations sets switchboard_open_conversations{rule}. A rule
+// whose conversations have all closed reads 0 (its series stays, as the
+// rules with conversations have one at 0 from the start).
 func (r *Runner) refreshConversations(ctx context.Context, m *metrics.Metrics) {
 	cctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	open, err := r.o.Store.OpenConversations(cctx)
@@ -135,8 +139,16 @@ func (r *Runner) refreshConversations(ctx context.Context, m *metrics.Metrics) {
 		}
 		return
 	}
-	m.OpenConversations.Reset()
+	for rule := range r.conversing {
+		if _, ok := open[rule]; !ok {
+			m.OpenConversations.WithLabelValues(rule).Set(0)
+		}
+	}
+	if r.conversing == nil {
+		r.conversing = map[string]bool{}
+	}
 	for rule, n := range open {
+		r.conversing[rule] = true
 		m.OpenConversations.WithLabelValues(rule).Set(float64(n))
 	}
 }
