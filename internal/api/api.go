@@ -81,6 +81,11 @@ func New(o Options) *API {
 // Register adds the admin routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /-/reload", a.auth(http.HandlerFunc(a.reload)))
+	// Other methods: 405 with the admin surface on, 404 with it off.
+	mux.Handle("/-/reload", a.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "use POST")
+	})))
 	mux.Handle("GET /api/v1/status", a.auth(http.HandlerFunc(a.status)))
 	mux.Handle("GET /api/v1/rules", a.auth(http.HandlerFunc(a.rules)))
 	mux.Handle("GET /api/v1/rules/{name}", a.auth(http.HandlerFunc(a.rule)))
@@ -96,9 +101,11 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.registerEditing(mux)
 	a.registerSilences(mux)
 	a.registerReads(mux)
-	mux.Handle("/api/", a.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	unknown := a.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")
-	})))
+	}))
+	mux.Handle("/api/", unknown)
+	mux.Handle("/api", unknown) // not redirected to /api/
 }
 
 // auth requires the admin bearer token, compared in constant time. With no

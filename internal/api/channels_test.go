@@ -82,3 +82,19 @@ func TestChannelSettingsShownAsWritten(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminPathsAnswerWithoutRedirects: with the admin surface on, the
+// reload endpoint takes POST only, and /api is an unknown endpoint, not a
+// redirect.
+func TestAdminPathsAnswerWithoutRedirects(t *testing.T) {
+	s := newServer(t, original, nil)
+	if r := s.do("GET", "/-/reload", "", nil); r.code != 405 {
+		t.Errorf("GET /-/reload = %d %s, want 405", r.code, r.body)
+	}
+	if r := s.do("POST", "/-/reload", "", nil); r.code != 200 {
+		t.Errorf("POST /-/reload = %d %s, want 200", r.code, r.body)
+	}
+	if r := s.do("GET", "/api", "", nil); r.code != 404 || !strings.Contains(string(r.body), "no such endpoint") {
+		t.Errorf("GET /api = %d %s, want 404", r.code, r.body)
+	}
+}

@@ -262,8 +262,9 @@ func TestCSRFAndNoToken(t *testing.T) {
 	}()
 	defer func() { cancel(); <-done }()
 	addr := <-ready
-	for _, p := range []string{"/ui/", "/ui/login", "/ui/rules", "/ui/static/ui.css", "/api/v1/rules"} {
-		resp, err := http.Get("http://" + addr + p)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, p := range []string{"/ui", "/ui/", "/ui/login", "/ui/rules", "/ui/static/ui.css", "/api", "/api/v1/rules", "/-/reload"} {
+		resp, err := noRedirect.Get("http://" + addr + p)
 		if err != nil {
 			t.Fatal(err)
 		}

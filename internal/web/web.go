@@ -124,6 +124,9 @@ func (u *UI) Register(mux *http.ServeMux) {
 	h("POST /ui/silences", u.addSilence)
 	h("POST /ui/silences/{id}/expire", u.expireSilence)
 	mux.Handle("/ui/", u.off(http.NotFoundHandler()))
+	// Exactly /ui, which the mux would otherwise redirect to /ui/ even
+	// with the editor off.
+	mux.Handle("/ui", u.off(http.RedirectHandler("/ui/", http.StatusSeeOther)))
 }
 
 // off answers 404 to everything when no admin token is configured, and
