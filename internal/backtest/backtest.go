@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"time"
 
@@ -393,8 +394,11 @@ func (e *engine) report() *Report {
 			rep.To = e.o.Now()
 		}
 	}
-	rep.Days = max(rep.To.Sub(rep.From).Hours()/24, 1.0/24)
-	if e.messages == 0 && rep.From.IsZero() {
+	rep.Days = rep.To.Sub(rep.From).Hours() / 24
+	if rep.Days < 1.0/24 {
+		// Under an hour (one message, or a directory of samples): a rate
+		// scaled up from it would be noise, so per-day figures are the
+		// window's counts.
 		rep.Days = 1
 	}
 	rep.From, rep.To = rep.From.UTC(), rep.To.UTC()
@@ -498,5 +502,19 @@ func FormatWindow(r *Report) string {
 	if r.From.IsZero() {
 		return "no messages"
 	}
-	return fmt.Sprintf("%s to %s (%g days)", r.From.Format(time.RFC3339), r.To.Format(time.RFC3339), r.Days)
+	return fmt.Sprintf("%s to %s (%s)", r.From.Format(time.RFC3339), r.To.Format(time.RFC3339), span(r.To.Sub(r.From)))
+}
+
+// span says how long a window is: in hours under two days, else in days.
+func span(d time.Duration) string {
+	switch h := d.Hours(); {
+	case h < 1:
+		return "under an hour"
+	case h == 1:
+		return "1 hour"
+	case h < 48:
+		return fmt.Sprintf("%g hours", math.Round(h*10)/10)
+	default:
+		return fmt.Sprintf("%g days", math.Round(h/24*10)/10)
+	}
 }

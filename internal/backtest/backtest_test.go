@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -283,5 +284,31 @@ func TestOutOfOrderFileIsAnError(t *testing.T) {
 	_, err := Run(context.Background(), Dir{Path: dir}, Options{Candidate: load(t, currentRules)})
 	if err == nil || err.Error() != filepath.Join(dir, "m.jsonl")+":2: received_at 2026-11-30T09:10:00Z is before the line above: a file must be in time order" {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// TestShortWindowRates: a window under an hour (here one message) gives
+// per-day figures equal to its counts rather than scaled up from nothing,
+// and says how long it is in words.
+func TestShortWindowRates(t *testing.T) {
+	rep, err := Run(context.Background(), Dir{Path: history(t)}, Options{
+		Candidate: load(t, candidateRules), Current: load(t, currentRules), Filter: Filter{Limit: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Messages != 1 || rep.Days != 1 {
+		t.Fatalf("messages %d, days %g; want 1 and 1", rep.Messages, rep.Days)
+	}
+	if want := float64(rep.Totals.AfterSent - rep.Totals.BeforeSent); rep.Totals.DeltaPerDay != want {
+		t.Errorf("delta per day %g, want the window's %g", rep.Totals.DeltaPerDay, want)
+	}
+	if w := FormatWindow(rep); !strings.HasSuffix(w, "(under an hour)") {
+		t.Errorf("window %q", w)
+	}
+	for d, want := range map[time.Duration]string{time.Hour: "1 hour", 90 * time.Minute: "1.5 hours", 47 * time.Hour: "47 hours", 7 * 24 * time.Hour: "7 days", 36*24*time.Hour + 12*time.Hour: "36.5 days"} {
+		if got := span(d); got != want {
+			t.Errorf("span(%s) = %q, want %q", d, got, want)
+		}
 	}
 }
