@@ -127,7 +127,9 @@ func (c *compiler) compileChannel(cd config.ChannelDoc) {
 	c.warnLiteralSecrets(ch.Descriptor, kindNode, where+"."+ch.Kind)
 	// A channel whose variables are unset cannot be valid (an empty
 	// token): that is already reported (or, under --dry-run, the channel
-	// only logs), so skip its validation rather than say it twice.
+	// only logs), so its validation leaves out what the unset values
+	// explain rather than say it twice, and reports the rest (a wrong
+	// region beside an unset key).
 	hadUnset := c.x.missing > missingBefore
 
 	if cfg.Timeout < 0 || cfg.Concurrency < 0 {
@@ -186,7 +188,11 @@ func (c *compiler) compileChannel(cd config.ChannelDoc) {
 
 	c.compileChannelFatigue(ch, cfg, cd.Node, where)
 
-	if err := block.Validate(); err != nil && !hadUnset {
+	err := block.Validate()
+	if err != nil && hadUnset {
+		err = c.validateUnset(ch.Descriptor, kindNode, where+"."+ch.Kind)
+	}
+	if err != nil {
 		c.fieldErrors(err, kindNode, cd.Name, where+"."+ch.Kind)
 		c.rs.Channels[cd.Name] = ch // known, so rules don't also say "unknown channel"
 		return
@@ -257,6 +263,52 @@ func (c *compiler) fieldErrors(err error, kn ast.Node, channel, where string) {
 		}
 		c.ds.Add(config.SeverityError, c.file, config.NodePos(kn), "", where, "channel %q: %s", channel, secret.Scrub(e.Error(), c.rs.secrets...))
 	}
+}
+
+// validateUnset validates a channel block (at path, decoded from node)
+// that references unset variables as if each held a value, and keeps the
+// errors on the other fields: a wrong region beside an unset key is still
+// an error, while "set token or webhook_url" for an unset webhook_url is
+// only what the unset variable's warning already says.
+func (c *compiler) validateUnset(k *notifiers.Kind, node ast.Node, path string) error {
+	block := k.Config()
+	if config.NodeToValue(node, block) != nil {
+		return nil // the parse reported it
+	}
+	env := c.x.env
+	x := &expander{file: c.file, checkOnly: true, ds: &config.Diags{}, env: func(name string) (string, bool) {
+		if v, ok := env(name); ok && v != "" {
+			return v, true
+		}
+		return "unset", true
+	}}
+	x.expandStruct(reflect.ValueOf(block), node, path, "")
+	err := block.Validate()
+	if err == nil {
+		return nil
+	}
+	return withoutUnset(err, path, c.x.unsetFields)
+}
+
+// withoutUnset keeps the field errors of a block (at path) on fields
+// whose values did not come from unset variables; nil when none is left.
+// An error that names no field is dropped: an unset value may be its
+// cause.
+func withoutUnset(err error, path string, unset map[string]bool) error {
+	var list []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	} else {
+		list = []error{err}
+	}
+	var kept []error
+	for _, e := range list {
+		var fe *notifiers.FieldError
+		if errors.As(e, &fe) && !unset[path+"."+fe.Field] {
+			kept = append(kept, e)
+		}
+	}
+	return errors.Join(kept...)
 }
 
 // fieldPath splits "to[1]" or "headers.Authorization" into lookup steps.

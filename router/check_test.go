@@ -130,3 +130,50 @@ func TestTemplatesDirIsASymlink(t *testing.T) {
 		t.Fatalf("want the template's one error, named under the link: %v %v", err, diags)
 	}
 }
+
+// TestUnsetVariablesHideNoOtherMistake: a channel whose credentials come
+// from unset variables is still validated, as if they held values: a
+// wrong setting beside them is an error, in check as in serve, while
+// what the unset variables explain ("set token or webhook_url") is not
+// said twice.
+func TestUnsetVariablesHideNoOtherMistake(t *testing.T) {
+	const rules = `channels:
+  og:
+    opsgenie:
+      api_key: ${OG_KEY}
+      region: apac
+  hook:
+    slack:
+      webhook_url: ${SLACK_HOOK}
+  page:
+    pagerduty:
+      routing_key: ${PD_KEY}
+rules:
+  - name: r
+    when: webhook_type == "invoice.created"
+    send: [{to: og}, {to: hook}, {to: page}]
+`
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(path, []byte(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []struct {
+		name              string
+		checkOnly, dryRun bool
+	}{{"check", true, false}, {"serve --dry-run", false, true}, {"serve", false, false}} {
+		t.Run(mode.name, func(t *testing.T) {
+			_, diags, err := Load(LoadOptions{Builder: wiring.Builder{}, RulesPath: path, TemplatesDir: dir,
+				Env: testEnv(nil), CheckOnly: mode.checkOnly, DryRun: mode.dryRun})
+			got := diagsString(diags)
+			if err == nil || !strings.Contains(got, `rules.yaml:5:15: channel "og": region: must be us or eu`) {
+				t.Fatalf("err %v, diagnostics:\n%s", err, got)
+			}
+			for _, d := range diags {
+				if d.Severity == config.SeverityError && !strings.Contains(d.Message, "region") && !strings.Contains(d.Message, "is not set") {
+					t.Errorf("an error the unset variables explain: %s", d)
+				}
+			}
+		})
+	}
+}

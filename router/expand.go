@@ -21,8 +21,10 @@ type expander struct {
 	// warnings that disable verification.
 	unset map[string]bool
 	// missing counts unset references, so a caller can tell whether the
-	// block it just expanded had any.
-	missing int
+	// block it just expanded had any; unsetFields are the field paths
+	// that held them.
+	missing     int
+	unsetFields map[string]bool
 	// record, if set, receives the value of every variable expanded, in
 	// any field: each is scrubbed from errors, logs and API answers.
 	record func(value string)
@@ -97,9 +99,10 @@ func (x *expander) expand(s string, node ast.Node, field, rule string) string {
 	for _, name := range missing {
 		x.missing++
 		if x.unset == nil {
-			x.unset = map[string]bool{}
+			x.unset, x.unsetFields = map[string]bool{}, map[string]bool{}
 		}
 		x.unset[name] = true
+		x.unsetFields[field] = true
 		switch {
 		case x.checkOnly:
 			x.ds.Add(config.SeverityWarning, x.file, p, rule, field, "%s: environment variable %s is not set (serve needs it, unless it runs with --dry-run)", field, name)
