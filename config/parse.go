@@ -231,6 +231,15 @@ func parseRules(file string, seq *ast.SequenceNode, first int, ds *Diags) []Rule
 				out = append(out, rd)
 				continue
 			}
+			// `when: {a}` or `when: [a]` is a YAML mapping or list.
+			switch w.(type) {
+			case *ast.MappingNode, *ast.MappingValueNode, *ast.SequenceNode:
+				ds.Add(SeverityError, file, NodePos(w), name, "when",
+					"when is a YAML %s, not an expression: a condition starting with { or [ (or holding \": \") must be quoted or written as a block (when: >-)", yamlShape(w))
+				rd.OK = false
+				out = append(out, rd)
+				continue
+			}
 		}
 		if decodeRuleFast(item, &rd.Config, &slab) {
 			rd.OK, rd.fast = true, true
@@ -250,6 +259,14 @@ func parseRules(file string, seq *ast.SequenceNode, first int, ds *Diags) []Rule
 	}
 	compactRuleStrings(out)
 	return out
+}
+
+// yamlShape names the kind of a mapping or sequence node.
+func yamlShape(n ast.Node) string {
+	if _, ok := n.(*ast.SequenceNode); ok {
+		return "list"
+	}
+	return "mapping"
 }
 
 // decodeNode reports unknown keys anywhere under n and decodes n into v.
