@@ -221,6 +221,31 @@ rules:
 	}
 }
 
+// TestHTTPContentTypeOnly: a template with only content_type forwards
+// the message as it came, under that content type; an inline message
+// that is not JSON goes as text.
+func TestHTTPContentTypeOnly(t *testing.T) {
+	rs := mustLoad(t, writeConfig(t, `
+channels:
+  crm:
+    http: {url: "https://crm.example.com/lago"}
+rules:
+  - name: r
+    when: "true"
+    send:
+      - {to: crm, template: ct.tmpl}
+      - {to: crm, message: "Invoice {{ .n }}"}
+`, map[string]string{"ct.tmpl": `{{ define "content_type" }}application/vnd.lago+json{{ end }}`}))
+	body := `{"webhook_type":"invoice.created", "n": "INV-1"}`
+	res := rs.Route(msg(t, body))
+	if d := res.Deliveries[0]; d.Err != nil || d.Parts.Body != body || d.Parts.ContentType != "application/vnd.lago+json" {
+		t.Errorf("content_type only: %v %q %q", d.Err, d.Parts.Body, d.Parts.ContentType)
+	}
+	if d := res.Deliveries[1]; d.Err != nil || d.Parts.Body != "Invoice INV-1" || d.Parts.ContentType != "text/plain; charset=utf-8" {
+		t.Errorf("inline text: %v %q %q", d.Err, d.Parts.Body, d.Parts.ContentType)
+	}
+}
+
 // TestEmailRecipientsAndSubjectPrecedence: to/cc are templates; the
 // template's subject block wins over the channel's subject, which wins
 // over the default (the built-in template's subject too); message: is

@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net/mail"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
@@ -217,6 +219,22 @@ func (c *compiler) templateFile(name string, n ast.Node, rule, field string) (*r
 		return nil, tf, false
 	}
 	c.files[clean] = f
+	unused := f.Unused()
+	for _, name := range slices.Sorted(maps.Keys(unused)) {
+		p := unused[name]
+		hint := ""
+		best, bestD := "", 3
+		for _, b := range render.KnownBlocks() {
+			if d := editDistance(name, b); d < bestD {
+				best, bestD = b, d
+			}
+		}
+		if best != "" {
+			hint = fmt.Sprintf(" (did you mean %q?)", best)
+		}
+		c.ds.Add(config.SeverityWarning, tf.path, config.Pos{Line: p.Line, Col: p.Column}, rule, "",
+			"block %q is rendered by no channel and called by no other block, so nothing uses it%s", name, hint)
+	}
 	return f, tf, true
 }
 

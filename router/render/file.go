@@ -3,10 +3,14 @@ package render
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"text/template/parse"
 )
 
 // knownBlocks are the block names channels read; see File.
+// KnownBlocks are the block names some channel renders.
+func KnownBlocks() []string { return knownBlocks() }
+
 func knownBlocks() []string {
 	return append([]string{"blocks", "body", "content_type", "html", "subject", "text",
 		"digest_blocks", "digest_body", "digest_html", "digest_subject", "digest_text"}, serviceBlocks()...)
@@ -42,7 +46,7 @@ func ParseFile(name, src string) (*File, error) {
 		return nil, err
 	}
 	if !f.Has("text") && !f.Has("blocks") && !f.Has("subject") && !f.Has("html") && !f.Has("body") &&
-		!slices.ContainsFunc(serviceBlocks(), f.Has) {
+		!f.Has("content_type") && !slices.ContainsFunc(serviceBlocks(), f.Has) {
 		return nil, &Error{Name: name, Msg: "defines none of text, blocks, subject, html, body (write {{ define \"text\" }}…{{ end }})"}
 	}
 	return f, nil
@@ -64,6 +68,54 @@ func (f *File) Has(block string) bool {
 	}
 	_, ok := f.trees[block]
 	return ok
+}
+
+// Unused returns the defines that are neither a known block nor called
+// by another ({{ template "x" . }}): a misspelt block ("subjet") that no
+// channel would ever render. Each comes with the position of its define.
+func (f *File) Unused() map[string]Position {
+	called := map[string]bool{}
+	for _, t := range f.trees {
+		calledIn(t.Root, called)
+	}
+	out := map[string]Position{}
+	for name, t := range f.trees {
+		if name == f.name || called[name] || slices.Contains(knownBlocks(), name) {
+			continue
+		}
+		line, col := 1, 1
+		if t.Root != nil {
+			// The define's body starts after its {{ define "x" }} action.
+			if i := strings.LastIndex(f.src[:min(int(t.Root.Position()), len(f.src))], "{{"); i >= 0 {
+				line, col = lineCol(f.src, i)
+			}
+		}
+		out[name] = Position{line, col}
+	}
+	return out
+}
+
+// calledIn adds the names of the templates called under n to called.
+func calledIn(n parse.Node, called map[string]bool) {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n != nil {
+			for _, c := range n.Nodes {
+				calledIn(c, called)
+			}
+		}
+	case *parse.TemplateNode:
+		called[n.Name] = true
+	case *parse.IfNode:
+		calledIn(n.List, called)
+		calledIn(n.ElseList, called)
+	case *parse.WithNode:
+		calledIn(n.List, called)
+		calledIn(n.ElseList, called)
+	case *parse.RangeNode:
+		calledIn(n.List, called)
+		calledIn(n.ElseList, called)
+	}
 }
 
 // Blocks returns the known block names the file defines, sorted.

@@ -113,7 +113,6 @@ func TestFileErrors(t *testing.T) {
 		{"unclosed action", "{{ define \"text\" }}\nHello {{ .invoice.number\n{{ end }}", "", Error{"f.tmpl", 2, 7, `unclosed action (no "}}" before the next "{{")`}},
 		{"end without define", "{{ define \"text\" }}x{{ end }}\n{{ end }}", "", Error{"f.tmpl", 2, 1, "unexpected {{end}}"}},
 		{"no known block", `{{ define "helper" }}x{{ end }} text outside`, "", Error{"f.tmpl", 0, 0, `defines none of text, blocks, subject, html, body (write {{ define "text" }}…{{ end }})`}},
-		{"only content_type", `{{ define "content_type" }}text/plain{{ end }}`, "", Error{"f.tmpl", 0, 0, `defines none of text, blocks, subject, html, body (write {{ define "text" }}…{{ end }})`}},
 		{"html ambiguity", "{{ define \"text\" }}t{{ end }}\n{{ define \"html\" }}\n<a href=\"{{ if .x }}/a{{ else }}/b?{{ end }}{{ .y }}\">{{ end }}", "html", Error{"f.tmpl", 3, 48, "{{ .y }} appears in an ambiguous context within a URL"}},
 		{"html unfinished", "{{ define \"html\" }}\n<p title=\"{{ .x }}\n{{ end }}", "html", Error{"f.tmpl", 2, 19, `"html" ends inside unfinished HTML (Attr): close the tag, attribute, comment or script`}},
 		{"html block calls a missing helper", "{{ define \"html\" }}\n<p>{{ template \"nope\" . }}</p>{{ end }}", "html", Error{"f.tmpl", 2, 16, `no such template "nope"`}},
@@ -148,5 +147,26 @@ func TestNilFile(t *testing.T) {
 	}
 	if _, err := f.Block("text", Plain, Options{}); err == nil || !strings.Contains(err.Error(), `no "text" block`) {
 		t.Errorf("got %v", err)
+	}
+}
+
+// TestUnusedBlocks: a define that no channel renders and no block calls
+// is reported with its position (a misspelt "subjet"); helpers that are
+// called, and known blocks, are not. A file with only content_type is a
+// template (an HTTP channel forwarding the message under its own type).
+func TestUnusedBlocks(t *testing.T) {
+	src := "{{ define \"subjet\" }}S{{ end }}\n{{ define \"text\" }}{{ if .x }}{{ template \"footer\" . }}{{ end }}{{ end }}\n" +
+		"{{ define \"footer\" }}--{{ end }}\n  {{ define \"spare\" }}x{{ end }}\n{{ define \"digest_text\" }}d{{ end }}"
+	f, err := ParseFile("f.tmpl", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := f.Unused()
+	want := map[string]Position{"subjet": {1, 1}, "spare": {4, 3}}
+	if len(got) != len(want) || got["subjet"] != want["subjet"] || got["spare"] != want["spare"] {
+		t.Fatalf("unused %v, want %v", got, want)
+	}
+	if _, err := ParseFile("ct.tmpl", `{{ define "content_type" }}text/csv{{ end }}`); err != nil {
+		t.Fatalf("a file with only content_type: %v", err)
 	}
 }
