@@ -189,6 +189,9 @@ func (fs *facts) generic(o map[string]any, lago bool) {
 	fs.text("Action", o["action"])
 	fs.text("Status", o["status"])
 	fs.text("Payment status", o["payment_status"])
+	// A credit note's two statuses: its credit and its refund.
+	fs.text("Credit status", o["credit_status"])
+	fs.text("Refund status", o["refund_status"])
 	cur := first(o["currency"], o["amount_currency"], o["total_amount_currency"])
 	fs.money("Total", o["total_amount_cents"], cur)
 	fs.money("Amount", o["amount_cents"], cur)
