@@ -246,7 +246,9 @@ func (rs *Ruleset) render(r *Rule, m *Message, renderGrouped bool) []Outgoing {
 		}
 		if err != nil {
 			err = fmt.Errorf("%s", rs.Scrub(err.Error()))
-			policy = nil
+			// Nothing half rendered is kept: the dead letter has nothing
+			// to send but its error (a replay renders it again).
+			policy, parts = nil, notifiers.Parts{}
 		}
 		out = append(out, Outgoing{
 			Notification: notifiers.Notification{

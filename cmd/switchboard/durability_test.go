@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -684,4 +685,71 @@ func TestTwoReplicasPostgres(t *testing.T) {
 		len(want), messages, sendTime.Round(time.Millisecond), tries, killedAfter, killedAt.Sub(began).Round(time.Millisecond))
 	t.Logf("delivered %d distinct webhook-ids in %d requests (%d cut short by the kill): %d sequential duplicates; %d overlaps; all delivered %s after the kill, total %s",
 		distinct, len(ws), interrupted, dups, len(overlaps(ws)), allDelivered.Sub(killedAt).Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
+}
+
+// TestNeverRenderedDeadLetter: a delivery whose template fails is dead at
+// once with the error and holds nothing to send, so a plain replay (CLI
+// --all-dead, the admin API) leaves it dead and says why, never sending
+// an empty request; a replay that renders again, once the template is
+// fixed, delivers it.
+func TestNeverRenderedDeadLetter(t *testing.T) {
+	hook := testpeer.NewReceiver(t)
+	rules := strings.Replace(hookRules(""), "      - to: hook\n", "      - to: hook\n        template: body.tmpl\n", 1)
+	s := startServer(t, config{
+		rules:     rules,
+		templates: map[string]string{"body.tmpl": `{{ define "body" }}{{ required "nope is required" .nope }}{{ end }}`},
+		env:       hookEnv(hook.URL(), "SWITCHBOARD_ADMIN_TOKEN="+adminToken),
+	})
+	data := s.dataDir()
+	body := markedBodies(t, "unrendered", 1)[0]
+	if r := postSigned(t, s, "unrendered-1", body); r.code != 202 {
+		t.Fatalf("post: %d %s", r.code, r.body)
+	}
+	var dead []storedDelivery
+	testkit.EventuallyEvery(t, "the delivery to be dead", 15*time.Second, 100*time.Millisecond, func() bool {
+		dead = cliDeliveries(t, "--data", data, "--status", "dead")
+		return len(dead) == 1
+	})
+	if d := dead[0]; d.Attempts != 0 || !strings.Contains(d.LastError, "nope is required") {
+		t.Fatalf("dead letter %+v, want no attempt and the template's error", d)
+	}
+
+	code, out, errOut := runCLI(t, nil, "replay", "--data", data, "--all-dead")
+	if code != 1 || !strings.Contains(out, "requeued 0 deliveries") || !strings.Contains(out, "left dead "+dead[0].ID+": never rendered") {
+		t.Fatalf("replay --all-dead: exit %d\n%s%s", code, out, errOut)
+	}
+	auth := []string{"Authorization", "Bearer " + adminToken}
+	if r := request(t, s, "POST", "/api/v1/deliveries/"+dead[0].ID+"/replay", auth...); r.code != 404 || !strings.Contains(r.body, "rerender=true") {
+		t.Errorf("API replay of a never-rendered dead letter: %d %s", r.code, r.body)
+	}
+	r := request(t, s, "POST", "/api/v1/deliveries/replay?status=dead", auth...)
+	var bulk struct {
+		Replayed int
+		Failed   []struct{ ID, Error string }
+	}
+	if err := json.Unmarshal([]byte(r.body), &bulk); err != nil || r.code != 202 || bulk.Replayed != 0 || len(bulk.Failed) != 1 ||
+		bulk.Failed[0].ID != dead[0].ID || !strings.Contains(bulk.Failed[0].Error, "never rendered") {
+		t.Errorf("API bulk replay: %d %s", r.code, r.body)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := hook.Count(); n != 0 {
+		t.Fatalf("the receiver got %d requests for a dead letter that never rendered", n)
+	}
+
+	// Fixed: the body no longer requires the missing field.
+	tmpl := filepath.Join(s.dir, "templates", "body.tmpl")
+	if err := os.WriteFile(tmpl, []byte(`{{ define "body" }}{"invoice":"{{ .invoice.number }}"}{{ end }}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI(t, nil, "replay", "--data", data, "--all-dead", "--rerender",
+		"--rules", filepath.Join(s.dir, "rules.yaml"), "--templates", filepath.Join(s.dir, "templates"))
+	if code != 0 || !strings.Contains(out, "requeued 1 delivery") {
+		t.Fatalf("replay --rerender: exit %d\n%s%s", code, out, errOut)
+	}
+	testkit.EventuallyEvery(t, "the re-rendered delivery to arrive", 15*time.Second, 50*time.Millisecond, func() bool {
+		return hook.Count() == 1
+	})
+	if got := string(hook.Requests()[0].Body); !strings.HasPrefix(got, `{"invoice":"`) || got == `{"invoice":""}` {
+		t.Errorf("the replay sent %q, want the re-rendered body", got)
+	}
 }

@@ -530,7 +530,7 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if n == 0 {
-		writeError(w, http.StatusNotFound, "no such dead or delivered delivery")
+		writeError(w, http.StatusNotFound, "no such finished delivery with something to send (a dead letter whose template failed needs POST /api/v1/deliveries/replay?rerender=true)")
 		return
 	}
 	if a.o.Wake != nil {
@@ -574,13 +574,7 @@ func (a *API) replayDead(w http.ResponseWriter, r *http.Request) {
 		a.countDead(w, r, f)
 		return
 	}
-	var res store.ReplayResult
-	var err error
-	if f.Channel == "" && f.Rule == "" && f.Since.IsZero() && f.Rerender == nil {
-		res.Replayed, err = a.o.Store.ReplayDead(r.Context())
-	} else {
-		res, err = a.o.Store.ReplayMatching(r.Context(), f)
-	}
+	res, err := a.o.Store.ReplayMatching(r.Context(), f)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "store unavailable")
 		return

@@ -292,10 +292,8 @@ func Replay(ctx context.Context, o ReplayOptions, stdout io.Writer) error {
 	defer st.Close()
 	var res store.ReplayResult
 	switch {
-	case filtered:
+	case filtered, o.AllDead:
 		res, err = st.ReplayMatching(ctx, f)
-	case o.AllDead:
-		res.Replayed, err = st.ReplayDead(ctx)
 	default:
 		ids := make([]string, 0, len(o.IDs))
 		var errs []error
@@ -321,10 +319,11 @@ func Replay(ctx context.Context, o ReplayOptions, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "left dead %s: %s\n", fl.ID, fl.Error)
 	}
 	if len(res.Failed) > 0 {
-		return fmt.Errorf("%d dead letters could not be rendered again", len(res.Failed))
+		return fmt.Errorf("%d dead letters left dead", len(res.Failed))
 	}
 	if len(o.IDs) > 0 && n < len(o.IDs) {
-		return fmt.Errorf("%d of %d deliveries were not replayable (only finished ones are: dead, delivered, suppressed, silenced, dropped, collapsed)", len(o.IDs)-n, len(o.IDs))
+		return fmt.Errorf("%d of %d deliveries were not replayable (only finished ones are: dead, delivered, suppressed, silenced, dropped, collapsed; "+
+			"a dead letter whose template failed has nothing to send: replay it with --rerender and --channel/--rule/--since)", len(o.IDs)-n, len(o.IDs))
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -99,9 +100,25 @@ const replaySet = `UPDATE deliveries SET state = 'pending', queued_attempts = at
 
 // replayable selects the deliveries Replay may requeue: finished ones
 // that hold what to send (a match dropped from a digest group was never
-// rendered).
+// rendered, nor was a dead letter whose template failed).
 const replayable = `(state IN ('dead', 'delivered', 'suppressed', 'silenced', 'collapsed')
-	OR (state = 'dropped' AND group_id IS NULL))`
+	OR (state = 'dropped' AND group_id IS NULL)) AND ` + rendered
+
+// rendered excludes the dead letters that were never rendered: their
+// template failed when the message arrived, so they hold no parts (a
+// delivery whose body is its message's holds none of its own either, but
+// says so). Only a replay that renders again can send them.
+const rendered = `NOT (state = 'dead' AND parts IN ('', '{}') AND body_is_message = 0)`
+
+// neverRendered reports whether d is a dead letter that holds nothing to
+// send (see rendered).
+func neverRendered(d StoredDelivery) bool {
+	return d.State == StateDead && reflect.ValueOf(d.Parts).IsZero()
+}
+
+// msgNeverRendered is why a replay leaves a never-rendered dead letter
+// dead.
+const msgNeverRendered = "never rendered (its template failed), so there is nothing to send: replay it rendering again (--rerender, or rerender=true)"
 
 // Replay requeues the given finished deliveries (dead, delivered, or not
 // sent by decision: suppressed, silenced, dropped, collapsed) and returns
@@ -126,19 +143,6 @@ func (s *Store) Replay(ctx context.Context, ids []string) (int, error) {
 		total += int(n)
 	}
 	return total, nil
-}
-
-// ReplayDead requeues every dead delivery and returns how many.
-func (s *Store) ReplayDead(ctx context.Context) (int, error) {
-	res, err := s.w.ExecContext(ctx, replaySet+" WHERE state = 'dead'", micros(s.now()))
-	if err != nil {
-		return 0, fmt.Errorf("replay dead: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("replay dead: %w", err)
-	}
-	return int(n), nil
 }
 
 // Stats counts deliveries by state and finds the oldest one not yet
@@ -394,18 +398,26 @@ func (s *Store) ReplayMatching(ctx context.Context, f ReplayFilter) (ReplayResul
 func (s *Store) replayChunk(ctx context.Context, ds []StoredDelivery, rerender func(StoredDelivery, []byte) (notifiers.Parts, error)) (int, []ReplayFailure, error) {
 	now := micros(s.now())
 	if rerender == nil {
-		ids := make([]string, len(ds))
-		for i, d := range ds {
-			ids[i] = d.ID
+		var failed []ReplayFailure
+		ids := make([]string, 0, len(ds))
+		for _, d := range ds {
+			if neverRendered(d) {
+				failed = append(failed, ReplayFailure{ID: d.ID, Error: msgNeverRendered})
+				continue
+			}
+			ids = append(ids, d.ID)
+		}
+		if len(ids) == 0 {
+			return 0, failed, nil
 		}
 		ids = sortedIDs(ids)
-		res, err := s.w.ExecContext(ctx, replaySet+" WHERE state = 'dead' AND id IN ("+s.dialect.params(2, len(ids))+")",
+		res, err := s.w.ExecContext(ctx, replaySet+" WHERE state = 'dead' AND "+rendered+" AND id IN ("+s.dialect.params(2, len(ids))+")",
 			append([]any{now}, stringArgs(ids)...)...)
 		if err != nil {
-			return 0, nil, fmt.Errorf("replay: %w", err)
+			return 0, failed, fmt.Errorf("replay: %w", err)
 		}
 		n, err := res.RowsAffected()
-		return int(n), nil, err
+		return int(n), failed, err
 	}
 	var failed []ReplayFailure
 	type update struct {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/notifiers"
 )
 
 func ids(ds []StoredDelivery) []string {
@@ -353,11 +355,15 @@ func TestReplay(t *testing.T) {
 		rendered := newDelivery("r", "c")
 		rendered.DeadError = "render failed"
 		enqueue(t, s, "a", rendered)
+		// A dead letter whose template failed holds nothing to send.
+		unrendered := newDelivery("r", "c")
+		unrendered.Parts, unrendered.DeadError = notifiers.Parts{}, "render body: required: x is required"
+		enqueue(t, s, "a", unrendered)
 
 		clk.Add(time.Minute)
-		n, err := s.Replay(ctxT(t), []string{dead1.ID, delivered.ID, retrying.ID, "dlv_missing"})
+		n, err := s.Replay(ctxT(t), []string{dead1.ID, delivered.ID, retrying.ID, unrendered.ID, "dlv_missing"})
 		if err != nil || n != 2 {
-			t.Fatalf("Replay = %d, %v; want 2 (the pending one and the unknown one are skipped)", n, err)
+			t.Fatalf("Replay = %d, %v; want 2 (the pending, never-rendered and unknown ones are skipped)", n, err)
 		}
 		for _, id := range []string{dead1.ID, delivered.ID} {
 			d, history := get(t, s, id)
@@ -370,10 +376,12 @@ func TestReplay(t *testing.T) {
 			t.Errorf("replay moved a pending retry to %v", d.NextAttemptAt)
 		}
 
-		n, err = s.ReplayDead(ctxT(t))
-		if err != nil || n != 2 {
-			t.Fatalf("ReplayDead = %d, %v; want 2 (%s and the render failure)", n, err, dead2.ID)
+		res, err := s.ReplayMatching(ctxT(t), ReplayFilter{})
+		if err != nil || res.Replayed != 2 || len(res.Failed) != 1 || res.Failed[0].ID != unrendered.ID ||
+			!strings.Contains(res.Failed[0].Error, "never rendered") {
+			t.Fatalf("ReplayMatching = %+v, %v; want 2 (%s and the render failure with parts), the never-rendered one left dead", res, err, dead2.ID)
 		}
+		wantState(t, s, unrendered.ID, StateDead)
 		wantState(t, s, dead2.ID, StatePending)
 		if d := wantState(t, s, rendered.ID, StatePending); d.LastError != "render failed" {
 			t.Errorf("replay dropped the last error: %q", d.LastError)
