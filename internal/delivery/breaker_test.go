@@ -321,13 +321,14 @@ func TestDeadDeliveriesAreAnnounced(t *testing.T) {
 	clock.Add(delivery.SummaryInterval)
 	waitFor(t, 10*time.Second, func() bool { return len(ops.requests()) == 1 }, func() string { return "no dead notice" })
 	var n struct {
-		Type, Text string
-		DeadByRule map[string]int `json:"dead_by_rule"`
+		Type, Text, Replay string
+		DeadByRule         map[string]int `json:"dead_by_rule"`
 	}
 	if err := json.Unmarshal([]byte(ops.requests()[0].body), &n); err != nil {
 		t.Fatal(err)
 	}
-	if n.Type != "switchboard.channel_dead" || n.Text != "2 deliveries to crm went dead" || n.DeadByRule["large-invoice"] != 2 {
+	if n.Type != "switchboard.channel_dead" || n.Text != "2 deliveries to crm went dead" || n.DeadByRule["large-invoice"] != 2 ||
+		n.Replay != "switchboard replay --channel crm --since 2h" {
 		t.Fatalf("notice %+v", n)
 	}
 	if b := breakerOf(t, e.st, "crm"); b.Failures != 0 || b.IsOpen() {

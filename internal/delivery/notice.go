@@ -42,7 +42,13 @@ var noticeFS embed.FS
 var noticeTemplate = template.Must(template.New("notice").Funcs(template.FuncMap{
 	"count":    formatCount,
 	"duration": formatDuration,
+	"replay":   replayCommand,
 }).ParseFS(noticeFS, "notices/notice.tmpl"))
+
+// replayCommand is how to requeue a channel's recent dead letters.
+func replayCommand(channel string) string {
+	return "switchboard replay --channel " + channel + " --since 2h"
+}
 
 // notice is one operational notification about a channel.
 type notice struct {
@@ -92,13 +98,19 @@ func (n notice) render(kind *notifiers.Kind) (notifiers.Parts, error) {
 	if kind == nil || kind.Notice == nil {
 		return notifiers.Parts{Text: out.Text}, nil
 	}
+	replay := ""
+	if n.Event == NoticeDead {
+		replay = replayCommand(n.Channel)
+	}
 	out.JSON, err = json.Marshal(struct {
 		Type string `json:"type"`
 		notice
 		ProbeSeconds   float64 `json:"probe_seconds,omitempty"`
 		OpenForSeconds float64 `json:"open_for_seconds,omitempty"`
 		Text           string  `json:"text"`
-	}{"switchboard.channel_" + n.Event, n, n.Probe.Seconds(), n.OpenFor.Seconds(), out.Summary})
+		// Replay is the command that requeues the dead letters.
+		Replay string `json:"replay,omitempty"`
+	}{"switchboard.channel_" + n.Event, n, n.Probe.Seconds(), n.OpenFor.Seconds(), out.Summary, replay})
 	if err != nil {
 		return notifiers.Parts{}, err
 	}
