@@ -2,6 +2,7 @@ package app
 
 import (
 	"github.com/switchboard-dev/switchboard/internal/app/reload"
+	"github.com/switchboard-dev/switchboard/internal/signature"
 	"github.com/switchboard-dev/switchboard/internal/wiring"
 
 	"github.com/switchboard-dev/switchboard/config"
@@ -12,11 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -184,6 +187,7 @@ func build(ctx context.Context, o ServeOptions) (_ *server, err error) {
 		RulesPath: o.Rules, TemplatesDir: o.Templates, DryRun: o.DryRun, Logger: log, Catalog: catalog,
 	}, log, m, func(_, rs *router.Ruleset) {
 		initRuleMetrics(m, rs)
+		prefetchKeys(ctx, log, rs)
 		if st := retained.Load(); st != nil {
 			st.SetMessageRetention(rs.MessageRetention)
 		}
@@ -210,6 +214,7 @@ func build(ctx context.Context, o ServeOptions) (_ *server, err error) {
 	s.reloader = reloader
 	rs := reloader.Current()
 	initRuleMetrics(m, rs)
+	prefetchKeys(ctx, log, rs)
 	reload.LogWarnings(log, rs.Warnings)
 	if o.DryRun {
 		log.Warn("dry run: notifications are rendered and logged, never sent")
@@ -450,6 +455,24 @@ func initRuleMetrics(m *metrics.Metrics, rs *router.Ruleset) {
 	for _, r := range rs.Rules {
 		m.RuleMatches.WithLabelValues(r.Name)
 		m.RuleErrors.WithLabelValues(r.Name)
+	}
+}
+
+// prefetchKeys fetches, in the background, the signature keys of the
+// sources that fetch theirs (lago jwt_public_key_url), and warns about each
+// that cannot be had: until it can, that source's webhooks answer 503
+// (each fetches it again, at most every few seconds).
+func prefetchKeys(ctx context.Context, log *slog.Logger, rs *router.Ruleset) {
+	for _, name := range slices.Sorted(maps.Keys(rs.Sources)) {
+		p, ok := rs.Sources[name].Verifier.(signature.Prefetcher)
+		if !ok {
+			continue
+		}
+		go func() {
+			if err := p.Prefetch(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("cannot fetch the source's signature key: its webhooks answer 503 until it can", "source", name, "error", rs.Scrub(err.Error()))
+			}
+		}()
 	}
 }
 

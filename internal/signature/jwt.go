@@ -256,6 +256,13 @@ func jwtReason(err error) error {
 	}
 }
 
+// Prefetch implements Prefetcher: it fetches the key from KeyURL unless
+// one is cached (or the key was given).
+func (v *lagoJWT) Prefetch(ctx context.Context) error {
+	_, err := v.currentKey(ctx)
+	return err
+}
+
 // currentKey returns the key to verify with, fetching it on first use.
 func (v *lagoJWT) currentKey(ctx context.Context) (*rsa.PublicKey, error) {
 	if v.static != nil {

@@ -105,6 +105,14 @@ type lagoOrganization struct {
 	ids   []string
 }
 
+// Prefetch implements Prefetcher for the verifier it wraps.
+func (v *lagoOrganization) Prefetch(ctx context.Context) error {
+	if p, ok := v.inner.(Prefetcher); ok {
+		return p.Prefetch(ctx)
+	}
+	return nil
+}
+
 // Verify implements Verifier.
 func (v *lagoOrganization) Verify(ctx context.Context, h http.Header, body []byte) error {
 	if err := v.inner.Verify(ctx, h, body); err != nil {

@@ -36,6 +36,14 @@ func (e *UnavailableError) Error() string { return "public key unavailable: " + 
 // Unwrap returns the cause.
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
+// Prefetcher is a Verifier that gets what it verifies with from elsewhere
+// (Lago's public key from its API). Prefetch gets it now, so that a
+// problem shows when the configuration loads rather than as 503s on the
+// first webhooks.
+type Prefetcher interface {
+	Prefetch(ctx context.Context) error
+}
+
 // errSignatureMismatch is the answer for a well-formed signature that does
 // not match; it deliberately says nothing about the expected value.
 var errSignatureMismatch = errors.New("signature mismatch")
