@@ -125,7 +125,11 @@ type exprCompiler struct {
 	unpatched *conf.Config
 	// loose is config without the declared variables' types (exprEnv),
 	// for messages in which one of them is missing or of another type.
-	loose *conf.Config
+	// Its programs are compiled when first needed, by routing goroutines:
+	// compiling writes to the configuration's caches, so looseMu
+	// serializes it.
+	loose   *conf.Config
+	looseMu sync.Mutex
 	// declared are the variables every message has (exprEnv).
 	declared map[string]any
 }
@@ -201,9 +205,13 @@ func (x *exprCompiler) compileFor(src string, needProgram bool) (*condition, err
 	return &condition{
 		source:  src,
 		program: program,
-		loose:   sync.OnceValues(func() (*vm.Program, error) { return buildProgram(src, x.loose) }),
-		vms:     &sync.Pool{New: func() any { return new(vm.VM) }},
-		tree:    tree,
+		loose: sync.OnceValues(func() (*vm.Program, error) {
+			x.looseMu.Lock()
+			defer x.looseMu.Unlock()
+			return buildProgram(src, x.loose)
+		}),
+		vms:  &sync.Pool{New: func() any { return new(vm.VM) }},
+		tree: tree,
 	}, nil
 }
 

@@ -1,10 +1,12 @@
 package router
 
 import (
-	"github.com/switchboard-dev/switchboard/config"
-
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/switchboard-dev/switchboard/config"
 )
 
 // TestNumericStringConditions: Lago writes alert values as decimal strings
@@ -129,4 +131,25 @@ rules:
 			}
 		})
 	}
+}
+
+// TestDeclaredFieldsMissingConcurrently: the programs for messages without
+// the declared fields are compiled when first needed, by whichever
+// goroutines route such messages at once (run with -race).
+func TestDeclaredFieldsMissingConcurrently(t *testing.T) {
+	var rules strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&rules, "  - name: r%d\n    when: 'webhook_type != \"t%d\" && object_type == \"order\"'\n    send: [{to: ops, message: \"x\"}]\n", i, i)
+	}
+	rs := mustLoad(t, writeConfig(t, threeChannels+"\nrules:\n"+rules.String(), nil))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			res := rs.Route(msg(t, `{"object_type":"order"}`))
+			if len(res.Errors) > 0 || len(res.Matched) != 20 {
+				t.Errorf("matched %d, errors %v", len(res.Matched), res.Errors)
+			}
+		})
+	}
+	wg.Wait()
 }
