@@ -48,8 +48,11 @@ type Enqueuer interface {
 	Enqueue(ctx context.Context, m store.Message, owner string, ds []store.RoutedDelivery) (duplicate bool, err error)
 }
 
-// enqueueTimeout bounds the wait for a message's commit.
-const enqueueTimeout = 30 * time.Second
+// DefaultEnqueueTimeout bounds the wait for a message's commit: a store
+// that hangs (a database that stopped answering) gets the sender a 503
+// with Retry-After well before its own timeout (Lago's is 30 s) and the
+// server's write timeout, which would close the connection unanswered.
+const DefaultEnqueueTimeout = 10 * time.Second
 
 // Submitter takes deliveries just committed and leased to this replica.
 // *delivery.Dispatcher implements it.
@@ -88,6 +91,10 @@ type Options struct {
 	// BodyTimeout bounds reading a body once the headers are in
 	// (default DefaultBodyTimeout); a slower client gets 408.
 	BodyTimeout time.Duration
+	// EnqueueTimeout bounds the wait for the commit (default
+	// DefaultEnqueueTimeout); past it the sender gets 503. The message may
+	// still be committed: the sender's retry is then a duplicate.
+	EnqueueTimeout time.Duration
 	Now         func() time.Time
 	// Silenced, if set, returns the active silence that mutes rule on a
 	// message: its ID and reason. It calls data, which may decode the
@@ -107,6 +114,9 @@ type Handler struct {
 func New(o Options) *Handler {
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = 256
+	}
+	if o.EnqueueTimeout <= 0 {
+		o.EnqueueTimeout = DefaultEnqueueTimeout
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -256,7 +266,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// its batch is being committed must not turn a stored message into
 	// "cannot store message", nor leave its leased deliveries unsent until
 	// their leases expire.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), enqueueTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.o.EnqueueTimeout)
 	defer cancel()
 	dup, err := h.o.Store.Enqueue(ctx, store.Message{
 		ID: msg.ID, Source: name, Key: key, WebhookType: msg.WebhookType(),

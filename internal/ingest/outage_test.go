@@ -2,9 +2,11 @@ package ingest
 
 import (
 	"context"
+	"database/sql"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -76,5 +78,58 @@ func TestHeldChannelIsNotLeased(t *testing.T) {
 	}
 	if rec.submits != 0 {
 		t.Fatalf("%d submitted", rec.submits)
+	}
+}
+
+// TestStoreThatHangsAnswers503: a store that stops answering (here SQLite
+// held locked by another process's transaction; a PostgreSQL server that
+// froze does the same) gets the sender a 503 with Retry-After within
+// EnqueueTimeout, never a connection closed unanswered at the server's
+// write timeout; the sender's retry once the store answers again is taken
+// (or is a duplicate of a commit that finished late).
+func TestStoreThatHangsAnswers503(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(context.Background(), store.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	rs := ruleset(t)
+	h := New(Options{Rules: func() *router.Ruleset { return rs }, Store: st, Dispatch: &recorder{}, Owner: "test",
+		EnqueueTimeout: 300 * time.Millisecond})
+
+	other, err := sql.Open("sqlite", filepath.Join(dir, store.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+
+	const body = `{"webhook_type":"invoice.created","invoice":{"number":"INV-1"}}`
+	headers := map[string]string{"X-Lago-Signature": sign(body), "X-Lago-Signature-Algorithm": "hmac", "X-Lago-Unique-Key": "hang-1"}
+	start := time.Now()
+	w := serve(h, "POST", "/webhooks/lago", body, headers)
+	if took := time.Since(start); w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || took > 5*time.Second {
+		t.Fatalf("with the store locked: %d (Retry-After %q) after %s, want 503 with Retry-After within the enqueue timeout",
+			w.Code, w.Header().Get("Retry-After"), took)
+	}
+
+	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "the retry to be taken", 15*time.Second, func() bool {
+		w = serve(h, "POST", "/webhooks/lago", body, headers)
+		return w.Code == http.StatusAccepted || w.Code == http.StatusOK
+	})
+	msgs, err := st.RecentMessages(context.Background(), 10)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("stored messages: %d, %v; want the one message once", len(msgs), err)
 	}
 }
