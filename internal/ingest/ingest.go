@@ -95,7 +95,7 @@ type Options struct {
 	// DefaultEnqueueTimeout); past it the sender gets 503. The message may
 	// still be committed: the sender's retry is then a duplicate.
 	EnqueueTimeout time.Duration
-	Now         func() time.Time
+	Now            func() time.Time
 	// Silenced, if set, returns the active silence that mutes rule on a
 	// message: its ID and reason. It calls data, which may decode the
 	// whole message, only when a silence's expression needs it.
