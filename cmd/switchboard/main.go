@@ -492,7 +492,9 @@ func noArgs(name string, args []string) error {
 	return nil
 }
 
-func newLogger(stderr io.Writer) *slog.Logger {
+// newLogger returns the logger of serve; scrub, if set, is applied to
+// every message and string or error value.
+func newLogger(stderr io.Writer, scrub func(string) string) *slog.Logger {
 	level := slog.LevelInfo
 	switch strings.ToLower(os.Getenv("SWITCHBOARD_LOG_LEVEL")) {
 	case "debug":
@@ -503,6 +505,19 @@ func newLogger(stderr io.Writer) *slog.Logger {
 		level = slog.LevelError
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	if scrub != nil {
+		opts.ReplaceAttr = func(_ []string, a slog.Attr) slog.Attr {
+			switch v := a.Value.Resolve(); {
+			case v.Kind() == slog.KindString:
+				a.Value = slog.StringValue(scrub(v.String()))
+			case v.Kind() == slog.KindAny:
+				if err, ok := v.Any().(error); ok {
+					a.Value = slog.StringValue(scrub(err.Error()))
+				}
+			}
+			return a
+		}
+	}
 	if strings.ToLower(os.Getenv("SWITCHBOARD_LOG_FORMAT")) == "json" {
 		return slog.New(slog.NewJSONHandler(stderr, opts))
 	}
@@ -547,13 +562,19 @@ SWITCHBOARD_ADMIN_TOKEN=s3cret switchboard serve --rules /etc/switchboard/rules.
 				if memory == 0 {
 					memory = -1
 				}
-				logger := newLogger(stderr)
+				so := store()
+				// The database driver's errors name the user (and a URL
+				// may carry a password): no log line shows them.
+				var scrub func(string) string
+				if so.DatabaseURL != "" {
+					scrub = func(s string) string { return secret.ScrubURL(s, so.DatabaseURL.Reveal()) }
+				}
+				logger := newLogger(stderr, scrub)
 				ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 				defer stop()
 				hup := make(chan os.Signal, 1)
 				signal.Notify(hup, syscall.SIGHUP)
 				defer signal.Stop(hup)
-				so := store()
 				err = app.Serve(ctx, app.ServeOptions{
 					Rules: *rules, Templates: app.TemplatesDir(*rules, *templates), Listen: *listen,
 					DataDir: so.DataDir, DatabaseURL: so.DatabaseURL, DryRun: *dryRun,

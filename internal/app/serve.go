@@ -550,5 +550,5 @@ func ownerName() string {
 
 // secretFree removes a database URL's credentials from an error.
 func secretFree(err error, u secret.URL) error {
-	return errors.New(secret.Scrub(err.Error(), u.Reveal()))
+	return errors.New(secret.ScrubURL(err.Error(), u.Reveal()))
 }

@@ -74,6 +74,37 @@ func RedactURL(raw string) string {
 	return out
 }
 
+// ScrubURL replaces in s the URL raw and each credential it carries — its
+// password, the values of its credential query parameters, and its user
+// name where a database driver quotes it ("user=NAME", as pgx's
+// connection errors do) — with "<secret>".
+func ScrubURL(s, raw string) string {
+	if raw == "" {
+		return s
+	}
+	values := []string{raw}
+	if u, err := url.Parse(raw); err == nil {
+		if u.User != nil {
+			if name := u.User.Username(); name != "" {
+				s = strings.ReplaceAll(s, "user="+name, "user="+Redacted)
+			}
+			if pw, ok := u.User.Password(); ok {
+				values = append(values, pw)
+			}
+		}
+		for k, vs := range u.Query() {
+			// Credentials (password=, sslpassword=, token=, api_key=),
+			// not settings such as sslmode=require, whose words would
+			// be scrubbed out of every message.
+			k = strings.ToLower(k)
+			if strings.Contains(k, "pass") || strings.Contains(k, "secret") || strings.Contains(k, "token") || strings.Contains(k, "key") {
+				values = append(values, vs...)
+			}
+		}
+	}
+	return Scrub(s, values...)
+}
+
 // Scrub replaces every occurrence of each non-empty value in s with
 // "<secret>". It is the last line of defence for error texts produced by
 // libraries that may echo what they were given (an SMTP server repeating a

@@ -52,3 +52,23 @@ func TestScrub(t *testing.T) {
 		t.Fatalf("Scrub = %q", got)
 	}
 }
+
+// TestScrubURL: a database URL's user name as pgx quotes it, its password
+// and its credential query values are scrubbed; settings are not.
+func TestScrubURL(t *testing.T) {
+	const dsn = "postgres://sbuser:pa55-word@db.internal:5432/switchboard?sslmode=require&sslpassword=k3y-pass"
+	msg := "connect to postgres: failed to connect to `user=sbuser database=switchboard`: " +
+		"server error: password pa55-word rejected (sslmode require, sslpassword k3y-pass) for " + dsn
+	got := ScrubURL(msg, dsn)
+	for _, leak := range []string{"user=sbuser", "pa55-word", "k3y-pass", "db.internal:5432"} {
+		if strings.Contains(got, leak) {
+			t.Errorf("%q left in %q", leak, got)
+		}
+	}
+	if !strings.Contains(got, "user=<secret> database=switchboard") || !strings.Contains(got, "sslmode require") {
+		t.Errorf("ScrubURL = %q", got)
+	}
+	if ScrubURL(msg, "") != msg {
+		t.Error("no URL must change nothing")
+	}
+}
