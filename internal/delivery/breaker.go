@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"maps"
 	"net/http"
 	"time"
@@ -217,10 +218,11 @@ func (d *Dispatcher) refreshBreakers(ctx context.Context) {
 	all, err := d.o.Store.Breakers(cctx)
 	if err != nil {
 		if ctx.Err() == nil {
-			d.log.Warn("cannot read channel breakers", "error", err)
+			d.repeats.Fail(d.log, slog.LevelWarn, "cannot read channel breakers", "error", err)
 		}
 		return
 	}
+	d.repeats.OK(d.log, "cannot read channel breakers")
 	d.mu.Lock()
 	d.breakers = maps.Clone(all) // recordBreaker writes d.breakers; all stays ours
 	d.mu.Unlock()
@@ -254,11 +256,15 @@ func (d *Dispatcher) refreshBreakers(ctx context.Context) {
 	if deadDue {
 		d.deadNotices(cctx)
 	}
-	if n, err := d.o.Store.UnparkClosed(cctx); err != nil {
+	n, err := d.o.Store.UnparkClosed(cctx)
+	if err != nil {
 		if ctx.Err() == nil {
-			d.log.Warn("cannot resume parked deliveries", "error", err)
+			d.repeats.Fail(d.log, slog.LevelWarn, "cannot resume parked deliveries", "error", err)
 		}
-	} else if n > 0 {
+		return
+	}
+	d.repeats.OK(d.log, "cannot resume parked deliveries")
+	if n > 0 {
 		d.log.Info("resumed deliveries parked for a channel that has recovered", "count", n)
 		d.Wake()
 	}

@@ -5,6 +5,7 @@ package delivery
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
@@ -66,10 +67,11 @@ func (d *Dispatcher) poll(ctx context.Context) {
 		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
-				d.log.Warn("cannot claim deliveries", "error", err)
+				d.repeats.Fail(d.log, slog.LevelWarn, "cannot claim deliveries", "error", err)
 			}
 			return
 		}
+		d.repeats.OK(d.log, "cannot claim deliveries")
 		d.mu.Lock()
 		if d.state != running {
 			// Claimed while shutting down: hand them straight back.

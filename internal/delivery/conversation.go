@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/notifiers"
@@ -89,10 +90,11 @@ func (d *Dispatcher) escalate(ctx context.Context) {
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil {
-			d.log.Warn("cannot fire escalations", "error", err)
+			d.repeats.Fail(d.log, slog.LevelWarn, "cannot fire escalations", "error", err)
 		}
 		return
 	}
+	d.repeats.OK(d.log, "cannot fire escalations")
 	if n > 0 {
 		d.log.Info("escalations due", "count", n)
 	}

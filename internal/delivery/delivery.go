@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/switchboard-dev/switchboard/internal/logrepeat"
 	"github.com/switchboard-dev/switchboard/internal/metrics"
 	"github.com/switchboard-dev/switchboard/internal/store"
 )
@@ -79,8 +80,11 @@ type Options struct {
 // Dispatcher delivers this replica's share of the queue. Create it with
 // New, feed it with Submit, and run it with Run.
 type Dispatcher struct {
-	o       Options
-	log     *slog.Logger
+	o   Options
+	log *slog.Logger
+	// repeats keeps the store loops' recurring failures (a database that
+	// does not answer) to one log line a minute each.
+	repeats logrepeat.Limiter
 	wakeC   chan struct{} // poll now (capacity 1)
 	resched chan struct{} // nextDue changed (capacity 1)
 	flush   chan struct{} // outcomes or releases are waiting (capacity 1)

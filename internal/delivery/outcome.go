@@ -6,6 +6,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/store"
@@ -107,12 +108,13 @@ func (d *Dispatcher) writeLoop(stop chan struct{}) error {
 			return d.finalFlush()
 		}
 		if err := d.flushOnce(); err != nil {
-			d.log.Error("cannot record delivery outcomes; retrying", "error", err)
+			d.repeats.Fail(d.log, slog.LevelError, "cannot record delivery outcomes; retrying", "error", err)
 			backoff = min(max(2*backoff, 100*time.Millisecond), 10*time.Second)
 			signal(d.flush)
 			continue
 		}
 		backoff = 0
+		d.repeats.OK(d.log, "cannot record delivery outcomes; retrying")
 	}
 }
 

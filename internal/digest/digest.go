@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/internal/logrepeat"
 	"github.com/switchboard-dev/switchboard/internal/metrics"
 	"github.com/switchboard-dev/switchboard/internal/store"
 	"github.com/switchboard-dev/switchboard/router"
@@ -48,6 +49,8 @@ type Options struct {
 // Flusher sends due digests.
 type Flusher struct {
 	o Options
+	// repeats keeps a store that does not answer to a line a minute.
+	repeats logrepeat.Limiter
 }
 
 // New returns a Flusher; Run starts it.
@@ -69,8 +72,12 @@ func (f *Flusher) Run(ctx context.Context) {
 	t := time.NewTicker(f.o.Interval)
 	defer t.Stop()
 	for {
-		if _, err := f.FlushDue(ctx); err != nil && ctx.Err() == nil {
-			f.o.Logger.Warn("cannot flush digest groups", "error", err)
+		if _, err := f.FlushDue(ctx); err != nil {
+			if ctx.Err() == nil {
+				f.repeats.Fail(f.o.Logger, slog.LevelWarn, "cannot flush digest groups", "error", err)
+			}
+		} else {
+			f.repeats.OK(f.o.Logger, "cannot flush digest groups")
 		}
 		select {
 		case <-ctx.Done():

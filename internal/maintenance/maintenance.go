@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/internal/logrepeat"
 	"github.com/switchboard-dev/switchboard/internal/metrics"
 	"github.com/switchboard-dev/switchboard/internal/store"
 )
@@ -46,6 +47,8 @@ type Runner struct {
 	// conversing are the rules the statistics loop has seen with open
 	// conversations (that loop's own).
 	conversing map[string]bool
+	// repeats keeps a store that does not answer to a line a minute.
+	repeats logrepeat.Limiter
 }
 
 // New returns a Runner. It starts nothing until Run.
@@ -95,8 +98,9 @@ func (r *Runner) statsLoop(ctx context.Context) {
 			m.DeliveriesPending.Set(float64(st.ByState[store.StatePending] + st.ByState[store.StateInFlight]))
 			m.OldestPendingSeconds.Set(st.OldestPending.Seconds())
 			r.refreshConversations(ctx, m)
+			r.repeats.OK(r.o.Logger, "cannot read queue statistics")
 		} else if ctx.Err() == nil {
-			r.o.Logger.Warn("cannot read queue statistics", "error", err)
+			r.repeats.Fail(r.o.Logger, slog.LevelWarn, "cannot read queue statistics", "error", err)
 		}
 		t.Reset(r.o.StatsInterval)
 	}
@@ -135,10 +139,11 @@ func (r *Runner) refreshConversations(ctx context.Context, m *metrics.Metrics) {
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil {
-			r.o.Logger.Warn("cannot count open conversations", "error", err)
+			r.repeats.Fail(r.o.Logger, slog.LevelWarn, "cannot count open conversations", "error", err)
 		}
 		return
 	}
+	r.repeats.OK(r.o.Logger, "cannot count open conversations")
 	for rule := range r.conversing {
 		if _, ok := open[rule]; !ok {
 			m.OpenConversations.WithLabelValues(rule).Set(0)

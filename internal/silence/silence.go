@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/internal/logrepeat"
 	"github.com/switchboard-dev/switchboard/internal/store"
 	"github.com/switchboard-dev/switchboard/router"
 )
@@ -41,6 +42,8 @@ type active struct {
 type Cache struct {
 	o    Options
 	list atomic.Pointer[[]active]
+	// repeats keeps a store that does not answer to a line a minute.
+	repeats logrepeat.Limiter
 
 	mu  sync.Mutex
 	bad map[string]bool // silences whose expression no longer compiles, logged once
@@ -69,8 +72,12 @@ func (c *Cache) Run(ctx context.Context) {
 	t := time.NewTicker(c.o.Interval)
 	defer t.Stop()
 	for {
-		if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
-			c.o.Logger.Warn("cannot read silences; keeping the last ones read", "error", err)
+		if err := c.Refresh(ctx); err != nil {
+			if ctx.Err() == nil {
+				c.repeats.Fail(c.o.Logger, slog.LevelWarn, "cannot read silences; keeping the last ones read", "error", err)
+			}
+		} else {
+			c.repeats.OK(c.o.Logger, "cannot read silences; keeping the last ones read")
 		}
 		select {
 		case <-ctx.Done():
