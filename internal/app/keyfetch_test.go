@@ -1,11 +1,7 @@
 package app_test
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -35,15 +31,8 @@ rules: []
 // a key that cannot be fetched is a warning at start (its webhooks would
 // answer 503), which names the source and not the API key.
 func TestSignatureKeyFetchedAtLoad(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	_, pemKey := testkit.RSAKey(t)
+	served := base64.StdEncoding.EncodeToString([]byte(pemKey))
 	var fetches atomic.Int64
 	lago := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer lago-api-key-value" {

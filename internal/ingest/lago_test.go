@@ -5,10 +5,8 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"os"
@@ -63,15 +61,8 @@ func loadRules(t testing.TB, rules string) *router.Ruleset {
 // organization must be refused (401, logged with the reason), and one from
 // the pinned organization accepted.
 func TestLagoOrganizationPinning(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	key, pemKey := testkit.RSAKey(t)
+	pub := base64.StdEncoding.EncodeToString([]byte(pemKey))
 	rs := loadRules(t, `
 sources:
   lago:
@@ -158,15 +149,7 @@ func largeInvoice(n int) string {
 // 1.9 MB) is accepted by a lago source with no max_body set, with either
 // signature; a generic source keeps the 1 MiB default.
 func TestLargeInvoiceOnDefaults(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	key, pub := testkit.RSAKey(t)
 	rs := loadRules(t, `
 sources:
   lago:

@@ -2,6 +2,10 @@ package testkit
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"os"
@@ -131,4 +135,20 @@ func RequireShared(t testing.TB, path string) string {
 		t.Skipf("shared reference material missing: %v", err)
 	}
 	return path
+}
+
+// RSAKey returns a new 2048-bit RSA key and its public key as a PEM
+// document ("PUBLIC KEY"), for tests of Lago's JWT signatures (Lago
+// serves the PEM base64-encoded).
+func RSAKey(t testing.TB) (*rsa.PrivateKey, string) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 }
