@@ -110,7 +110,7 @@ func TestBacktestInBrowser(t *testing.T) {
 			waitText("#save-button", "Save"),
 		)
 		runWithin(t, ctx, 45*time.Second, "backtest",
-			chromedp.Click(chromedp.CSS("#backtest-button")),
+			clickIdle("#backtest-button"),
 			waitText("#backtest-summary", "3 added"),
 			waitText("#backtest-summary", "0 removed"),
 			waitText(`#backtest-result tr[data-rule="every-invoice"]`, "new"),
@@ -126,7 +126,7 @@ func TestBacktestInBrowser(t *testing.T) {
 			chromedp.Navigate(s.url+"/ui/rules/all-invoices/edit"),
 			chromedp.WaitVisible(chromedp.CSS("#name")),
 			chromedp.Click(chromedp.CSS(`input[name=enabled]`)),
-			chromedp.Click(chromedp.CSS("#backtest-button")),
+			clickIdle("#backtest-button"),
 			waitText("#backtest-summary", "3 removed"),
 			waitText(`#backtest-result tr[data-rule="all-invoices"]`, "3"),
 			waitText("#save-button", "Save (would send 0.4 fewer notifications a day)"),

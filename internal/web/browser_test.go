@@ -202,6 +202,19 @@ func setField(sel, value string) chromedp.Action[chromedp.Void] {
 	})
 }
 
+// clickIdle clicks sel once htmx is idle, from the page's script rather
+// than at the element's coordinates: a swap that moves the layout between
+// finding the element and clicking it cannot make the click miss.
+func clickIdle(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if err := htmxIdle(ctx, tg); err != nil {
+			return err
+		}
+		_, err := chromedp.Evaluate[bool](fmt.Sprintf(`(() => { document.querySelector(%q).click(); return true; })()`, sel))(ctx, tg)
+		return err
+	})
+}
+
 // htmxIdle waits until htmx has no request in flight, so that the next
 // step acts on the swapped-in page.
 func htmxIdle(ctx context.Context, tg *chromedp.Target) error {
