@@ -3,6 +3,7 @@ package router
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -141,6 +142,10 @@ func quoteOr(names []string) string {
 	return strings.Join(q, " or ")
 }
 
+// errNotJSON is a JSON block (Slack's blocks, an HTTP body sent as JSON,
+// a Teams card) that rendered to something else.
+var errNotJSON = errors.New("the result is not valid JSON")
+
 // renderBlocks renders the kind's blocks with exec, then lets the kind
 // complete the parts.
 func (t *target) renderBlocks(raw []byte, exec func(string, *render.Template) string) (notifiers.Parts, error) {
@@ -158,7 +163,7 @@ func (t *target) renderBlocks(raw []byte, exec func(string, *render.Template) st
 		if b.JSON {
 			out = strings.TrimSpace(out)
 			if out != "" && !json.Valid([]byte(out)) {
-				return notifiers.Parts{}, fmt.Errorf("render %s: the result is not valid JSON (insert values with %s)", b.Name, cmp.Or(b.JSONHint, "toJson or markdownJson"))
+				return notifiers.Parts{}, fmt.Errorf("render %s: %w (insert values with %s)", b.Name, errNotJSON, cmp.Or(b.JSONHint, "toJson or markdownJson"))
 			}
 		}
 		b.Set(&p, out)

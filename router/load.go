@@ -751,6 +751,23 @@ func article(kind string) string {
 	return "a " + kind
 }
 
+// tryEmpty renders the targets of a rule that pins no Lago type on an
+// empty message, and warns about a JSON block (Block Kit, an HTTP body
+// sent as JSON) that is not JSON there: broken whatever the message, most
+// likely. Only a warning: a value an empty message lacks may be what a
+// real one fills in ({"n": {{ .count }}}), though toJson is safer there.
+func (c *compiler) tryEmpty(r *Rule, node ast.Node, source string) {
+	m := &Message{ID: "check", Source: source, ReceivedAt: c.o.Now(), Body: []byte("{}"), Data: map[string]any{}}
+	m.prepare()
+	for j, t := range r.targets {
+		if _, err := t.render(m.Data, m.Body); errors.Is(err, errNotJSON) {
+			line, _, _ := strings.Cut(c.rs.Scrub(err.Error()), "\n")
+			c.ds.Add(config.SeverityWarning, c.file, config.PosIn(node, "send", j), r.Name, fmt.Sprintf("send[%d]", j),
+				"send[%d] to %s renders invalid JSON for an empty message: %s", j, t.channel.Name, line)
+		}
+	}
+}
+
 // tryExamples runs each rule pinned to Lago types on Lago's example of
 // each type, as `test` would, and warns about what fails there: a
 // condition that errors at run time, a notification that would be
@@ -770,10 +787,14 @@ func (c *compiler) tryExamples(docs []config.RuleDoc) {
 	}
 	for _, r := range c.rs.Rules {
 		pinned := c.pinnedOf[r.Index]
-		if len(pinned) == 0 || r.Index >= len(docs) || broken[r.Name] {
+		if r.Index >= len(docs) || broken[r.Name] {
 			continue
 		}
 		node := docs[r.Index].Node
+		if len(pinned) == 0 {
+			c.tryEmpty(r, node, source)
+			continue
+		}
 		for _, typ := range pinned {
 			raw, ok := c.o.Catalog.Example(typ)
 			if !ok {

@@ -184,7 +184,12 @@ rules:
   - name: needs-a-field
     when: webhook_type == "invoice.created"
     send: [{to: ops, message: '{{ required "the invoice has no coupon" .invoice.coupon_code }}'}]
+  - name: broken-blocks
+    when: object_type == "order"
+    send: [{to: ops, template: blocks.tmpl}]
 `)
+	writeFile(t, filepath.Join(dir, "templates", "blocks.tmpl"),
+		"{{ define \"text\" }}Order{{ end }}{{ define \"blocks\" }}[{\"type\": \"section\", \"text\": {{ .order.id }}]{{ end }}\n")
 	r := cli{dir: dir, args: []string{"check", "rules.yaml"}}.run(t)
 	golden(t, "check-what-test-finds", r.String(), dir)
 }
