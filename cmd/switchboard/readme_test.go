@@ -201,3 +201,34 @@ func TestREADME(t *testing.T) {
 }
 
 func itoaLine(n int) string { return strconv.Itoa(n) }
+
+// TestREADMERulesFiles: every ```yaml block of the README that is a whole
+// rules file (it has both channels: and rules:) passes `check` with the
+// repository's templates — a reader copies them as they are. Unset
+// variables are warnings there, and a template the example only names
+// (shown beside it, not in templates/) is not counted.
+func TestREADMERulesFiles(t *testing.T) {
+	dir := t.TempDir()
+	checked := 0
+	for _, b := range readmeBlocks(t) {
+		if b.lang != "yaml" || !regexp.MustCompile(`(?m)^rules:`).MatchString(b.code) || !regexp.MustCompile(`(?m)^channels:`).MatchString(b.code) {
+			continue
+		}
+		checked++
+		path := filepath.Join(dir, "README.md:"+itoaLine(b.line)+".yaml")
+		if err := os.WriteFile(path, []byte(b.code), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, stdout, stderr := runCLI(t, []string{"SWITCHBOARD_TEMPLATES=../../templates"}, "check", path)
+		for _, line := range strings.Split(stdout+stderr, "\n") {
+			if !strings.Contains(line, ".yaml:") || strings.Contains(line, "warning:") || strings.Contains(line, ": OK") || strings.HasSuffix(line, "error") ||
+				strings.HasSuffix(line, "errors") || strings.Contains(line, "not found in") {
+				continue
+			}
+			t.Errorf("the rules file at README.md:%d: %s", b.line, line)
+		}
+	}
+	if checked < 4 {
+		t.Fatalf("only %d whole rules files found in the README", checked)
+	}
+}
