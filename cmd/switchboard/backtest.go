@@ -46,7 +46,9 @@ func (w *windowFlags) filter(f *flagSet, now time.Time) (backtest.Filter, error)
 		if err != nil {
 			return flt, usageError("--since: %v", err)
 		}
-		flt.From = now.Add(-d)
+		// The window ends now (unless --to says otherwise), as the API's
+		// does, and the JSON report says so.
+		flt.From, flt.To = now.Add(-d), now
 	}
 	if *w.to != "" {
 		t, err := app.ParseTime(*w.to)

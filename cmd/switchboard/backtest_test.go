@@ -230,6 +230,12 @@ func TestBacktestAndUnmatchedOnAStore(t *testing.T) {
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "0 of 0 messages matched no rule") {
 		t.Errorf("unmatched --since 24h: %s", r)
 	}
+	// Its JSON report gives the window's end: now.
+	r = cli{args: []string{"unmatched", "--rules", filepath.Join(dir, "candidate.yaml"), "--data", data, "--json"}}.run(t)
+	var window struct{ From, To time.Time }
+	if err := json.Unmarshal([]byte(r.stdout), &window); err != nil || r.code != 0 || time.Since(window.To) > time.Minute || window.To.Sub(window.From) != 24*time.Hour {
+		t.Errorf("unmatched --json window %+v (%v): %s", window, err, r)
+	}
 	if n := counts(); n != 13 {
 		t.Errorf("%d messages after the commands, want 13", n)
 	}

@@ -188,6 +188,10 @@ func help(args []string, cmds []*command, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	name := strings.Join(args, " ")
+	if name == "help" {
+		printOverview(stdout, cmds)
+		return exitOK
+	}
 	if c := find(cmds, name); c != nil {
 		printHelp(stdout, c)
 		return exitOK

@@ -441,7 +441,9 @@ func initRuleMetrics(m *metrics.Metrics, rs *router.Ruleset) {
 		m.ChannelOpens.WithLabelValues(name)
 	}
 	for _, r := range rs.Rules {
-		if r.Conversation().Key != "" {
+		// Conversations count under the rule that opens them, not one
+		// that resolves them.
+		if c := r.Conversation(); c.Key != "" && c.Resolves == "" {
 			m.OpenConversations.WithLabelValues(r.Name)
 		}
 	}

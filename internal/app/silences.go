@@ -48,16 +48,31 @@ func SilenceAdd(ctx context.Context, o SilenceAddOptions, stdout io.Writer) erro
 		Rule: o.Rule, When: o.When, Duration: o.For, StartsAt: o.Starts, Reason: o.Reason, Author: author,
 	}, rs, time.Now())
 	if len(details) > 0 {
-		var errs []error
+		// Every one is about the command line (a missing --reason, a bad
+		// --for): a usage error, exit 2, like any other command's; a rule
+		// the rules file does not have is a finding, exit 1.
+		var msgs []string
+		usage := true
 		for _, d := range details {
 			msg := d.Message
 			switch d.Field {
 			case "duration":
-				msg = "--for: " + msg
+				msg = "--for: a positive duration such as 30m, 2h or 72h (how long the silence lasts)"
 			case "starts_at":
-				msg = "--starts: " + msg
+				msg = "--starts: use RFC 3339, e.g. 2026-11-22T18:00:00Z"
+			case "reason":
+				msg = "--reason: " + msg
+			case "rule":
+				usage = false
 			}
-			errs = append(errs, errors.New(msg))
+			msgs = append(msgs, msg)
+		}
+		if usage {
+			return usagef("%s", strings.Join(msgs, "\n"))
+		}
+		var errs []error
+		for _, m := range msgs {
+			errs = append(errs, errors.New(m))
 		}
 		return errors.Join(errs...)
 	}
