@@ -446,6 +446,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"silence"}, "give a subcommand"},
 		{[]string{"silence", "mute"}, `unknown command "silence mute"`},
 		{[]string{"silence", "add", "extra"}, "silence add takes no arguments"},
+		{[]string{"silence", "add", "--force", "--rule", "r", "--for", "1h"}, "--reason: a reason is required"},
+		{[]string{"silence", "add", "--force", "--rule", "r", "--reason", "x"}, "--for: a positive duration"},
+		{[]string{"silence", "add", "--force", "--rule", "r", "--reason", "x", "--for", "soon"}, "--for: a positive duration"},
 		{[]string{"silence", "expire"}, "give at least one silence ID"},
 		{[]string{"version", "extra"}, "version takes no arguments"},
 	} {
@@ -456,6 +459,9 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if r := (cli{args: []string{"version"}}).run(t); r.code != 0 || !strings.HasPrefix(r.stdout, "switchboard ") {
 		t.Errorf("version: %s", r)
+	}
+	if r := (cli{args: []string{"help", "help"}}).run(t); r.code != 0 || !strings.Contains(r.stdout, "Usage:") {
+		t.Errorf("help help: %s", r)
 	}
 }
 

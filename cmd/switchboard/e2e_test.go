@@ -91,6 +91,12 @@ rules:
     send:
       - to: ops
         thread: "{{ .invoice.lago_id }}"
+  - name: credit-invoices-voided
+    when: webhook_type == "invoice.voided" && invoice.total_amount_cents < 0
+    resolves: credit-invoices
+    send:
+      - to: ops
+        thread: "{{ .invoice.lago_id }}"
 `
 
 var e2eTemplates = map[string]string{
@@ -108,11 +114,15 @@ func TestServeEndToEnd(t *testing.T) {
 	s := startServer(t, config{rules: e2eRules, templates: e2eTemplates, env: append(p.env(), "SWITCHBOARD_ADMIN_TOKEN="+adminToken)})
 	// Every channel's and conversation rule's series exist from the
 	// start, so alerts on them work before anything happens.
-	mustContain(t, "metrics at start", s.do("GET", "/metrics", nil).body,
+	start := s.do("GET", "/metrics", nil).body
+	mustContain(t, "metrics at start", start,
 		`switchboard_channel_state{channel="crm"} 0`,
 		`switchboard_channel_open_total{channel="ops"} 0`,
 		`switchboard_open_conversations{rule="credit-invoices"} 0`,
 		`switchboard_rule_matches_total{rule="credit-invoices"} 0`)
+	if strings.Contains(start, `switchboard_open_conversations{rule="credit-invoices-voided"}`) {
+		t.Error("open conversations counted under a rule that only resolves them")
+	}
 
 	wallet := fixture(t, "wallet.depleted_ongoing_balance")
 	if r := s.lagoPost("lago", lagoSecret, "key-wallet-1", wallet); r.code != 202 {
