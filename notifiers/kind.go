@@ -71,6 +71,9 @@ type Kind struct {
 	// NoUpdates, when set, says why a conversation of the kind cannot
 	// update its first message (use thread instead).
 	NoUpdates string
+	// Broadcasts is true for a kind whose thread replies can also go to
+	// the channel (broadcast: true, Slack's reply_broadcast).
+	Broadcasts bool
 	// Notice shapes an operational notice about a channel (it opened,
 	// recovered, or had deliveries go dead) from its rendered forms; nil
 	// sends the text alone.
@@ -213,6 +216,10 @@ type Block struct {
 	// Else, when set, fills the part when the target has no such block
 	// (from raw, the message's bytes).
 	Else func(p *Parts, raw []byte)
+	// FromDefault: a target whose template or inline message has no such
+	// block renders the kind's built-in template's (PagerDuty's source,
+	// the message's source, whatever the summary).
+	FromDefault bool
 }
 
 // Digest is what a kind's Digest renders one digest from.

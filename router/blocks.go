@@ -44,6 +44,7 @@ func (c *compiler) compileBlocks(t *target, file *render.File, tf templateFile, 
 		}
 		t.blocks[k.MessageBlock] = c.inline(config.Lookup(sn, "message"), s.Message, esc, rule, field+".message")
 		t.inline = true
+		c.blocksFromDefault(t, rule)
 		return true
 	}
 	has := len(k.Needs) == 0
@@ -71,7 +72,24 @@ func (c *compiler) compileBlocks(t *target, file *render.File, tf templateFile, 
 			}
 		}
 	}
+	c.blocksFromDefault(t, rule)
 	return true
+}
+
+// blocksFromDefault gives t the built-in template's block for each of its
+// kind's FromDefault blocks that t's template or message does not define.
+func (c *compiler) blocksFromDefault(t *target, rule string) {
+	k := t.channel.Descriptor
+	for _, b := range k.Blocks {
+		if !b.FromDefault || t.blocks[b.Name] != nil {
+			continue
+		}
+		def := c.defaultFile(k)
+		if !def.Has(b.Name) {
+			continue
+		}
+		t.blocks[b.Name] = c.block(def, templateFile{path: "(built-in " + k.Name + " template)"}, b.Name, escape(b.Escape), rule)
+	}
 }
 
 // subjectBlock is the block of an addressed kind (notifiers.Addressed)

@@ -165,6 +165,10 @@ func (c *compiler) compileTargetConversation(rule *Rule, ruleNode ast.Node, j in
 	case t.channel.Descriptor.NoUpdates != "" && mode == notifiers.ModeUpdate:
 		c.ds.Add(config.SeverityError, c.file, at, rule.Name, field+".update", "%s.update: %s", field, t.channel.Descriptor.NoUpdates)
 		return
+	case s.Broadcast && !t.channel.Descriptor.Broadcasts:
+		// Reported, and the key kept: the rule's other checks stay true.
+		c.ds.Add(config.SeverityError, c.file, config.PosIn(sn, "broadcast"), rule.Name, field+".broadcast",
+			"%s: broadcast is Slack's (a thread reply also shown in the channel); channel %q is %s", field, t.channel.Name, t.channel.Kind)
 	case t.channel.unthreaded():
 		c.ds.Add(config.SeverityError, c.file, at, rule.Name, field+"."+mode,
 			"%s.%s: channel %q posts through an incoming webhook, which returns no message ts to reply to or update; use a bot token (token and channel)", field, mode, t.channel.Name)

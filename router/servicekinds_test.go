@@ -121,6 +121,7 @@ rules:
       - {to: game, template: discord.tmpl}
       - {to: game, message: "New customer {{ .customer.name }}"}
       - {to: chat, message: "New customer {{ .customer.name }}"}
+      - {to: pager, message: "New customer {{ .customer.name }}"}
 `, map[string]string{
 		"pd.tmpl":   `{{ define "summary" }}Customer {{ .customer.name }}{{ end }}{{ define "details" }}{"id": {{ toJson .customer.external_id }}}{{ end }}`,
 		"og.tmpl":   `{{ define "message" }}{{ .customer.name }}{{ end }}{{ define "description" }}d{{ end }}`,
@@ -132,7 +133,7 @@ rules:
 	rs := mustLoad(t, o)
 	defer rs.Close()
 	res := rs.Route(msg(t, `{"webhook_type":"customer.created","object_type":"customer","customer":{"name":"@everyone *Acme*","external_id":"c_1"}}`))
-	if len(res.Deliveries) != 6 {
+	if len(res.Deliveries) != 7 {
 		t.Fatalf("%d deliveries", len(res.Deliveries))
 	}
 	for _, d := range res.Deliveries {
@@ -141,8 +142,13 @@ rules:
 		}
 	}
 	p := func(i int) notifiers.Parts { return res.Deliveries[i].Parts }
-	if p(0).Text != "Customer @everyone *Acme*" || p(0).Details != `{"id": "c_1"}` {
+	// A template or message without a source block: the built-in one,
+	// the message's source.
+	if p(0).Text != "Customer @everyone *Acme*" || p(0).Details != `{"id": "c_1"}` || p(0).Source != "lago" {
 		t.Errorf("pagerduty %+v", p(0))
+	}
+	if p(6).Text != "New customer @everyone *Acme*" || p(6).Source != "lago" {
+		t.Errorf("pagerduty message: %+v", p(6))
 	}
 	if p(1).Text != "@everyone *Acme*" || p(1).Description != "d" || p(1).Details != "" {
 		t.Errorf("opsgenie %+v", p(1))

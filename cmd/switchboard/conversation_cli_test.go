@@ -14,6 +14,8 @@ const conversationRules = `channels:
     slack: {token: xoxb-1, channel: "#billing-board"}
   finance:
     slack: {token: xoxb-1, channel: "#finance"}
+  crm:
+    http: {url: "https://crm.example.com/escalations"}
 rules:
   - name: overdue
     when: webhook_type == "invoice.payment_overdue"
@@ -26,6 +28,13 @@ rules:
       - to: board
         update: "{{ .invoice.lago_id }}"
         message: ":hourglass: {{ .invoice.number }} overdue"
+  - name: overdue-to-crm
+    when: webhook_type == "invoice.payment_overdue"
+    escalate: {after: 2h, to: crm, message: "Invoice {{ .invoice.number }} still overdue"}
+    send:
+      - to: board
+        thread: "{{ .invoice.lago_id }}"
+        message: "{{ .invoice.number }} overdue"
   - name: overdue-broken-escalation
     when: webhook_type == "invoice.payment_overdue"
     escalate:

@@ -30,9 +30,13 @@ func describeConversation(d router.Outgoing) (conversation, escalation string) {
 	}
 	conversation = fmt.Sprintf("%s %q — %s", c.Rule, c.Key, how)
 	if e := c.Escalate; e != nil {
-		text := strings.TrimSpace(e.Parts.Text)
-		if text == "" {
-			text = strings.TrimSpace(e.Parts.Subject)
+		// The escalation's first part that says something: a chat text,
+		// an email's subject, an HTTP body.
+		text := ""
+		for _, part := range []string{e.Parts.Text, e.Parts.Subject, e.Parts.Body, e.Parts.Card} {
+			if text = strings.TrimSpace(part); text != "" {
+				break
+			}
 		}
 		if e.Err != nil {
 			text = "ERROR: " + e.Err.Error()

@@ -17,6 +17,7 @@ var defaultTemplate string
 // summary would page as an alert of its own.
 var Kind = notifiers.Kind{
 	Name:          "opsgenie",
+	NoUpdates:     "an Opsgenie alert is not edited; use thread (a follow-up with the same key counts on the open alert)",
 	RatePerSecond: 5,
 	Burst:         10,
 	Pacing:        0,

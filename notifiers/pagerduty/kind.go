@@ -19,6 +19,7 @@ var defaultTemplate string
 // its own.
 var Kind = notifiers.Kind{
 	Name:          "pagerduty",
+	NoUpdates:     "a PagerDuty incident is not edited; use thread (a follow-up with the same key updates the open incident)",
 	RatePerSecond: 2,
 	Burst:         10,
 	Pacing:        0,
@@ -29,7 +30,7 @@ var Kind = notifiers.Kind{
 	Blocks: []notifiers.Block{
 		{Name: "summary", Escape: notifiers.EscapePlain, Set: func(p *notifiers.Parts, s string) { p.Text = s }},
 		{Name: "details", Escape: notifiers.EscapePlain, JSON: true, Set: func(p *notifiers.Parts, s string) { p.Details = s }},
-		{Name: "source", Escape: notifiers.EscapePlain, Set: func(p *notifiers.Parts, s string) { p.Source = strings.Join(strings.Fields(s), " ") }},
+		{Name: "source", Escape: notifiers.EscapePlain, FromDefault: true, Set: func(p *notifiers.Parts, s string) { p.Source = strings.Join(strings.Fields(s), " ") }},
 	},
 	Template: defaultTemplate,
 	Config:   func() notifiers.Settings { return new(Config) },

@@ -19,6 +19,7 @@ var defaultTemplate string
 // Slack's own pace, and a backlog above 20 collapsed into one summary.
 var Kind = notifiers.Kind{
 	Name:          "slack",
+	Broadcasts:    true,
 	RatePerSecond: 1,
 	Burst:         3,
 	Pacing:        20,
