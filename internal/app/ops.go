@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/internal/api"
+	"github.com/switchboard-dev/switchboard/internal/fatigue"
 	"github.com/switchboard-dev/switchboard/internal/lago"
 	"github.com/switchboard-dev/switchboard/internal/secret"
 	"github.com/switchboard-dev/switchboard/internal/store"
@@ -128,7 +129,7 @@ func Deliveries(ctx context.Context, o DeliveriesOptions, stdout io.Writer) erro
 	for _, d := range list {
 		note := d.LastError
 		if note == "" {
-			note = d.Reason
+			note = fatigue.ReasonText(d.State, d.Reason)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", d.ID, d.CreatedAt.UTC().Format(time.RFC3339),
 			d.WebhookType, d.Rule, d.Channel, d.State, d.Attempts, truncate(note, 80))
@@ -189,7 +190,7 @@ func DeliveryShow(ctx context.Context, o StoreOptions, id string, asJSON bool, s
 		row("Delivered", d.DeliveredAt.UTC().Format(time.RFC3339))
 	}
 	row("Last error", d.LastError)
-	row("Reason", d.Reason)
+	row("Reason", fatigue.ReasonText(d.State, d.Reason))
 	if err := tw.Flush(); err != nil {
 		return err
 	}

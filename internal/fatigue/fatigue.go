@@ -1,5 +1,7 @@
 package fatigue
 
+import "strings"
+
 // Step is one stage of the fatigue order.
 type Step uint8
 
@@ -83,4 +85,27 @@ func Next(f Facts, after Step) Step {
 		}
 	}
 	return Send
+}
+
+// heldBack are the starts of the reasons a delivery was not sent for.
+var heldBack = []string{"silenced", "throttled", "quiet", "dropped", "suppressed", "collapsed"}
+
+// ReasonText says, for people, why a delivery is in its state. A reason recorded when
+// it was held back (silenced, throttled, …) no longer holds once it was
+// replayed and sent: it is then said as what happened before.
+func ReasonText(state, reason string) string {
+	held := false
+	for _, p := range heldBack {
+		held = held || strings.HasPrefix(reason, p)
+	}
+	if !held {
+		return reason
+	}
+	switch state {
+	case "delivered", "dead":
+		return "sent anyway on replay; before that: " + reason
+	case "pending", "in_flight":
+		return "queued again on replay; before that: " + reason
+	}
+	return reason
 }

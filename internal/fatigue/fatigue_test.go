@@ -52,3 +52,20 @@ func TestFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestReasonText: a reason recorded when a delivery was held back is said
+// as what happened before, once a replay queued or sent it anyway; other
+// reasons, and held-back deliveries still in their state, read as stored.
+func TestReasonText(t *testing.T) {
+	for _, tt := range []struct{ state, reason, want string }{
+		{"silenced", "silenced by sil-1: offboarding", "silenced by sil-1: offboarding"},
+		{"delivered", "silenced by sil-1: offboarding", "sent anyway on replay; before that: silenced by sil-1: offboarding"},
+		{"pending", "throttled by r (every 6h)", "queued again on replay; before that: throttled by r (every 6h)"},
+		{"delivered", "digest of 3 messages", "digest of 3 messages"},
+		{"dead", "", ""},
+	} {
+		if got := ReasonText(tt.state, tt.reason); got != tt.want {
+			t.Errorf("ReasonText(%q, %q) = %q, want %q", tt.state, tt.reason, got, tt.want)
+		}
+	}
+}

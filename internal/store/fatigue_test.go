@@ -296,9 +296,9 @@ func TestPresetStatesAndHold(t *testing.T) {
 		if n, err := s.Replay(ctxT(t), []string{ds[0].ID, ds[1].ID}); err != nil || n != 2 {
 			t.Fatalf("Replay(silenced, dropped) = %d, %v", n, err)
 		}
-		// The decision not to send no longer holds, and no longer shows.
+		// The reason stays, to say it was sent anyway.
 		for _, d := range ds[:2] {
-			if got := stateOf(t, s, d.ID); got.State != StatePending || got.Reason != "" {
+			if got := stateOf(t, s, d.ID); got.State != StatePending || got.Reason != d.Reason {
 				t.Errorf("replayed %s: %q, reason %q", d.ID, got.State, got.Reason)
 			}
 		}

@@ -94,12 +94,11 @@ func (s *Store) Get(ctx context.Context, id string) (StoredDelivery, []Attempt, 
 
 // replaySet is what a replay changes: the delivery is due now, with a
 // fresh retry budget (QueuedAt and QueuedAttempts restart), and keeps its
-// attempt history and its last error until the next attempt. A decision
-// not to send (silenced by …, suppressed by …) no longer holds and is
-// dropped; what the delivery is (a digest, a summary) is kept.
+// attempt history and its last error until the next attempt. Its reason
+// stays: a delivery sent on replay after a decision not to send it says
+// so ("sent anyway on replay; before that: silenced by …").
 const replaySet = `UPDATE deliveries SET state = 'pending', queued_attempts = attempts, queued_at = $1,
-	next_attempt_at = $1, lease_owner = NULL, lease_until = NULL, delivered_at = NULL, updated_at = $1,
-	reason = CASE WHEN state IN ('silenced', 'suppressed', 'dropped', 'collapsed') THEN '' ELSE reason END`
+	next_attempt_at = $1, lease_owner = NULL, lease_until = NULL, delivered_at = NULL, updated_at = $1`
 
 // replayable selects the deliveries Replay may requeue: finished ones
 // that hold what to send (a match dropped from a digest group was never

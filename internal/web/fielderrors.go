@@ -57,26 +57,3 @@ func fieldErrors(errs []apiError) map[string][]apiError {
 	}
 	return out
 }
-
-// heldBack are the starts of the reasons a delivery was not sent for.
-var heldBack = []string{"silenced", "throttled", "quiet", "dropped", "suppressed", "collapsed"}
-
-// reasonText says why a delivery is in its state. A reason recorded when
-// it was held back (silenced, throttled, …) no longer holds once it was
-// replayed and sent: it is then said as what happened before.
-func reasonText(state, reason string) string {
-	held := false
-	for _, p := range heldBack {
-		held = held || strings.HasPrefix(reason, p)
-	}
-	if !held {
-		return reason
-	}
-	switch state {
-	case "delivered", "dead":
-		return "sent anyway on replay; before that: " + reason
-	case "pending", "in_flight":
-		return "queued again on replay; before that: " + reason
-	}
-	return reason
-}

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/internal/fatigue"
 )
 
 type ctxKey struct{}
@@ -60,7 +62,7 @@ func (u *UI) parseTemplates() error {
 		"fieldLabel":  fieldLabel,
 		"unprefix":    unprefix,
 		"fieldErrors": fieldErrors,
-		"reasonText":  reasonText,
+		"reasonText":  fatigue.ReasonText,
 		"add":         func(a, b int) int { return a + b },
 		"caret":       func(col int) string { return strings.Repeat(" ", max(0, col-1)) + "^" },
 		"deref":       func(b *bool) bool { return b != nil && *b },
