@@ -43,12 +43,7 @@ func TestNumericStringConditions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rs := mustLoad(t, writeConfig(t, threeChannels+`
-rules:
-  - name: r
-    when: '`+tt.when+`'
-    send: [{to: ops, message: "x"}]
-`, nil))
+			rs := oneRule(t, tt.when)
 			res := rs.Route(msg(t, tt.body))
 			if got := len(res.Matched) == 1; got != tt.match {
 				t.Fatalf("matched %v, want %v (errors %v)", got, tt.match, res.Errors)
@@ -61,6 +56,17 @@ rules:
 			}
 		})
 	}
+}
+
+// oneRule loads a ruleset whose one rule, r, sends to ops when when holds.
+func oneRule(t *testing.T, when string) *Ruleset {
+	t.Helper()
+	return mustLoad(t, writeConfig(t, threeChannels+`
+rules:
+  - name: r
+    when: '`+when+`'
+    send: [{to: ops, message: "x"}]
+`, nil))
 }
 
 // TestNumericStringTypeErrorsStayAtLoad: a comparison whose types are known
@@ -103,12 +109,7 @@ func TestDeclaredFieldsMissingAreNil(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.when, func(t *testing.T) {
-			rs := mustLoad(t, writeConfig(t, threeChannels+`
-rules:
-  - name: r
-    when: '`+tt.when+`'
-    send: [{to: ops, message: "x"}]
-`, nil))
+			rs := oneRule(t, tt.when)
 			const body = `{"object_type":"order","order":{"id":1}}`
 			res := rs.Route(msg(t, body))
 			if len(res.Errors) > 0 || (len(res.Matched) == 1) != tt.match {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"net/mail"
 	"os"
@@ -222,18 +223,9 @@ func (c *compiler) templateFile(name string, n ast.Node, rule, field string) (*r
 	unused := f.Unused()
 	for _, name := range slices.Sorted(maps.Keys(unused)) {
 		p := unused[name]
-		hint := ""
-		best, bestD := "", 3
-		for _, b := range render.KnownBlocks() {
-			if d := editDistance(name, b); d < bestD {
-				best, bestD = b, d
-			}
-		}
-		if best != "" {
-			hint = fmt.Sprintf(" (did you mean %q?)", best)
-		}
 		c.ds.Add(config.SeverityWarning, tf.path, config.Pos{Line: p.Line, Col: p.Column}, rule, "",
-			"block %q is rendered by no channel and called by no other block, so nothing uses it%s", name, hint)
+			"block %q is rendered by no channel and called by no other block, so nothing uses it%s", name,
+			didYouMean(name, slices.Values(render.KnownBlocks())))
 	}
 	return f, tf, true
 }
@@ -354,8 +346,14 @@ func (c *compiler) channelNode(name string) ast.Node {
 }
 
 func (c *compiler) suggestChannel(name string) string {
+	return didYouMean(name, maps.Keys(c.rs.Channels))
+}
+
+// didYouMean returns " (did you mean "X"?)" for the candidate closest to
+// name, within two edits, or "" when none is.
+func didYouMean(name string, candidates iter.Seq[string]) string {
 	best, bestD := "", 3
-	for n := range c.rs.Channels {
+	for n := range candidates {
 		if d := editDistance(name, n); d < bestD {
 			best, bestD = n, d
 		}

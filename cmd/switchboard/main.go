@@ -571,7 +571,7 @@ SWITCHBOARD_ADMIN_TOKEN=s3cret switchboard serve --rules /etc/switchboard/rules.
 				// may carry a password): no log line shows them.
 				var scrub func(string) string
 				if so.DatabaseURL != "" {
-					scrub = func(s string) string { return secret.ScrubURL(s, so.DatabaseURL.Reveal()) }
+					scrub = secret.URLScrubber(so.DatabaseURL.Reveal())
 				}
 				logger := newLogger(stderr, scrub)
 				ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

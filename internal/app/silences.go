@@ -67,14 +67,11 @@ func SilenceAdd(ctx context.Context, o SilenceAddOptions, stdout io.Writer) erro
 			}
 			msgs = append(msgs, msg)
 		}
+		msg := strings.Join(msgs, "\n")
 		if usage {
-			return usagef("%s", strings.Join(msgs, "\n"))
+			return usagef("%s", msg)
 		}
-		var errs []error
-		for _, m := range msgs {
-			errs = append(errs, errors.New(m))
-		}
-		return errors.Join(errs...)
+		return errors.New(msg)
 	}
 	st, err := openExistingStore(ctx, o.StoreOptions)
 	if err != nil {

@@ -216,13 +216,10 @@ func (d *Dispatcher) refreshBreakers(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
 	all, err := d.o.Store.Breakers(cctx)
+	d.repeats.Report(ctx, d.log, slog.LevelWarn, "cannot read channel breakers", err)
 	if err != nil {
-		if ctx.Err() == nil {
-			d.repeats.Fail(d.log, slog.LevelWarn, "cannot read channel breakers", "error", err)
-		}
 		return
 	}
-	d.repeats.OK(d.log, "cannot read channel breakers")
 	d.mu.Lock()
 	d.breakers = maps.Clone(all) // recordBreaker writes d.breakers; all stays ours
 	d.mu.Unlock()
@@ -257,13 +254,10 @@ func (d *Dispatcher) refreshBreakers(ctx context.Context) {
 		d.deadNotices(cctx)
 	}
 	n, err := d.o.Store.UnparkClosed(cctx)
+	d.repeats.Report(ctx, d.log, slog.LevelWarn, "cannot resume parked deliveries", err)
 	if err != nil {
-		if ctx.Err() == nil {
-			d.repeats.Fail(d.log, slog.LevelWarn, "cannot resume parked deliveries", "error", err)
-		}
 		return
 	}
-	d.repeats.OK(d.log, "cannot resume parked deliveries")
 	if n > 0 {
 		d.log.Info("resumed deliveries parked for a channel that has recovered", "count", n)
 		d.Wake()

@@ -65,13 +65,10 @@ func (d *Dispatcher) poll(ctx context.Context) {
 		cctx, cancel := context.WithTimeout(ctx, storeTimeout)
 		ds, err := d.o.Store.Claim(cctx, d.o.Owner, d.o.Now(), DefaultTimeout+d.o.LeaseMargin, limit)
 		cancel()
+		d.repeats.Report(ctx, d.log, slog.LevelWarn, "cannot claim deliveries", err)
 		if err != nil {
-			if ctx.Err() == nil {
-				d.repeats.Fail(d.log, slog.LevelWarn, "cannot claim deliveries", "error", err)
-			}
 			return
 		}
-		d.repeats.OK(d.log, "cannot claim deliveries")
 		d.mu.Lock()
 		if d.state != running {
 			// Claimed while shutting down: hand them straight back.

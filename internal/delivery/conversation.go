@@ -88,13 +88,10 @@ func (d *Dispatcher) escalate(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	n, err := d.o.Store.FireEscalations(cctx, d.o.Now(), claimBatch)
 	cancel()
+	d.repeats.Report(ctx, d.log, slog.LevelWarn, "cannot fire escalations", err)
 	if err != nil {
-		if ctx.Err() == nil {
-			d.repeats.Fail(d.log, slog.LevelWarn, "cannot fire escalations", "error", err)
-		}
 		return
 	}
-	d.repeats.OK(d.log, "cannot fire escalations")
 	if n > 0 {
 		d.log.Info("escalations due", "count", n)
 	}

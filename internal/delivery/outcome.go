@@ -107,14 +107,14 @@ func (d *Dispatcher) writeLoop(stop chan struct{}) error {
 			t.Stop()
 			return d.finalFlush()
 		}
-		if err := d.flushOnce(); err != nil {
-			d.repeats.Fail(d.log, slog.LevelError, "cannot record delivery outcomes; retrying", "error", err)
+		err := d.flushOnce()
+		d.repeats.Report(context.Background(), d.log, slog.LevelError, "cannot record delivery outcomes; retrying", err)
+		if err != nil {
 			backoff = min(max(2*backoff, 100*time.Millisecond), 10*time.Second)
 			signal(d.flush)
 			continue
 		}
 		backoff = 0
-		d.repeats.OK(d.log, "cannot record delivery outcomes; retrying")
 	}
 }
 

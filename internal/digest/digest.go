@@ -72,13 +72,8 @@ func (f *Flusher) Run(ctx context.Context) {
 	t := time.NewTicker(f.o.Interval)
 	defer t.Stop()
 	for {
-		if _, err := f.FlushDue(ctx); err != nil {
-			if ctx.Err() == nil {
-				f.repeats.Fail(f.o.Logger, slog.LevelWarn, "cannot flush digest groups", "error", err)
-			}
-		} else {
-			f.repeats.OK(f.o.Logger, "cannot flush digest groups")
-		}
+		_, err := f.FlushDue(ctx)
+		f.repeats.Report(ctx, f.o.Logger, slog.LevelWarn, "cannot flush digest groups", err)
 		select {
 		case <-ctx.Done():
 			return

@@ -90,9 +90,9 @@ func Next(f Facts, after Step) Step {
 // heldBack are the starts of the reasons a delivery was not sent for.
 var heldBack = []string{"silenced", "throttled", "quiet", "dropped", "suppressed", "collapsed"}
 
-// ReasonText says, for people, why a delivery is in its state. A reason recorded when
-// it was held back (silenced, throttled, …) no longer holds once it was
-// replayed and sent: it is then said as what happened before.
+// ReasonText says, for people, why a delivery is in its state. A reason
+// recorded when it was held back (silenced, throttled, …) no longer holds
+// once it was replayed and sent: it is then said as what happened before.
 func ReasonText(state, reason string) string {
 	held := false
 	for _, p := range heldBack {

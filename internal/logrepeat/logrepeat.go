@@ -35,10 +35,23 @@ type run struct {
 	total    int       // failures in the run
 }
 
-// Fail records a failure reported as msg with args: the first of a run
+// Report records the outcome of one try of what msg names: err nil ends
+// msg's run of failures (see ok); otherwise the failure is logged, with
+// err, as fail says, unless ctx is done (the loop is stopping, which is no
+// failure).
+func (l *Limiter) Report(ctx context.Context, log *slog.Logger, level slog.Level, msg string, err error) {
+	switch {
+	case err == nil:
+		l.ok(log, msg)
+	case ctx.Err() == nil:
+		l.fail(log, level, msg, "error", err)
+	}
+}
+
+// fail records a failure reported as msg with args: the first of a run
 // is logged at level; later ones at most once per Every, with how many
 // times it failed since the last line ("repeated").
-func (l *Limiter) Fail(log *slog.Logger, level slog.Level, msg string, args ...any) {
+func (l *Limiter) fail(log *slog.Logger, level slog.Level, msg string, args ...any) {
 	now := l.now()
 	l.mu.Lock()
 	if l.runs == nil {
@@ -64,9 +77,9 @@ func (l *Limiter) Fail(log *slog.Logger, level slog.Level, msg string, args ...a
 	log.Log(context.Background(), level, msg, args...)
 }
 
-// OK ends msg's run of failures. If the run failed more than once, one
+// ok ends msg's run of failures. If the run failed more than once, one
 // line ("recovered") says that it stopped and how many times it failed.
-func (l *Limiter) OK(log *slog.Logger, msg string) {
+func (l *Limiter) ok(log *slog.Logger, msg string) {
 	l.mu.Lock()
 	r, ok := l.runs[msg]
 	if ok {

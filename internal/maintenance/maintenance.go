@@ -98,10 +98,8 @@ func (r *Runner) statsLoop(ctx context.Context) {
 			m.DeliveriesPending.Set(float64(st.ByState[store.StatePending] + st.ByState[store.StateInFlight]))
 			m.OldestPendingSeconds.Set(st.OldestPending.Seconds())
 			r.refreshConversations(ctx, m)
-			r.repeats.OK(r.o.Logger, "cannot read queue statistics")
-		} else if ctx.Err() == nil {
-			r.repeats.Fail(r.o.Logger, slog.LevelWarn, "cannot read queue statistics", "error", err)
 		}
+		r.repeats.Report(ctx, r.o.Logger, slog.LevelWarn, "cannot read queue statistics", err)
 		t.Reset(r.o.StatsInterval)
 	}
 }
@@ -137,13 +135,10 @@ func (r *Runner) refreshConversations(ctx context.Context, m *metrics.Metrics) {
 	cctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	open, err := r.o.Store.OpenConversations(cctx)
 	cancel()
+	r.repeats.Report(ctx, r.o.Logger, slog.LevelWarn, "cannot count open conversations", err)
 	if err != nil {
-		if ctx.Err() == nil {
-			r.repeats.Fail(r.o.Logger, slog.LevelWarn, "cannot count open conversations", "error", err)
-		}
 		return
 	}
-	r.repeats.OK(r.o.Logger, "cannot count open conversations")
 	for rule := range r.conversing {
 		if _, ok := open[rule]; !ok {
 			m.OpenConversations.WithLabelValues(rule).Set(0)

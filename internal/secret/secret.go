@@ -78,15 +78,20 @@ func RedactURL(raw string) string {
 // password, the values of its credential query parameters, and its user
 // name where a database driver quotes it ("user=NAME", as pgx's
 // connection errors do) — with "<secret>".
-func ScrubURL(s, raw string) string {
+func ScrubURL(s, raw string) string { return URLScrubber(raw)(s) }
+
+// URLScrubber returns ScrubURL for raw, with raw parsed once: for a
+// logger that scrubs every line.
+func URLScrubber(raw string) func(string) string {
 	if raw == "" {
-		return s
+		return func(s string) string { return s }
 	}
 	values := []string{raw}
+	user := ""
 	if u, err := url.Parse(raw); err == nil {
 		if u.User != nil {
 			if name := u.User.Username(); name != "" {
-				s = strings.ReplaceAll(s, "user="+name, "user="+Redacted)
+				user = "user=" + name
 			}
 			if pw, ok := u.User.Password(); ok {
 				values = append(values, pw)
@@ -102,7 +107,12 @@ func ScrubURL(s, raw string) string {
 			}
 		}
 	}
-	return Scrub(s, values...)
+	return func(s string) string {
+		if user != "" {
+			s = strings.ReplaceAll(s, user, "user="+Redacted)
+		}
+		return Scrub(s, values...)
+	}
 }
 
 // Scrub replaces every occurrence of each non-empty value in s with

@@ -72,13 +72,7 @@ func (c *Cache) Run(ctx context.Context) {
 	t := time.NewTicker(c.o.Interval)
 	defer t.Stop()
 	for {
-		if err := c.Refresh(ctx); err != nil {
-			if ctx.Err() == nil {
-				c.repeats.Fail(c.o.Logger, slog.LevelWarn, "cannot read silences; keeping the last ones read", "error", err)
-			}
-		} else {
-			c.repeats.OK(c.o.Logger, "cannot read silences; keeping the last ones read")
-		}
+		c.repeats.Report(ctx, c.o.Logger, slog.LevelWarn, "cannot read silences; keeping the last ones read", c.Refresh(ctx))
 		select {
 		case <-ctx.Done():
 			return

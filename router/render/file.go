@@ -7,11 +7,8 @@ import (
 	"text/template/parse"
 )
 
-// knownBlocks are the block names channels read; see File.
-// KnownBlocks are the block names some channel renders.
-func KnownBlocks() []string { return knownBlocks() }
-
-func knownBlocks() []string {
+// KnownBlocks are the block names channels read; see File.
+func KnownBlocks() []string {
 	return append([]string{"blocks", "body", "content_type", "html", "subject", "text",
 		"digest_blocks", "digest_body", "digest_html", "digest_subject", "digest_text"}, serviceBlocks()...)
 }
@@ -80,7 +77,7 @@ func (f *File) Unused() map[string]Position {
 	}
 	out := map[string]Position{}
 	for name, t := range f.trees {
-		if name == f.name || called[name] || slices.Contains(knownBlocks(), name) {
+		if name == f.name || called[name] || slices.Contains(KnownBlocks(), name) {
 			continue
 		}
 		line, col := 1, 1
@@ -121,7 +118,7 @@ func calledIn(n parse.Node, called map[string]bool) {
 // Blocks returns the known block names the file defines, sorted.
 func (f *File) Blocks() []string {
 	var out []string
-	for _, b := range knownBlocks() {
+	for _, b := range KnownBlocks() {
 		if f.Has(b) {
 			out = append(out, b)
 		}
